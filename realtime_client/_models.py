@@ -1,0 +1,365 @@
+"""Public value objects: statuses, messages and their parts, tokens, session settings.
+
+Every class here is frozen (``attrs``); change one with :func:`attrs.evolve`.
+"""
+
+from __future__ import annotations
+
+import enum
+import time
+from typing import Any, Dict, Mapping, Optional, Sequence, Tuple, Union
+
+import attrs
+
+__all__ = [
+    "AudioPart",
+    "ClientState",
+    "ImagePart",
+    "MessagePart",
+    "RealtimeMessage",
+    "RealtimeMode",
+    "RealtimeStatus",
+    "RealtimeToken",
+    "SessionConfig",
+    "TextPart",
+    "ToolCallPart",
+    "ToolResultPart",
+    "UsageInfo",
+    "VADConfig",
+]
+
+
+class RealtimeStatus(str, enum.Enum):
+    """Connection status; compares equal to its plain string (``status == "connected"``)."""
+
+    IDLE = "idle"
+    CONNECTING = "connecting"
+    CONNECTED = "connected"
+    RECONNECTING = "reconnecting"
+    ERROR = "error"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+class RealtimeMode(str, enum.Enum):
+    """Conversation mode; compares equal to its plain string (``mode == "speaking"``)."""
+
+    IDLE = "idle"
+    LISTENING = "listening"
+    THINKING = "thinking"
+    SPEAKING = "speaking"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+# --- message parts -----------------------------------------------------------------
+
+
+@attrs.frozen
+class TextPart:
+    """Text typed by the user or streamed by the assistant."""
+
+    content: str = attrs.field(validator=attrs.validators.instance_of(str))
+    type: str = attrs.field(default="text", init=False)
+
+
+@attrs.frozen
+class AudioPart:
+    """Spoken audio, represented by its transcript (``None`` while unknown) and duration."""
+
+    transcript: Optional[str] = None
+    duration_ms: Optional[float] = None
+    type: str = attrs.field(default="audio", init=False)
+
+
+@attrs.frozen
+class ToolCallPart:
+    """A call the model made to a client tool.
+
+    ``arguments`` is the raw JSON string from the provider, ``input`` its parsed form
+    (``None`` when it was not valid JSON), ``output`` the handler's result once known.
+    """
+
+    id: str
+    name: str
+    arguments: str = ""
+    input: Any = None
+    output: Any = None
+    type: str = attrs.field(default="tool-call", init=False)
+
+
+@attrs.frozen
+class ToolResultPart:
+    """The result sent back to the model for ``tool_call_id`` (the string it received)."""
+
+    tool_call_id: str
+    content: str
+    type: str = attrs.field(default="tool-result", init=False)
+
+
+@attrs.frozen
+class ImagePart:
+    """An image the user sent: base64 data or an http(s) URL."""
+
+    data: str
+    mime_type: str = "image/png"
+    type: str = attrs.field(default="image", init=False)
+
+
+MessagePart = Union[TextPart, AudioPart, ToolCallPart, ToolResultPart, ImagePart]
+
+_ROLES = ("user", "assistant")
+
+
+@attrs.frozen
+class RealtimeMessage:
+    """One message of the conversation.
+
+    Attributes:
+        id: the provider's item id where there is one, else an id the client chose.
+        role: ``"user"`` or ``"assistant"``.
+        timestamp: creation time, epoch seconds.
+        parts: the content, in order.
+        interrupted: the assistant was cut off before finishing.
+        duration_ms: audio duration (heard duration when interrupted), if audio.
+    """
+
+    id: str
+    role: str = attrs.field(validator=attrs.validators.in_(_ROLES))
+    parts: Tuple[MessagePart, ...] = attrs.field(default=(), converter=tuple)
+    timestamp: float = attrs.field(factory=time.time)
+    interrupted: bool = False
+    duration_ms: Optional[float] = None
+
+    @property
+    def text(self) -> str:
+        """Text content and transcripts joined by spaces (tool parts are left out)."""
+        pieces = []
+        for part in self.parts:
+            if isinstance(part, TextPart):
+                pieces.append(part.content)
+            elif isinstance(part, AudioPart) and part.transcript:
+                pieces.append(part.transcript)
+        return " ".join(p for p in pieces if p)
+
+
+@attrs.frozen
+class UsageInfo:
+    """Token usage for one response, as reported by the provider."""
+
+    input_tokens: int = 0
+    output_tokens: int = 0
+    total_tokens: int = 0
+    input_text_tokens: int = 0
+    input_audio_tokens: int = 0
+    input_image_tokens: int = 0
+    cached_tokens: int = 0
+    output_text_tokens: int = 0
+    output_audio_tokens: int = 0
+    response_id: Optional[str] = None
+
+
+@attrs.frozen
+class ClientState:
+    """An immutable snapshot of everything the client knows at one moment."""
+
+    status: RealtimeStatus = RealtimeStatus.IDLE
+    mode: RealtimeMode = RealtimeMode.IDLE
+    messages: Tuple[RealtimeMessage, ...] = attrs.field(default=(), converter=tuple)
+    pending_user_transcript: str = ""
+    pending_assistant_transcript: str = ""
+    error: Optional[Exception] = None
+
+
+# --- session settings --------------------------------------------------------------
+
+_VAD_MODES = ("server", "semantic", "manual")
+_EAGERNESS = ("low", "medium", "high", "auto")
+
+
+def _opt_range(lo: float, hi: float) -> Any:
+    def check(inst: Any, attr: attrs.Attribute[Any], value: Any) -> None:
+        if value is not None and not (lo <= value <= hi):
+            raise ValueError(f"{attr.name} must be between {lo} and {hi}, got {value!r}")
+
+    return check
+
+
+@attrs.frozen
+class VADConfig:
+    """Server voice-activity detection settings (``None`` leaves the provider's default)."""
+
+    threshold: Optional[float] = attrs.field(default=None, validator=_opt_range(0.0, 1.0))
+    prefix_padding_ms: Optional[int] = attrs.field(default=None, validator=_opt_range(0, 10_000))
+    silence_duration_ms: Optional[int] = attrs.field(default=None, validator=_opt_range(0, 10_000))
+    idle_timeout_ms: Optional[int] = None
+    create_response: Optional[bool] = None
+    interrupt_response: Optional[bool] = None
+
+    @classmethod
+    def coerce(cls, value: Union[VADConfig, Mapping[str, Any], None]) -> Optional[VADConfig]:
+        if value is None or isinstance(value, VADConfig):
+            return value
+        if isinstance(value, Mapping):
+            return cls(**dict(value))
+        raise TypeError(f"vad_config must be a VADConfig or a dict, got {type(value).__name__}")
+
+
+def _modalities(value: Union[str, Sequence[str], None]) -> Optional[Tuple[str, ...]]:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = (value,)
+    out = tuple(value)
+    for m in out:
+        if m not in ("audio", "text"):
+            raise ValueError(f"output_modalities entries must be 'audio' or 'text', got {m!r}")
+    return out
+
+
+def _check_vad_mode(inst: Any, attr: Any, value: Any) -> None:
+    if value not in _VAD_MODES:
+        raise ValueError(f"vad_mode must be one of {_VAD_MODES}, got {value!r}")
+
+
+def _check_eagerness(inst: Any, attr: Any, value: Any) -> None:
+    if value is not None and value not in _EAGERNESS:
+        raise ValueError(f"semantic_eagerness must be one of {_EAGERNESS}, got {value!r}")
+
+
+def _check_max_tokens(inst: Any, attr: Any, value: Any) -> None:
+    if value is None or value == "inf":
+        return
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise ValueError(f"max_output_tokens must be a positive int or 'inf', got {value!r}")
+
+
+@attrs.frozen
+class SessionConfig:
+    """The session settings the client applies on connect and on ``update_session``.
+
+    ``None`` means "leave the provider's default". ``tools`` holds :class:`~realtime_client.Tool`
+    objects. ``temperature`` is kept for providers that accept it; the OpenAI GA adapter never
+    sends it because the GA API rejects the whole update when it is present.
+    """
+
+    model: Optional[str] = None
+    voice: Optional[str] = None
+    instructions: Optional[str] = None
+    tools: Tuple[Any, ...] = attrs.field(default=(), converter=tuple)
+    vad_mode: str = attrs.field(default="server", validator=_check_vad_mode)
+    vad_config: Optional[VADConfig] = attrs.field(default=None, converter=VADConfig.coerce)
+    output_modalities: Optional[Tuple[str, ...]] = attrs.field(default=None, converter=_modalities)
+    temperature: Optional[float] = attrs.field(default=None, validator=_opt_range(0.0, 2.0))
+    max_output_tokens: Union[int, str, None] = attrs.field(default=None, validator=_check_max_tokens)
+    semantic_eagerness: Optional[str] = attrs.field(default=None, validator=_check_eagerness)
+    provider_options: Dict[str, Any] = attrs.field(factory=dict, converter=dict)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> SessionConfig:
+        """Build from snake_case or TanStack camelCase keys; unknown keys go to provider_options."""
+        aliases = {
+            "vadMode": "vad_mode",
+            "vadConfig": "vad_config",
+            "outputModalities": "output_modalities",
+            "maxOutputTokens": "max_output_tokens",
+            "semanticEagerness": "semantic_eagerness",
+            "providerOptions": "provider_options",
+        }
+        names = {a.name for a in attrs.fields(cls)}
+        kwargs: Dict[str, Any] = {}
+        extra: Dict[str, Any] = {}
+        for raw_key, value in data.items():
+            key = aliases.get(raw_key, raw_key)
+            if key in names:
+                kwargs[key] = value
+            else:
+                extra[key] = value
+        if "vad_config" in kwargs and isinstance(kwargs["vad_config"], Mapping):
+            vad = {_snake(k): v for k, v in kwargs["vad_config"].items()}
+            kwargs["vad_config"] = VADConfig(**vad)
+        if extra:
+            kwargs["provider_options"] = {**extra, **dict(kwargs.get("provider_options") or {})}
+        return cls(**kwargs)
+
+    def merged(self, **changes: Any) -> SessionConfig:
+        """A copy with ``changes`` applied (validated like the constructor)."""
+        unknown = set(changes) - {a.name for a in attrs.fields(SessionConfig)}
+        if unknown:
+            raise TypeError(f"unknown session option(s): {', '.join(sorted(unknown))}")
+        return attrs.evolve(self, **changes)
+
+
+def _snake(name: str) -> str:
+    out = []
+    for ch in name:
+        if ch.isupper():
+            out.append("_" + ch.lower())
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
+def _redacted(value: str) -> str:
+    return "<redacted>" if value else "<empty>"
+
+
+@attrs.frozen
+class RealtimeToken:
+    """A short-lived credential for one provider, with the session config it was minted for.
+
+    The token text never appears in ``repr`` or ``str``.
+    """
+
+    provider: str
+    token: str = attrs.field(repr=_redacted)
+    expires_at: Optional[float] = None
+    config: SessionConfig = attrs.field(factory=SessionConfig)
+
+    @property
+    def expired(self) -> bool:
+        return self.expires_at is not None and self.expires_at <= time.time()
+
+    def seconds_left(self, now: Optional[float] = None) -> Optional[float]:
+        if self.expires_at is None:
+            return None
+        return self.expires_at - (time.time() if now is None else now)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> RealtimeToken:
+        """Parse TanStack's JSON (``expiresAt`` in ms) or snake_case (``expires_at`` in s).
+
+        Raises:
+            ValueError: a required field is missing or of the wrong type (the message never
+                contains the token).
+        """
+        if not isinstance(data, Mapping):
+            raise ValueError(f"a token must be a JSON object, got {type(data).__name__}")
+        token = data.get("token", data.get("value"))
+        if not isinstance(token, str) or not token:
+            raise ValueError("token JSON has no non-empty 'token' string")
+        provider = data.get("provider") or "openai"
+        if not isinstance(provider, str):
+            raise ValueError("token JSON 'provider' must be a string")
+        expires_at: Optional[float]
+        if data.get("expiresAt") is not None:
+            expires_at = _number(data["expiresAt"], "expiresAt") / 1000.0
+        elif data.get("expires_at") is not None:
+            expires_at = _number(data["expires_at"], "expires_at")
+            if expires_at > 1e12:  # some providers send milliseconds here too
+                expires_at /= 1000.0
+        else:
+            expires_at = None
+        raw_config = data.get("config") or {}
+        if not isinstance(raw_config, Mapping):
+            raise ValueError("token JSON 'config' must be an object")
+        return cls(provider=provider, token=token, expires_at=expires_at,
+                   config=SessionConfig.from_dict(raw_config))
+
+
+def _number(value: Any, name: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ValueError(f"token JSON {name!r} must be a number, got {type(value).__name__}")
+    return float(value)
