@@ -1,0 +1,239 @@
+"""Audio visualization data: levels, spectra and waveforms of the microphone and the speaker.
+
+The audio threads only copy samples into a small ring buffer and update a level envelope;
+FFTs are computed lazily on whichever thread calls a getter. The byte spectra follow the
+browser's ``AnalyserNode`` (fftSize 2048, minDecibels -100, maxDecibels -30,
+smoothingTimeConstant 0.8), so UIs ported from web code look the same.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import threading
+import time
+from typing import Callable, List
+
+import numpy as np
+
+__all__ = ["AudioVisualization"]
+
+_log = logging.getLogger("realtime_client")
+
+FFT_SIZE = 2048
+MIN_DB = -100.0
+MAX_DB = -30.0
+SMOOTHING = 0.8
+_RELEASE_S = 0.3  # level decays by 1/e in this time once the sound stops
+
+AudioTap = Callable[[np.ndarray, int], None]
+Dispatcher = Callable[[Callable[[], None]], None]
+
+
+class _Channel:
+    """One direction (input or output): ring buffer, level envelope, smoothing state, taps."""
+
+    def __init__(self, name: str, rate: int) -> None:
+        self.name = name
+        self.rate = rate
+        self._lock = threading.Lock()  # ring, level and taps; held only for copies
+        self._ring = np.zeros(FFT_SIZE, dtype=np.float32)
+        self._head = 0  # next write position
+        self._level = 0.0
+        self._level_t = 0.0
+        self._taps: List[AudioTap] = []
+        self._fft_lock = threading.Lock()  # smoothing state, on the getters' threads
+        self._smoothed = np.zeros(FFT_SIZE // 2, dtype=np.float64)
+        self._window = np.hanning(FFT_SIZE).astype(np.float64)
+
+    def push(self, samples: np.ndarray, rate: int, dispatcher: Dispatcher) -> None:
+        n = samples.size
+        if n == 0:
+            return
+        rms = float(np.sqrt(np.mean(np.square(samples, dtype=np.float64))))
+        now = time.monotonic()
+        with self._lock:
+            self.rate = rate
+            tail = samples[-FFT_SIZE:]
+            k = tail.size
+            first = min(k, FFT_SIZE - self._head)
+            self._ring[self._head : self._head + first] = tail[:first]
+            if k > first:
+                self._ring[: k - first] = tail[first:]
+            self._head = (self._head + k) % FFT_SIZE
+            decayed = self._level * math.exp(-max(0.0, now - self._level_t) / _RELEASE_S)
+            self._level = min(1.0, max(rms, decayed))  # fast attack, slow release
+            self._level_t = now
+            taps = list(self._taps)
+        for tap in taps:
+            _schedule(dispatcher, tap, samples.copy(), rate)
+
+    def level(self) -> float:
+        with self._lock:
+            level, at = self._level, self._level_t
+        if level <= 0.0:
+            return 0.0
+        return level * math.exp(-max(0.0, time.monotonic() - at) / _RELEASE_S)
+
+    def window(self) -> np.ndarray:
+        with self._lock:
+            return np.roll(self._ring, -self._head)
+
+    def frequency_data(self) -> np.ndarray:
+        frame = self.window().astype(np.float64)
+        spectrum = np.abs(np.fft.rfft(frame * self._window))[: FFT_SIZE // 2] / FFT_SIZE
+        with self._fft_lock:
+            self._smoothed = SMOOTHING * self._smoothed + (1.0 - SMOOTHING) * spectrum
+            smoothed = self._smoothed.copy()
+        with np.errstate(divide="ignore"):
+            db = 20.0 * np.log10(smoothed)
+        scaled = np.floor((255.0 / (MAX_DB - MIN_DB)) * (db - MIN_DB))
+        return np.clip(np.nan_to_num(scaled, neginf=0.0), 0, 255).astype(np.uint8)
+
+    def time_domain_data(self) -> np.ndarray:
+        frame = self.window().astype(np.float64)
+        return np.clip(np.floor(128.0 * (frame + 1.0)), 0, 255).astype(np.uint8)
+
+    def subscribe(self, tap: AudioTap) -> Callable[[], None]:
+        if not callable(tap):
+            raise TypeError(f"on_{self.name}_audio needs a callable, got {type(tap).__name__}")
+        with self._lock:
+            self._taps.append(tap)
+
+        def unsubscribe() -> None:
+            with self._lock:
+                if tap in self._taps:
+                    self._taps.remove(tap)
+
+        return unsubscribe
+
+
+def _schedule(dispatcher: Dispatcher, tap: AudioTap, samples: np.ndarray, rate: int) -> None:
+    def run() -> None:
+        try:
+            tap(samples, rate)
+        except Exception:
+            _log.exception("audio tap %r raised", getattr(tap, "__qualname__", tap))
+
+    try:
+        dispatcher(run)
+    except Exception as exc:  # a stopped dispatcher must not break the audio thread
+        _log.debug("audio tap not scheduled: %s", exc)
+
+
+def _as_float(pcm: bytes) -> np.ndarray:
+    usable = len(pcm) - len(pcm) % 2
+    return np.frombuffer(pcm[:usable], dtype="<i2").astype(np.float32) / 32768.0
+
+
+class AudioVisualization:
+    """Live levels, spectra and waveforms of the microphone (input) and speaker (output).
+
+    ``client.audio`` returns one while connected. Levels are RMS-based (0 = silence, about
+    0.707 for a full-scale sine) with an instant attack and a 0.3 s release. Spectra are
+    1024 bins from a 2048-point FFT with a Hann window, mapped to bytes the way a browser's
+    ``AnalyserNode`` does (-100 dB → 0, -30 dB → 255, smoothing 0.8 between calls); bin ``k``
+    is centred on ``k * sample_rate / 2048`` Hz. Waveforms are the latest 2048 samples as
+    bytes, 128 being silence.
+
+    Args:
+        dispatcher: runs the ``on_*_audio`` taps (user code) off the audio threads.
+        input_sample_rate: initial input rate in Hz (updated when audio arrives).
+        output_sample_rate: initial output rate in Hz (updated when audio arrives).
+
+    Threads: getters from any thread (they do the FFT work on the caller's thread); the
+    engine's audio threads only copy samples in.
+
+    .. versionadded:: 0.1.0
+    """
+
+    def __init__(
+        self,
+        dispatcher: Dispatcher,
+        input_sample_rate: int = 24000,
+        output_sample_rate: int = 24000,
+    ) -> None:
+        self._dispatcher = dispatcher
+        self._input = _Channel("input", int(input_sample_rate))
+        self._output = _Channel("output", int(output_sample_rate))
+
+    def __repr__(self) -> str:
+        return (
+            f"AudioVisualization(input_level={self.input_level:.2f}, output_level={self.output_level:.2f}, "
+            f"input_sample_rate={self.input_sample_rate}, output_sample_rate={self.output_sample_rate})"
+        )
+
+    # --- fed by the engine (audio threads) -------------------------------------------
+
+    def _push_input(self, pcm: bytes, rate: int) -> None:
+        """Record captured PCM16 at ``rate``. Threads: ``realtime-capture``; cheap, no FFT."""
+        self._input.push(_as_float(pcm), rate, self._dispatcher)
+
+    def _push_output(self, pcm: bytes, rate: int) -> None:
+        """Record played PCM16 at ``rate``. Threads: ``realtime-playback``; cheap, no FFT."""
+        self._output.push(_as_float(pcm), rate, self._dispatcher)
+
+    # --- public ------------------------------------------------------------------------
+
+    @property
+    def input_level(self) -> float:
+        """Microphone level, 0 to 1."""
+        return self._input.level()
+
+    @property
+    def output_level(self) -> float:
+        """Speaker level, 0 to 1."""
+        return self._output.level()
+
+    @property
+    def input_sample_rate(self) -> int:
+        """Sample rate of the microphone samples (the device's rate), in Hz."""
+        return self._input.rate
+
+    @property
+    def output_sample_rate(self) -> int:
+        """Sample rate of the speaker samples (the device's rate), in Hz."""
+        return self._output.rate
+
+    def get_input_frequency_data(self) -> np.ndarray:
+        """Microphone spectrum: ``uint8[1024]``, like ``AnalyserNode.getByteFrequencyData``."""
+        return self._input.frequency_data()
+
+    def get_output_frequency_data(self) -> np.ndarray:
+        """Speaker spectrum: ``uint8[1024]``, like ``AnalyserNode.getByteFrequencyData``."""
+        return self._output.frequency_data()
+
+    def get_input_time_domain_data(self) -> np.ndarray:
+        """Microphone waveform: ``uint8[2048]``, 128 = silence."""
+        return self._input.time_domain_data()
+
+    def get_output_time_domain_data(self) -> np.ndarray:
+        """Speaker waveform: ``uint8[2048]``, 128 = silence."""
+        return self._output.time_domain_data()
+
+    def on_input_audio(self, callback: AudioTap) -> Callable[[], None]:
+        """Call ``callback(samples, rate)`` with every captured chunk (float32 in [-1, 1]).
+
+        Returns:
+            A function that unsubscribes ``callback``.
+
+        Threads: the callback runs through the client's dispatcher, never on the audio
+        thread; one that raises is logged and stays subscribed.
+        """
+        return self._input.subscribe(callback)
+
+    def on_output_audio(self, callback: AudioTap) -> Callable[[], None]:
+        """Call ``callback(samples, rate)`` with every played chunk (float32 in [-1, 1]).
+
+        Returns:
+            A function that unsubscribes ``callback``.
+
+        Threads: the callback runs through the client's dispatcher, never on the audio
+        thread; one that raises is logged and stays subscribed.
+        """
+        return self._output.subscribe(callback)
+
+    @staticmethod
+    def frequency_of_bin(index: int, sample_rate: int) -> float:
+        """The centre frequency in Hz of spectrum bin ``index`` at ``sample_rate``."""
+        return index * sample_rate / float(FFT_SIZE)

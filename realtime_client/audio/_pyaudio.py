@@ -1,0 +1,556 @@
+"""Microphone and speaker through PyAudio (PortAudio), and device listing.
+
+pyaudio itself is imported only when a device is opened or listed, so a machine without it
+can still use the file devices. Every PortAudio failure becomes an
+:class:`~realtime_client.AudioDeviceError` whose message lists the devices that do exist.
+
+PyAudio's blocking streams offer no way to discard queued output (``stop_stream`` drains
+it, and ``Pa_AbortStream`` is not exposed), so :meth:`PyAudioOutput.abort` closes the
+stream (``Pa_CloseStream`` discards pending buffers) and opens a fresh one with the same
+settings. That is done by whichever thread holds the stream: a stream is never closed while
+another thread is inside a read or write on it.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import logging
+import threading
+import time
+from typing import Any, Dict, List, Optional, Tuple, Union
+
+import attrs
+
+from .._errors import AudioDeviceError
+
+__all__ = [
+    "COMMON_RATES",
+    "AudioDevice",
+    "PyAudioInput",
+    "PyAudioOutput",
+    "list_devices",
+    "silence_native_audio_logs",
+]
+
+_log = logging.getLogger("realtime_client")
+
+COMMON_RATES: Tuple[int, ...] = (8000, 16000, 22050, 24000, 44100, 48000)
+_DEFAULT_RATE = 24000
+_WRITE_STEP_MS = 10  # abort() takes effect within one step of an in-progress write
+
+DeviceSpec = Union[int, str, None]
+
+
+def _ignore_alsa(*_args: Any) -> None:
+    return None
+
+
+def _ignore_jack(_msg: Any) -> None:
+    return None
+
+
+# alsa-lib and libjack keep these C pointers: they must live as long as the process.
+_ALSA_HANDLER = ctypes.CFUNCTYPE(
+    None, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p
+)(_ignore_alsa)
+_JACK_HANDLER = ctypes.CFUNCTYPE(None, ctypes.c_char_p)(_ignore_jack)
+_silenced = False
+_PA_LOCK = threading.Lock()  # Pa_Initialize/Pa_Terminate are not thread-safe
+
+
+def silence_native_audio_logs() -> None:
+    """Stop alsa-lib and JACK from printing probe errors on stderr (idempotent)."""
+    global _silenced
+    if _silenced:
+        return
+    _silenced = True
+    for lib, names, handler in (
+        ("asound", ("snd_lib_error_set_handler",), _ALSA_HANDLER),
+        ("jack", ("jack_set_error_function", "jack_set_info_function"), _JACK_HANDLER),
+    ):
+        path = ctypes.util.find_library(lib)
+        if not path:
+            continue
+        try:
+            so = ctypes.CDLL(path)
+            for name in names:
+                getattr(so, name)(handler)
+        except (OSError, AttributeError) as exc:
+            _log.debug("could not silence %s: %s", lib, exc)
+
+
+def _pyaudio_module() -> Any:
+    try:
+        import pyaudio
+    except ImportError as exc:
+        raise AudioDeviceError(
+            "PyAudio is not installed: run `pip install pyaudio` (on Debian/Ubuntu install "
+            "`portaudio19-dev` first), or use realtime_client.audio.WavFileInput/BufferOutput"
+        ) from exc
+    return pyaudio
+
+
+def _new_pa() -> Any:
+    pyaudio = _pyaudio_module()
+    silence_native_audio_logs()
+    with _PA_LOCK:
+        try:
+            return pyaudio.PyAudio()
+        except Exception as exc:
+            raise AudioDeviceError(f"PortAudio failed to initialize: {exc}") from exc
+
+
+def _terminate(pa: Any) -> None:
+    with _PA_LOCK:
+        try:
+            pa.terminate()
+        except Exception as exc:
+            _log.debug("PortAudio terminate failed: %s", exc)
+
+
+def _infos(pa: Any) -> List[Dict[str, Any]]:
+    return [pa.get_device_info_by_index(i) for i in range(pa.get_device_count())]
+
+
+def _inventory(infos: List[Dict[str, Any]]) -> str:
+    if not infos:
+        return (
+            "PortAudio sees no audio devices at all (no sound card, no running sound server, "
+            "or an ALSA configuration without PCMs)"
+        )
+    shown = ", ".join(
+        f"[{d['index']}] {d['name']!r} ({d['maxInputChannels']} in / {d['maxOutputChannels']} out, "
+        f"{int(d['defaultSampleRate'])} Hz)"
+        for d in infos
+    )
+    return f"available devices: {shown}"
+
+
+def _fail(message: str, infos: List[Dict[str, Any]], device: DeviceSpec) -> AudioDeviceError:
+    return AudioDeviceError(
+        f"{message}; {_inventory(infos)}",
+        details={"device": device, "devices": [d["name"] for d in infos]},
+    )
+
+
+def _resolve(pa: Any, device: DeviceSpec, direction: str) -> Dict[str, Any]:
+    infos = _infos(pa)
+    key = "maxInputChannels" if direction == "input" else "maxOutputChannels"
+    if device is None:
+        try:
+            if direction == "input":
+                return dict(pa.get_default_input_device_info())
+            return dict(pa.get_default_output_device_info())
+        except (OSError, ValueError) as exc:
+            raise _fail(f"there is no default {direction} device ({exc})", infos, device) from exc
+    if isinstance(device, bool) or not isinstance(device, (int, str)):
+        raise TypeError(f"device must be an index, a name or None, got {type(device).__name__}")
+    if isinstance(device, int):
+        if not 0 <= device < len(infos):
+            raise _fail(f"there is no audio device with index {device}", infos, device)
+        if infos[device][key] < 1:
+            raise _fail(
+                f"audio device {device} ({infos[device]['name']!r}) has no {direction} channels",
+                infos,
+                device,
+            )
+        return infos[device]
+    wanted = device.casefold()
+    usable = [d for d in infos if d[key] > 0]
+    exact = [d for d in usable if str(d["name"]).casefold() == wanted]
+    matches = exact or [d for d in usable if wanted in str(d["name"]).casefold()]
+    if not matches:
+        raise _fail(f"no {direction} device name contains {device!r}", infos, device)
+    return matches[0]
+
+
+def _supports(pa: Any, index: int, direction: str, rate: int) -> bool:
+    pyaudio = _pyaudio_module()
+    try:
+        if direction == "input":
+            return bool(
+                pa.is_format_supported(
+                    rate, input_device=index, input_channels=1, input_format=pyaudio.paInt16
+                )
+            )
+        return bool(
+            pa.is_format_supported(
+                rate, output_device=index, output_channels=1, output_format=pyaudio.paInt16
+            )
+        )
+    except (ValueError, OSError):
+        return False
+
+
+def _choose_rate(pa: Any, info: Dict[str, Any], direction: str, wanted: int) -> int:
+    if _supports(pa, info["index"], direction, wanted):
+        return wanted
+    fallback = int(info["defaultSampleRate"])
+    _log.info(
+        "%s device %r cannot run at %d Hz; using %d Hz (resampled)", direction, info["name"], wanted, fallback
+    )
+    return fallback
+
+
+class _PyAudioDevice:
+    """What input and output share: resolving, opening, and closing a stream safely."""
+
+    _direction = "input"
+
+    def __init__(
+        self, device: DeviceSpec, sample_rate: Optional[int], frames_per_buffer: Optional[int]
+    ) -> None:
+        if sample_rate is not None and int(sample_rate) <= 0:
+            raise ValueError(f"sample_rate must be positive, got {sample_rate!r}")
+        self.device = device
+        self.sample_rate: int = int(sample_rate or _DEFAULT_RATE)
+        self._wanted_rate = self.sample_rate
+        self.frames_per_buffer = frames_per_buffer
+        self.device_name: Optional[str] = None
+        self.device_index: Optional[int] = None
+        self._explicit_rate = sample_rate is not None
+        # Held by whoever uses the stream (the audio thread, for a whole read or write);
+        # other threads only try to take it and otherwise leave a flag for the holder.
+        self._lock = threading.Lock()
+        self._pa: Any = None
+        self._stream: Any = None
+        self._open_kwargs: Dict[str, Any] = {}
+        self._closing = False
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}(device={self.device!r}, sample_rate={self.sample_rate}, "
+            f"open={self._stream is not None})"
+        )
+
+    def prefer_sample_rate(self, rate: int) -> None:
+        """Use ``rate`` at the next :meth:`open` if no rate was given explicitly (engine hook)."""
+        if not self._explicit_rate:
+            self.sample_rate = self._wanted_rate = int(rate)
+
+    def open(self) -> None:
+        """Open the device (reopening it if already open).
+
+        Raises:
+            AudioDeviceError: no such device, or it cannot be opened; the message lists the
+                devices that exist.
+        """
+        self.close()
+        pa = _new_pa()
+        direction = self._direction
+        try:
+            info = _resolve(pa, self.device, direction)
+            rate = _choose_rate(pa, info, direction, self._wanted_rate)
+            fpb = int(self.frames_per_buffer or max(1, rate * 20 // 1000))
+            pyaudio = _pyaudio_module()
+            kwargs: Dict[str, Any] = {
+                "format": pyaudio.paInt16,
+                "channels": 1,
+                "rate": rate,
+                "frames_per_buffer": fpb,
+            }
+            if direction == "input":
+                kwargs.update(input=True, input_device_index=info["index"])
+            else:
+                kwargs.update(output=True, output_device_index=info["index"])
+            try:
+                stream = pa.open(**kwargs)
+            except Exception as exc:
+                raise _fail(
+                    f"cannot open {direction} device {info['name']!r} at {rate} Hz ({exc})",
+                    _infos(pa),
+                    self.device,
+                ) from exc
+        except BaseException:
+            _terminate(pa)
+            raise
+        if not self._lock.acquire(timeout=2.0):  # a read or write of the old stream is stuck
+            stream.close()
+            _terminate(pa)
+            raise AudioDeviceError(f"{direction} device is still busy with its previous stream")
+        try:
+            if self._stream is not None:  # the old stream's close was left to its reader
+                self._close_locked()
+            self._pa, self._stream, self._open_kwargs = pa, stream, kwargs
+            self._closing = False
+        finally:
+            self._lock.release()
+        self.sample_rate = rate
+        self.device_name = str(info["name"])
+        self.device_index = int(info["index"])
+        self._opened(stream)
+
+    def _opened(self, stream: Any) -> None:
+        """Hook for subclasses, called after each (re)open."""
+
+    def _close_locked(self) -> None:
+        stream, pa = self._stream, self._pa
+        self._stream = self._pa = None
+        if stream is not None:
+            try:
+                stream.close()
+            except Exception as exc:
+                _log.debug("closing the %s stream failed: %s", self._direction, exc)
+        if pa is not None:
+            _terminate(pa)
+
+    def _after_io(self) -> None:
+        # Double-check after releasing the lock: a close() that found it taken relies on us.
+        if self._closing and self._lock.acquire(blocking=False):
+            try:
+                if self._closing:
+                    self._close_locked()
+            finally:
+                self._lock.release()
+
+    def close(self) -> None:
+        """Close the stream and release PortAudio; a read or write in progress finishes first
+        (on its own thread, which then closes). Idempotent."""
+        self._closing = True
+        if self._lock.acquire(blocking=False):
+            try:
+                self._close_locked()
+            finally:
+                self._lock.release()
+
+
+class PyAudioInput(_PyAudioDevice):
+    """A microphone through PyAudio: PCM16 mono, blocking reads.
+
+    Args:
+        device: a device index, a case-insensitive substring of its name, or ``None`` for
+            the default input device (see :func:`list_devices`).
+        sample_rate: the rate to open at if the device supports it; otherwise the device's
+            default rate is used (and the client resamples). ``None``: the provider's rate
+            when used by the client, else 24000 Hz.
+        frames_per_buffer: PortAudio buffer size; default 20 ms.
+
+    Raises:
+        AudioDeviceError: from :meth:`open`/:meth:`read` when the device is missing or fails.
+
+    Threads: ``read`` from the ``realtime-capture`` thread; ``open`` and ``close`` from the
+    control thread. ``close`` never waits for a read: the reading thread closes the stream
+    as soon as its current read returns (within one buffer).
+
+    .. versionadded:: 0.1.0
+    """
+
+    _direction = "input"
+
+    def __init__(
+        self,
+        device: DeviceSpec = None,
+        sample_rate: Optional[int] = None,
+        frames_per_buffer: Optional[int] = None,
+    ) -> None:
+        super().__init__(device, sample_rate, frames_per_buffer)
+
+    def read(self, frames: int) -> bytes:
+        """Block until ``frames`` samples were recorded; ``b""`` once closed.
+
+        Raises:
+            AudioDeviceError: the device failed.
+        """
+        try:
+            with self._lock:
+                if self._stream is None or self._closing:
+                    return b""
+                try:
+                    return bytes(self._stream.read(frames, exception_on_overflow=False))
+                except Exception as exc:
+                    if self._closing:
+                        return b""
+                    raise AudioDeviceError(
+                        f"reading from input device {self.device_name!r} failed: {exc}"
+                    ) from exc
+        finally:
+            self._after_io()
+
+
+class PyAudioOutput(_PyAudioDevice):
+    """A speaker through PyAudio: PCM16 mono, blocking writes, small (20 ms) buffers.
+
+    Args:
+        device: a device index, a case-insensitive substring of its name, or ``None`` for
+            the default output device (see :func:`list_devices`).
+        sample_rate: the rate to open at if the device supports it; otherwise the device's
+            default rate is used (and the client resamples). ``None``: the provider's rate
+            when used by the client, else 24000 Hz.
+        frames_per_buffer: PortAudio buffer size; default 20 ms.
+
+    :meth:`abort` discards queued audio by closing the stream and opening a new one with the
+    same settings (PyAudio does not expose ``Pa_AbortStream``); it takes effect within 10 ms
+    when a write is in progress.
+
+    Raises:
+        AudioDeviceError: from :meth:`open`/:meth:`write` when the device is missing or fails.
+
+    Threads: ``write`` from the ``realtime-playback`` thread; ``abort`` from any thread;
+    ``open`` and ``close`` from the control thread.
+
+    .. versionadded:: 0.1.0
+    """
+
+    _direction = "output"
+
+    def __init__(
+        self,
+        device: DeviceSpec = None,
+        sample_rate: Optional[int] = None,
+        frames_per_buffer: Optional[int] = None,
+    ) -> None:
+        super().__init__(device, sample_rate, frames_per_buffer)
+        self._abort_pending = False
+        self._latency_s = 0.0
+        self._queued_until = 0.0  # monotonic time by which everything written has played
+
+    def _opened(self, stream: Any) -> None:
+        try:
+            self._latency_s = max(0.0, float(stream.get_output_latency()))
+        except Exception:
+            self._latency_s = 0.0
+
+    @property
+    def latency_ms(self) -> float:
+        """The stream's output latency as PortAudio reports it, in ms."""
+        return self._latency_s * 1000.0
+
+    def write(self, pcm: bytes) -> None:
+        """Play ``pcm`` (PCM16 mono at ``sample_rate``), blocking at the device's pace.
+
+        Raises:
+            AudioDeviceError: the device is closed or failed.
+        """
+        step = max(2, self.sample_rate * _WRITE_STEP_MS // 1000 * 2)
+        try:
+            with self._lock:
+                if self._stream is None or self._closing:
+                    raise AudioDeviceError(f"output device {self.device_name or self.device!r} is not open")
+                self._apply_abort_locked()
+                for offset in range(0, len(pcm), step):
+                    if self._abort_pending or self._closing:
+                        self._apply_abort_locked()
+                        return
+                    piece = bytes(pcm[offset : offset + step])
+                    try:
+                        self._stream.write(piece)
+                        now = time.monotonic()
+                        self._queued_until = (
+                            max(self._queued_until, now) + len(piece) / 2.0 / self.sample_rate
+                        )
+                    except Exception as exc:
+                        raise AudioDeviceError(
+                            f"writing to output device {self.device_name!r} failed: {exc}"
+                        ) from exc
+        finally:
+            self._after_io()
+
+    def abort(self) -> None:
+        """Discard audio written but not played yet; an in-progress write returns early."""
+        self._abort_pending = True
+        if self._lock.acquire(blocking=False):
+            try:
+                self._apply_abort_locked()
+            finally:
+                self._lock.release()
+
+    def _apply_abort_locked(self) -> None:
+        if not self._abort_pending:
+            return
+        self._abort_pending = False
+        if self._stream is None or self._closing:
+            return
+        if time.monotonic() >= self._queued_until + self._latency_s:
+            return  # everything written has played: nothing to discard, keep the stream
+        old, self._stream = self._stream, None
+        try:
+            old.close()  # Pa_CloseStream discards whatever is still queued
+            self._stream = self._pa.open(**self._open_kwargs)
+        except Exception as exc:
+            raise AudioDeviceError(
+                f"reopening output device {self.device_name!r} after abort failed: {exc}"
+            ) from exc
+        self._opened(self._stream)
+
+    def _after_io(self) -> None:
+        super()._after_io()
+        if self._abort_pending and self._lock.acquire(blocking=False):
+            try:
+                self._apply_abort_locked()
+            except AudioDeviceError as exc:
+                _log.warning("%s", exc)
+            finally:
+                self._lock.release()
+
+
+@attrs.frozen
+class AudioDevice:
+    """One audio device as PortAudio sees it.
+
+    Attributes:
+        index: pass it (or part of ``name``) as ``device=`` to PyAudioInput/PyAudioOutput.
+        supported_rates: the common rates (8000 … 48000 Hz) a mono PCM16 stream opens at.
+
+    .. versionadded:: 0.1.0
+    """
+
+    index: int
+    name: str
+    max_input_channels: int
+    max_output_channels: int
+    default_sample_rate: float
+    supported_rates: Tuple[int, ...]
+    is_default_input: bool
+    is_default_output: bool
+
+
+def _default_index(pa: Any, direction: str) -> Optional[int]:
+    try:
+        info = (
+            pa.get_default_input_device_info()
+            if direction == "input"
+            else pa.get_default_output_device_info()
+        )
+    except (OSError, ValueError):
+        return None
+    return int(info["index"])
+
+
+def list_devices() -> List[AudioDevice]:
+    """Every audio device PortAudio can see, with the common rates each one supports.
+
+    Raises:
+        AudioDeviceError: PyAudio is missing or PortAudio cannot initialize.
+
+    Threads: any thread.
+
+    .. versionadded:: 0.1.0
+    """
+    pa = _new_pa()
+    try:
+        default_in, default_out = _default_index(pa, "input"), _default_index(pa, "output")
+        devices = []
+        for info in _infos(pa):
+            index = int(info["index"])
+            rates = tuple(
+                r
+                for r in COMMON_RATES
+                if (info["maxInputChannels"] > 0 and _supports(pa, index, "input", r))
+                or (info["maxOutputChannels"] > 0 and _supports(pa, index, "output", r))
+            )
+            devices.append(
+                AudioDevice(
+                    index=index,
+                    name=str(info["name"]),
+                    max_input_channels=int(info["maxInputChannels"]),
+                    max_output_channels=int(info["maxOutputChannels"]),
+                    default_sample_rate=float(info["defaultSampleRate"]),
+                    supported_rates=rates,
+                    is_default_input=index == default_in,
+                    is_default_output=index == default_out,
+                )
+            )
+        return devices
+    finally:
+        _terminate(pa)

@@ -1,0 +1,208 @@
+"""AudioVisualization: spectra, levels, waveforms, and taps that run through the dispatcher."""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from typing import Callable, Iterator, List, Tuple
+
+import numpy as np
+import pytest
+
+from realtime_client.audio import AudioVisualization
+
+
+def tone(freq: float, rate: int, n: int, amplitude: float = 0.5) -> bytes:
+    t = np.arange(n) / rate
+    return (np.sin(2 * np.pi * freq * t) * amplitude * 32767).astype(np.int16).tobytes()
+
+
+class QueueDispatcher:
+    """A dispatcher running callbacks on its own thread, in order."""
+
+    def __init__(self) -> None:
+        self.jobs: queue.Queue[Callable[[], None]] = queue.Queue()
+        self.thread = threading.Thread(target=self._run, name="test-dispatcher", daemon=True)
+        self.thread.start()
+
+    def __call__(self, fn: Callable[[], None]) -> None:
+        self.jobs.put(fn)
+
+    def _run(self) -> None:
+        while True:
+            fn = self.jobs.get()
+            if fn is None:
+                return
+            fn()
+
+    def drain(self, timeout: float = 2.0) -> None:
+        done = threading.Event()
+        self.jobs.put(done.set)
+        assert done.wait(timeout)
+
+    def stop(self) -> None:
+        self.jobs.put(None)  # type: ignore[arg-type]
+        self.thread.join(2.0)
+
+
+@pytest.fixture
+def dispatcher() -> Iterator[QueueDispatcher]:
+    d = QueueDispatcher()
+    yield d
+    d.stop()
+
+
+def test_before_any_audio_everything_is_silent() -> None:
+    """A fresh visualization reports zero levels, an empty spectrum and a flat waveform."""
+    vis = AudioVisualization(lambda fn: None)
+    assert vis.input_level == 0.0 and vis.output_level == 0.0
+    for data in (vis.get_input_frequency_data(), vis.get_output_frequency_data()):
+        assert data.dtype == np.uint8 and data.shape == (1024,)
+        assert not data.any()
+    for data in (vis.get_input_time_domain_data(), vis.get_output_time_domain_data()):
+        assert data.dtype == np.uint8 and data.shape == (2048,)
+        assert np.all(data == 128)
+
+
+@pytest.mark.parametrize("rate, bin_index", [(24000, 100), (48000, 64), (16000, 300)])
+def test_tone_peaks_at_its_frequency_bin(rate: int, bin_index: int) -> None:
+    """A pure tone puts the spectrum's maximum on the bin of its frequency."""
+    vis = AudioVisualization(lambda fn: None, input_sample_rate=rate)
+    freq = AudioVisualization.frequency_of_bin(bin_index, rate)
+    pcm = tone(freq, rate, 4096)
+    for k in range(0, len(pcm), 960):
+        vis._push_input(pcm[k : k + 960], rate)
+    data = vis.get_input_frequency_data()
+    assert int(np.argmax(data)) == bin_index
+    assert data[bin_index] > 200
+    assert data[bin_index // 2] < data[bin_index] - 100  # far away from the tone: much lower
+    assert vis.input_sample_rate == rate
+
+
+def test_output_spectrum_uses_the_output_channel() -> None:
+    """Output audio shows in the output spectrum and leaves the input spectrum empty."""
+    vis = AudioVisualization(lambda fn: None)
+    vis._push_output(tone(3000, 48000, 4800), 48000)
+    out = vis.get_output_frequency_data()
+    assert int(np.argmax(out)) == round(3000 * 2048 / 48000)
+    assert not vis.get_input_frequency_data().any()
+    assert vis.output_sample_rate == 48000
+
+
+def test_spectrum_smoothing_decays_gradually() -> None:
+    """After the tone stops the spectrum falls off over several reads, like an AnalyserNode."""
+    vis = AudioVisualization(lambda fn: None)
+    vis._push_input(tone(1171.875, 24000, 2048, amplitude=0.005), 24000)  # about -58 dB
+    for _ in range(30):
+        vis.get_input_frequency_data()  # let the smoothing settle on the tone
+    peak = int(vis.get_input_frequency_data()[100])
+    vis._push_input(b"\x00\x00" * 2048, 24000)
+    after = [int(vis.get_input_frequency_data()[100]) for _ in range(5)]
+    assert peak > after[0] > after[-1] > 0
+    assert after == sorted(after, reverse=True)
+
+
+def test_levels_are_zero_for_silence_and_rms_for_a_sine() -> None:
+    """Silence gives level 0; a full-scale sine gives about 0.707."""
+    vis = AudioVisualization(lambda fn: None)
+    vis._push_input(b"\x00\x00" * 4800, 24000)
+    assert vis.input_level == 0.0
+    vis._push_output(tone(440, 24000, 4800, amplitude=1.0), 24000)
+    assert vis.output_level == pytest.approx(0.7071, abs=0.01)
+    vis._push_input(tone(440, 24000, 4800, amplitude=0.25), 24000)
+    assert vis.input_level == pytest.approx(0.25 * 0.7071, abs=0.01)
+
+
+def test_level_releases_slowly_after_sound_stops() -> None:
+    """The level falls gradually after loud audio, not instantly, and heads to zero."""
+    vis = AudioVisualization(lambda fn: None)
+    vis._push_input(tone(440, 24000, 2400, amplitude=1.0), 24000)
+    vis._push_input(b"\x00\x00" * 480, 24000)
+    right_after = vis.input_level
+    assert right_after > 0.5
+    time.sleep(0.35)
+    later = vis.input_level
+    assert 0 < later < right_after * 0.5
+
+
+def test_time_domain_is_128_for_silence_and_swings_for_a_sine() -> None:
+    """The waveform bytes are 128 for silence and span nearly 0..255 for a full-scale sine."""
+    vis = AudioVisualization(lambda fn: None)
+    vis._push_input(b"\x00\x00" * 4096, 24000)
+    assert np.all(vis.get_input_time_domain_data() == 128)
+    vis._push_input(tone(500, 24000, 4096, amplitude=1.0), 24000)
+    wave = vis.get_input_time_domain_data()
+    assert wave.min() <= 2 and wave.max() >= 253
+
+
+def test_waveform_holds_the_latest_samples_in_order() -> None:
+    """The time-domain data is the most recent 2048 samples, oldest first, across chunk pushes."""
+    vis = AudioVisualization(lambda fn: None)
+    ramp = (np.arange(3000) * 10 - 15000).astype(np.int16)
+    for k in range(0, 3000, 700):
+        vis._push_output(ramp[k : k + 700].tobytes(), 24000)
+    expected = np.clip(np.floor(128.0 * (ramp[-2048:].astype(np.float64) / 32768.0 + 1.0)), 0, 255)
+    assert np.array_equal(vis.get_output_time_domain_data(), expected.astype(np.uint8))
+
+
+def test_taps_run_through_the_dispatcher_not_the_audio_thread(dispatcher: QueueDispatcher) -> None:
+    """on_input_audio callbacks run on the dispatcher's thread with float32 samples and the rate."""
+    vis = AudioVisualization(dispatcher)
+    calls: List[Tuple[str, np.ndarray, int]] = []
+    unsubscribe = vis.on_input_audio(lambda s, r: calls.append((threading.current_thread().name, s, r)))
+    pcm = tone(440, 16000, 320)
+    audio = threading.Thread(target=vis._push_input, args=(pcm, 16000), name="realtime-capture-test")
+    audio.start()
+    audio.join()
+    dispatcher.drain()
+    assert len(calls) == 1
+    name, samples, rate = calls[0]
+    assert name == "test-dispatcher"
+    assert samples.dtype == np.float32 and rate == 16000
+    assert np.allclose(samples, np.frombuffer(pcm, np.int16) / 32768.0)
+    unsubscribe()
+    unsubscribe()
+    vis._push_input(pcm, 16000)
+    dispatcher.drain()
+    assert len(calls) == 1
+
+
+def test_a_raising_tap_is_logged_and_stays_subscribed(
+    dispatcher: QueueDispatcher, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A tap that raises is logged with its name and still gets later audio."""
+    vis = AudioVisualization(dispatcher)
+    seen: List[int] = []
+
+    def broken_tap(samples: np.ndarray, rate: int) -> None:
+        seen.append(samples.size)
+        raise ValueError("boom")
+
+    vis.on_output_audio(broken_tap)
+    with caplog.at_level(logging.ERROR, logger="realtime_client"):
+        vis._push_output(b"\x00\x00" * 10, 24000)
+        vis._push_output(b"\x00\x00" * 20, 24000)
+        dispatcher.drain()
+    assert seen == [10, 20]
+    assert "broken_tap" in caplog.text
+
+
+def test_a_refusing_dispatcher_does_not_break_the_audio_thread() -> None:
+    """If the dispatcher raises (stopped), pushing audio still works."""
+
+    def stopped(fn: Callable[[], None]) -> None:
+        raise RuntimeError("dispatcher stopped")
+
+    vis = AudioVisualization(stopped)
+    vis.on_input_audio(lambda s, r: None)
+    vis._push_input(tone(440, 24000, 480, amplitude=1.0), 24000)
+    assert vis.input_level > 0.5
+
+
+def test_subscribe_requires_a_callable() -> None:
+    """on_input_audio rejects something that is not callable."""
+    vis = AudioVisualization(lambda fn: None)
+    with pytest.raises(TypeError, match="callable"):
+        vis.on_input_audio(42)  # type: ignore[arg-type]
