@@ -118,6 +118,7 @@ class AudioEngine:
         self._latency_s = 0.0
         self._write: Optional[_Write] = None
         self._active = False
+        self._audible_announced = False  # on_playback_started fired since the last idle/flush
         self._flushing = 0
         self._stopping = False
         self._closed = False
@@ -212,6 +213,7 @@ class AudioEngine:
             self._gen += 1
             self._last_end_t = float("-inf")  # the device buffer is discarded below
             self._active = False
+            self._audible_announced = False
             running = self._playback_state == "running"
             self._flushing += 1
             self._cond.notify_all()
@@ -377,6 +379,7 @@ class AudioEngine:
             if self._queue or self._stopping or gen != self._gen:
                 return False  # more audio came, or a flush already ended this playback
             self._active = False
+            self._audible_announced = False
             self._timeline = []
             return True
 
@@ -410,9 +413,11 @@ class AudioEngine:
                     self._pos_s += dur_s
                     item.handed_s += dur_s
                     self._last_end_t = time.monotonic()
-                fire_started = committed and not item.started
+                # announce the first audio of an item, and any resumption after the output went idle
+                fire_started = committed and (not item.started or not self._audible_announced)
                 if fire_started:
                     item.started = True
+                    self._audible_announced = True
                 self._cond.notify_all()
         latency_s = max(0.0, float(out.latency_ms) / 1000.0)
         with self._cond:
