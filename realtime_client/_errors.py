@@ -62,7 +62,9 @@ class RealtimeError(Exception):
     default_code: ClassVar[str] = ErrorCode.UNKNOWN
 
     def __new__(cls, message: str = "", code: Optional[str] = None, *args: Any, **kw: Any) -> RealtimeError:
-        target = _BY_CODE.get(code or ErrorCode.UNKNOWN, UnknownRealtimeError) if cls is RealtimeError else cls
+        target = cls
+        if cls is RealtimeError:
+            target = _BY_CODE.get(code or ErrorCode.UNKNOWN, UnknownRealtimeError)
         # OSError subclasses refuse Exception.__new__; use the first builtin base's constructor.
         builtin = next(b for b in target.__mro__ if b.__module__ == "builtins")
         return builtin.__new__(target)  # type: ignore[no-any-return]

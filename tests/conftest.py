@@ -1,0 +1,96 @@
+"""Shared fixtures: conformance checks on every frame, a thread-leak guard, client factories."""
+
+from __future__ import annotations
+
+import logging
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any, Callable, Iterator, List
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from _conformance import validate_client_frame, validate_server_frame
+
+from realtime_client import RealtimeClient
+from realtime_client.adapters import openai_realtime
+from realtime_client.audio import BufferOutput
+from realtime_client.testing import FakeRealtimeServer
+
+
+def _silence_native_audio_logs() -> None:
+    from realtime_client.audio import _pyaudio
+
+    silence = getattr(_pyaudio, "silence_native_audio_logs", None)
+    if silence is not None:
+        silence()
+
+
+try:
+    _silence_native_audio_logs()
+except Exception:  # pyaudio missing on a developer machine: audio tests will say so
+    pass
+
+
+def live_realtime_threads() -> List[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name.startswith("realtime-") and t.is_alive()
+            and t.name != "realtime-fake-server"]
+
+
+@pytest.fixture(autouse=True)
+def no_thread_leaks() -> Iterator[None]:
+    """Fail any test that leaves a ``realtime-*`` thread of the client running."""
+    yield
+    end = time.monotonic() + 2.0
+    while live_realtime_threads() and time.monotonic() < end:
+        time.sleep(0.02)
+    leaked = [t.name for t in live_realtime_threads() if not t.name.startswith("realtime-fake")]
+    assert not leaked, f"threads still alive after the test: {leaked}"
+
+
+def check_conformance(server: FakeRealtimeServer) -> None:
+    """Every frame the client sent and the server sent validates against the openai models."""
+    for frame in list(server.received):
+        validate_client_frame(frame)
+    for raw in list(server.sent):
+        validate_server_frame(raw)
+
+
+@pytest.fixture
+def server() -> Iterator[FakeRealtimeServer]:
+    """A started fake OpenAI Realtime server whose traffic is checked for conformance after the test."""
+    srv = FakeRealtimeServer().start()
+    try:
+        yield srv
+    finally:
+        srv.stop()
+    check_conformance(srv)
+
+
+@pytest.fixture
+def make_client(server: FakeRealtimeServer) -> Iterator[Callable[..., RealtimeClient]]:
+    """Build clients wired to ``server`` (no microphone, fast buffer speaker); destroyed after the test."""
+    made: List[RealtimeClient] = []
+
+    def factory(**options: Any) -> RealtimeClient:
+        options.setdefault("get_token", server.get_token)
+        options.setdefault("adapter", openai_realtime(url=server.url))
+        options.setdefault("auto_capture", False)
+        if "audio_output" not in options and options.get("auto_playback", True):
+            options["audio_output"] = BufferOutput(realtime=False)
+        client = RealtimeClient(**options)
+        made.append(client)
+        return client
+
+    yield factory
+    for client in made:
+        client.destroy()
+
+
+@pytest.fixture
+def caplog_rc(caplog: pytest.LogCaptureFixture) -> pytest.LogCaptureFixture:
+    caplog.set_level(logging.DEBUG, logger="realtime_client")
+    return caplog

@@ -1,0 +1,525 @@
+"""End-to-end behaviour of RealtimeClient over real loopback WebSockets against the fake server."""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+import time
+from typing import Any, Callable, List
+
+import pytest
+from conftest import check_conformance
+
+from realtime_client import (
+    AudioPart,
+    ConnectionFailedError,
+    ImagePart,
+    PermissionDeniedError,
+    ProviderError,
+    RealtimeClient,
+    RealtimeError,
+    RealtimeMode,
+    RealtimeStatus,
+    RealtimeToken,
+    TextPart,
+    TokenExpiredError,
+    ToolCallPart,
+    ToolResultPart,
+    tool,
+)
+from realtime_client.adapters import openai_realtime
+from realtime_client.audio import BufferOutput
+from realtime_client.testing import FakeRealtimeServer, Reply
+
+
+def wait_until(predicate: Callable[[], Any], timeout: float = 5.0, what: str = "condition") -> Any:
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.01)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+class Recorder:
+    """Collects callback invocations (name, args) with the thread they ran on."""
+
+    def __init__(self) -> None:
+        self.calls: List[tuple] = []
+        self.threads: set = set()
+        self.lock = threading.Lock()
+
+    def cb(self, name: str) -> Callable[..., None]:
+        def record(*args: Any) -> None:
+            with self.lock:
+                self.calls.append((name, *args))
+                self.threads.add(threading.current_thread().name)
+        return record
+
+    def options(self) -> dict:
+        names = ("on_status_change", "on_mode_change", "on_message", "on_error", "on_connect",
+                 "on_disconnect", "on_interrupted", "on_usage", "on_go_away")
+        return {n: self.cb(n) for n in names}
+
+    def of(self, name: str) -> List[Any]:
+        with self.lock:
+            return [c[1] if len(c) > 1 else None for c in self.calls if c[0] == name]
+
+
+def frames_of(server: Any, type_: str) -> List[dict]:
+    return [f for f in server.received if f.get("type") == type_]
+
+
+def test_connect_applies_session_before_returning(server, make_client):
+    """connect() returns only after session.update was sent and acknowledged, with GA fields only."""
+    client = make_client(instructions="Be brief.", voice="marin", temperature=0.9)
+    client.connect(timeout=5)
+    assert client.status == RealtimeStatus.CONNECTED and client.status == "connected"
+    updates = frames_of(server, "session.update")
+    assert len(updates) == 1
+    session = updates[0]["session"]
+    assert session["type"] == "realtime" and session["instructions"] == "Be brief."
+    assert session["audio"]["output"]["voice"] == "marin"
+    assert "temperature" not in json.dumps(session)
+    assert server.connections[-1].session["instructions"] == "Be brief."
+
+
+def test_lifecycle_status_and_mode_sequences(server, make_client):
+    """Statuses go idle→connecting→connected→idle and callbacks run on realtime-callbacks only."""
+    rec = Recorder()
+    client = make_client(**rec.options())
+    client.connect(timeout=5)
+    client.disconnect()
+    client.disconnect()  # idempotent
+    assert rec.of("on_status_change") == ["connecting", "connected", "idle"]
+    assert rec.of("on_mode_change") == ["listening", "idle"]
+    assert rec.of("on_connect") == [None] and rec.of("on_disconnect") == [None]
+    assert rec.threads == {"realtime-callbacks"}
+    assert client.status == "idle" and client.mode == "idle"
+
+
+def test_text_round_trip_streams_transcript(server, make_client):
+    """A text turn yields a user message, streamed assistant transcript, audio and one on_message each."""
+    rec = Recorder()
+    pending: List[str] = []
+    client = make_client(**rec.options())
+    client.on_state_change(lambda s: pending.append(s.pending_assistant_transcript))
+    server.script(Reply.text("Hello there, friend."))
+    client.connect(timeout=5)
+    answer = client.ask("Hi!", timeout=10)
+    assert answer.role == "assistant" and answer.text == "Hello there, friend."
+    assert isinstance(answer.parts[0], AudioPart) and answer.duration_ms > 0
+    msgs = client.messages
+    assert [m.role for m in msgs] == ["user", "assistant"]
+    assert msgs[0].parts == (TextPart("Hi!"),)
+    assert any(p and p != "Hello there, friend." for p in pending), "transcript did not stream"
+    wait_until(lambda: len(rec.of("on_message")) == 2, what="two on_message calls")
+    assert [m.role for m in rec.of("on_message")] == ["user", "assistant"]
+    wait_until(lambda: rec.of("on_usage"), what="usage")
+    assert rec.of("on_usage")[0].total_tokens > 0
+    assert RealtimeMode.THINKING in rec.of("on_mode_change")
+    assert RealtimeMode.SPEAKING in rec.of("on_mode_change")
+    wait_until(lambda: client.mode == "listening", what="listening after playback")
+    created = frames_of(server, "conversation.item.create")
+    assert created[0]["item"]["content"] == [{"type": "input_text", "text": "Hi!"}]
+    assert len(frames_of(server, "response.create")) == 1
+
+
+def test_audio_is_played_to_the_output(server, make_client):
+    """Assistant audio deltas reach the audio output, in full, as PCM16."""
+    out = BufferOutput(realtime=False)
+    client = make_client(audio_output=out)
+    server.script(Reply.audio("One two three.", duration_ms=600))
+    client.connect(timeout=5)
+    client.ask("count", timeout=10)
+    wait_until(lambda: len(out.played) >= 600 * 48, what="600 ms played")
+    assert len(out.played) == 600 * 48
+
+
+def test_text_only_modality(server, make_client):
+    """With output_modalities=['text'] the answer is a TextPart and mode is speaking while it streams."""
+    rec = Recorder()
+    client = make_client(output_modalities=["text"], **rec.options())
+    client.connect(timeout=5)
+    session = frames_of(server, "session.update")[0]["session"]
+    assert session["output_modalities"] == ["text"]
+    answer = client.ask("hello", timeout=10)
+    assert answer.parts == (TextPart("You said: hello"),)
+    wait_until(lambda: RealtimeMode.SPEAKING in rec.of("on_mode_change"), what="speaking")
+
+
+@tool
+def get_weather(city: str) -> dict:
+    """Get the weather for a city."""
+    return {"city": city, "temperature": 21}
+
+
+def test_tool_call_success(server, make_client):
+    """A tool call runs the handler, returns function_call_output by call_id, then one response.create."""
+    server.script(Reply.tool_call("get_weather", {"city": "Oslo"}, call_id="call_1"),
+                  Reply.text("It is 21 degrees in Oslo."))
+    client = make_client(tools=[get_weather])
+    client.connect(timeout=5)
+    answer = client.ask("Weather in Oslo?", timeout=10)
+    assert answer.text == "It is 21 degrees in Oslo."
+    outputs = [f["item"] for f in frames_of(server, "conversation.item.create")
+               if f["item"]["type"] == "function_call_output"]
+    assert outputs == [{"type": "function_call_output", "call_id": "call_1",
+                        "output": json.dumps({"city": "Oslo", "temperature": 21})}]
+    assert len(frames_of(server, "response.create")) == 2
+    tool_msg = client.messages[1]
+    call = next(p for p in tool_msg.parts if isinstance(p, ToolCallPart))
+    assert call.name == "get_weather" and call.input == {"city": "Oslo"}
+    assert call.output == {"city": "Oslo", "temperature": 21}
+    assert any(isinstance(p, ToolResultPart) and p.tool_call_id == "call_1" for p in tool_msg.parts)
+    session_tools = frames_of(server, "session.update")[0]["session"]["tools"]
+    assert session_tools[0]["name"] == "get_weather"
+
+
+def _tool_error(server: Any) -> dict:
+    out = [f["item"] for f in frames_of(server, "conversation.item.create")
+           if f["item"]["type"] == "function_call_output"]
+    assert len(out) == 1
+    return json.loads(out[0]["output"])
+
+
+def test_tool_call_unknown_tool(server, make_client):
+    """An unknown tool gets an error result the model can read, and the turn still completes."""
+    server.script(Reply.tool_call("nope", {}), Reply.text("Sorry."))
+    client = make_client(tools=[get_weather])
+    client.connect(timeout=5)
+    assert client.ask("x", timeout=10).text == "Sorry."
+    assert "nope" in _tool_error(server)["error"]
+
+
+def test_tool_call_raising_handler(server, make_client, caplog_rc):
+    """A raising handler yields an error result and a logged traceback."""
+    @tool
+    def broken(n: int) -> int:
+        """Always fails."""
+        raise RuntimeError("kaboom")
+
+    server.script(Reply.tool_call("broken", {"n": 1}), Reply.text("ok"))
+    client = make_client(tools=[broken])
+    client.connect(timeout=5)
+    client.ask("x", timeout=10)
+    assert "kaboom" in _tool_error(server)["error"]
+    assert any("kaboom" in (r.exc_text or "") or "kaboom" in r.getMessage() for r in caplog_rc.records)
+
+
+def test_tool_call_timeout(server, make_client):
+    """A handler that outlives its timeout yields an error result; the conversation goes on."""
+    release = threading.Event()
+
+    @tool(timeout=0.2)
+    def slow() -> str:
+        """Takes forever."""
+        release.wait(5)
+        return "late"
+
+    server.script(Reply.tool_call("slow", {}), Reply.text("moving on"))
+    client = make_client(tools=[slow])
+    client.connect(timeout=5)
+    try:
+        assert client.ask("x", timeout=10).text == "moving on"
+        assert "timed out" in _tool_error(server)["error"]
+    finally:
+        release.set()
+
+
+def test_image_input(server, make_client):
+    """send_image sends an input_image data URI and records an ImagePart."""
+    client = make_client()
+    client.connect(timeout=5)
+    msg = client.send_image("aGVsbG8=", "image/png")
+    assert msg.parts == (ImagePart("aGVsbG8=", "image/png"),)
+    item = server.wait_for_frame("conversation.item.create")["item"]
+    assert item["content"] == [{"type": "input_image", "image_url": "data:image/png;base64,aGVsbG8="}]
+    client.wait_for_response(timeout=10)
+    with pytest.raises(ValueError):
+        client.send_image("aGVsbG8=", "image/tiff")
+    with pytest.raises(ValueError):
+        client.send_image("not base64!!", "image/png")
+
+
+def test_update_session_live_and_remembered(server, make_client):
+    """update_session sends a GA session.update now and is remembered in session_config."""
+    client = make_client()
+    client.connect(timeout=5)
+    client.update_session(instructions="Speak like a pirate.", vad_mode="manual")
+    wait_until(lambda: len(frames_of(server, "session.update")) == 2, what="second update")
+    session = frames_of(server, "session.update")[1]["session"]
+    assert session["instructions"] == "Speak like a pirate."
+    assert session["audio"]["input"]["turn_detection"] is None
+    wait_until(lambda: server.connections[-1].session["instructions"] == "Speak like a pirate.",
+               what="server applied update")
+    assert client.session_config.vad_mode == "manual"
+    with pytest.raises(TypeError):
+        client.update_session(bogus=1)
+
+
+def test_rejected_session_config_fails_connect():
+    """A session.update the server rejects makes connect() raise PROVIDER_ERROR naming the field.
+
+    provider_options is the user's escape hatch, so this one frame is deliberately not GA-valid:
+    the test uses its own server and checks that the conformance check does flag it.
+    """
+    with FakeRealtimeServer() as server:
+        client = RealtimeClient(get_token=server.get_token, adapter=openai_realtime(url=server.url),
+                                auto_capture=False, auto_playback=False,
+                                provider_options={"bogus_field": 1})
+        try:
+            with pytest.raises(ProviderError) as info:
+                client.connect(timeout=5)
+            assert "bogus_field" in str(info.value)
+            assert client.status == "error"
+        finally:
+            client.destroy()
+    with pytest.raises(AssertionError, match="bogus_field"):
+        check_conformance(server)
+
+
+def test_server_error_event_reaches_on_error(server, make_client):
+    """A provider error event surfaces as PROVIDER_ERROR through on_error; the session continues."""
+    rec = Recorder()
+    client = make_client(**rec.options())
+    client.connect(timeout=5)
+    server.send_error("some_code", "Something went wrong.")
+    wait_until(lambda: rec.of("on_error"), what="on_error")
+    err = rec.of("on_error")[0]
+    assert isinstance(err, ProviderError) and err.code == "PROVIDER_ERROR"
+    assert err.details["code"] == "some_code"
+    assert client.status == "connected"
+    assert client.ask("still there?", timeout=10).role == "assistant"
+
+
+def test_malformed_and_unknown_frames_are_survived(server, make_client, caplog_rc):
+    """Non-JSON, binary and unknown frames are logged as warnings and the session keeps working."""
+    client = make_client()
+    client.connect(timeout=5)
+    server.send_raw("this is not json")
+    server.send_raw(b"\x00\x01binary")
+    server.send_raw(json.dumps({"type": "brand.new.event", "event_id": "e1"}))
+    server.send_raw(json.dumps({"no_type": True}))
+    assert client.ask("hello", timeout=10).text == "You said: hello"
+    text = " ".join(r.getMessage() for r in caplog_rc.records)
+    assert "malformed" in text and "brand.new.event" in text
+    assert client.status == "connected"
+
+
+def test_raising_callback_is_logged_and_client_carries_on(server, make_client, caplog_rc):
+    """A callback that raises is logged with its traceback; later callbacks still run."""
+    seen: List[str] = []
+
+    def bad(msg: Any) -> None:
+        seen.append(msg.role)
+        raise ValueError("callback bug")
+
+    client = make_client(on_message=bad)
+    client.connect(timeout=5)
+    client.ask("one", timeout=10)
+    client.ask("two", timeout=10)
+    wait_until(lambda: len(seen) == 4, what="four on_message calls")
+    assert any(r.exc_info and "callback bug" in str(r.exc_info[1]) for r in caplog_rc.records)
+
+
+def test_disconnect_inside_callback_does_not_deadlock(server, make_client):
+    """Calling disconnect() from inside on_message finishes and leaves the client idle."""
+    done = threading.Event()
+    holder: List[Any] = []
+
+    def on_message(msg: Any) -> None:
+        if msg.role == "assistant":
+            holder[0].disconnect()
+            done.set()
+
+    client = make_client(on_message=on_message)
+    holder.append(client)
+    client.connect(timeout=5)
+    client.send_text("hi")
+    assert done.wait(10)
+    wait_until(lambda: client.status == "idle", what="idle")
+
+
+def test_custom_dispatcher_runs_callbacks(server, make_client):
+    """A custom dispatcher receives every callback and decides where it runs."""
+    scheduled: List[Callable[[], None]] = []
+    lock = threading.Lock()
+
+    def dispatcher(fn: Callable[[], None]) -> None:
+        with lock:
+            scheduled.append(fn)
+
+    rec = Recorder()
+    client = make_client(dispatcher=dispatcher, **rec.options())
+    client.connect(timeout=5)
+    client.disconnect()
+    assert rec.calls == []  # nothing ran until we drain
+    with lock:
+        pending = list(scheduled)
+    for fn in pending:
+        fn()
+    assert rec.of("on_status_change") == ["connecting", "connected", "idle"]
+    assert rec.threads == {threading.current_thread().name}
+
+
+def test_context_manager(server, make_client):
+    """`with client:` connects on enter and destroys on exit; a destroyed client refuses work."""
+    client = make_client()
+    with client as c:
+        assert c.status == "connected"
+    assert client.status == "idle"
+    with pytest.raises(RealtimeError):
+        client.connect()
+    with pytest.raises(RealtimeError):
+        client.send_text("hello")
+
+
+def test_token_refresh_fetches_before_expiry(server, make_client):
+    """A short-lived token is refetched by the refresh timer before it expires."""
+    calls: List[float] = []
+
+    def get_token() -> RealtimeToken:
+        calls.append(time.time())
+        return server.token(ttl=0.6)
+
+    client = make_client(get_token=get_token)
+    client.connect(timeout=5)
+    wait_until(lambda: len(calls) >= 3, timeout=5, what="two refreshes")
+    assert calls[1] - calls[0] < 0.6
+
+
+def test_get_token_accepts_tanstack_dict(server, make_client):
+    """get_token may return TanStack JSON (camelCase, expiresAt in ms)."""
+    def get_token() -> dict:
+        tok = server.token()
+        return {"provider": "openai", "token": tok.token, "expiresAt": int(tok.expires_at * 1000)}
+
+    client = make_client(get_token=get_token)
+    client.connect(timeout=5)
+    assert client.status == "connected"
+
+
+def test_failing_get_token_raises_connection_failed(server, make_client):
+    """A get_token that raises makes connect() raise CONNECTION_FAILED with the cause chained."""
+    def get_token() -> RealtimeToken:
+        raise OSError("token endpoint down")
+
+    rec = Recorder()
+    client = make_client(get_token=get_token, **rec.options())
+    with pytest.raises(ConnectionFailedError) as info:
+        client.connect(timeout=5)
+    assert isinstance(info.value.__cause__, OSError)
+    assert client.status == "error" and client.error is info.value
+    wait_until(lambda: rec.of("on_error"), what="on_error")
+
+
+def test_expired_token_raises_token_expired(server, make_client):
+    """An already expired token raises TOKEN_EXPIRED."""
+    client = make_client(get_token=lambda: RealtimeToken("openai", "x", expires_at=time.time() - 5))
+    with pytest.raises(TokenExpiredError):
+        client.connect(timeout=5)
+
+
+def test_bad_token_raises_permission_denied(server, make_client):
+    """A token the server refuses (HTTP 401) raises PERMISSION_DENIED without leaking the token."""
+    client = make_client(get_token=lambda: RealtimeToken("openai", "sk-very-secret-value"))
+    server_with_key = server
+    server_with_key.api_key = "the-real-key"
+    with pytest.raises(PermissionDeniedError) as info:
+        client.connect(timeout=5)
+    assert "sk-very-secret-value" not in repr(info.value) + str(info.value)
+
+
+def test_closed_port_fails_within_timeout(make_client):
+    """Connecting to a closed port raises CONNECTION_FAILED well within the timeout."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    client = make_client(adapter=openai_realtime(url=f"ws://127.0.0.1:{port}/v1/realtime"))
+    start = time.monotonic()
+    with pytest.raises(ConnectionFailedError):
+        client.connect(timeout=3)
+    assert time.monotonic() - start < 3.5
+
+
+def test_stalled_server_times_out(server, make_client):
+    """A server that never confirms the session makes connect() fail by its timeout."""
+    server.stall(3.0)
+    client = make_client()
+    start = time.monotonic()
+    with pytest.raises(ConnectionFailedError, match="timed out"):
+        client.connect(timeout=1.0)
+    assert time.monotonic() - start < 2.0
+
+
+def test_abnormal_close_reports_error(server, make_client):
+    """A server close with an abnormal code sets status error and reports CONNECTION_FAILED."""
+    rec = Recorder()
+    client = make_client(**rec.options())
+    client.connect(timeout=5)
+    server.close_connections(1011, "internal error")
+    wait_until(lambda: client.status == "error", what="error status")
+    wait_until(lambda: rec.of("on_error"), what="on_error")
+    assert "1011" in str(rec.of("on_error")[0])
+    wait_until(lambda: rec.of("on_disconnect"), what="on_disconnect")
+
+
+def test_clean_server_close_goes_idle(server, make_client):
+    """A normal (1000) close from the server returns the client to idle without an error."""
+    rec = Recorder()
+    client = make_client(**rec.options())
+    client.connect(timeout=5)
+    server.close_connections(1000, "bye")
+    wait_until(lambda: client.status == "idle", what="idle")
+    assert rec.of("on_error") == []
+
+
+def test_interrupt_truncates_to_what_was_heard(server, make_client):
+    """interrupt() during real-time playback cancels and truncates to the milliseconds really played."""
+    out = BufferOutput(realtime=True)
+    rec = Recorder()
+    client = make_client(audio_output=out, **rec.options())
+    server.script(Reply.audio("A long answer that keeps going and going.", duration_ms=4000))
+    client.connect(timeout=5)
+    client.send_text("talk")
+    wait_until(lambda: len(out.played) >= 48 * 500, what="500 ms played")
+    client.interrupt()
+    played_ms = len(out.played) / 48
+    trunc = server.wait_for_frame("conversation.item.truncate")
+    assert abs(trunc["audio_end_ms"] - played_ms) <= 60
+    time.sleep(0.2)
+    assert len(out.played) / 48 - played_ms < 30, "playback kept going after interrupt()"
+    wait_until(lambda: rec.of("on_interrupted"), what="on_interrupted")
+    wait_until(lambda: client.messages and client.messages[-1].interrupted, what="interrupted message")
+    assert client.mode in ("listening", "thinking")
+
+
+def test_interrupt_with_nothing_playing_is_a_no_op(server, make_client):
+    """interrupt() when idle sends nothing and raises nothing."""
+    client = make_client()
+    client.connect(timeout=5)
+    before = len(server.received)
+    client.interrupt()
+    time.sleep(0.1)
+    assert len(server.received) == before
+
+
+def test_send_requires_connection(make_client):
+    """send_text before connect raises a clear RealtimeError; empty text a ValueError."""
+    client = make_client()
+    with pytest.raises(RealtimeError, match="not connected"):
+        client.send_text("hi")
+    with pytest.raises(ValueError):
+        client.send_text("   ")
+
+
+def test_repr_shows_status_and_hides_secrets(server, make_client):
+    """repr(client) shows status, mode and message count and no token."""
+    client = make_client()
+    client.connect(timeout=5)
+    text = repr(client)
+    assert "status=connected" in text and "messages=0" in text
+    assert server.token().token not in text
