@@ -1,0 +1,1 @@
+"""Benchmarks for realtime-client: ``make bench`` (``python -m benchmarks``) prints a table."""

@@ -1,0 +1,82 @@
+"""The demo conversation behind ``python -m realtime_client demo``."""
+
+from __future__ import annotations
+
+import os
+import time
+import wave
+from pathlib import Path
+from typing import Any
+
+from ._client import RealtimeClient
+from ._models import AudioPart, RealtimeMessage, TextPart, ToolCallPart
+from ._tools import tool
+
+QUESTIONS = ("Hi, who are you?", "What is the weather in Oslo?", "Thanks, bye!")
+
+
+@tool
+def get_weather(city: str) -> dict:
+    """Get the current weather for a city."""
+    return {"city": city, "temperature_c": 21, "conditions": "sunny"}
+
+
+def print_message(msg: RealtimeMessage) -> None:
+    """on_message callback: one line per part (runs on the realtime-callbacks thread)."""
+    for part in msg.parts:
+        if isinstance(part, TextPart):
+            print(f"{msg.role:>9}: {part.content}", flush=True)
+        elif isinstance(part, AudioPart):
+            print(f"{msg.role:>9}: {part.transcript}  [{(part.duration_ms or 0) / 1000:.1f} s audio]",
+                  flush=True)
+        elif isinstance(part, ToolCallPart):
+            print(f"{'tool call':>9}: {part.name}({part.arguments})", flush=True)
+
+
+def run_demo(out: str = "demo-output/assistant.wav", live: bool = False) -> int:
+    """Run three turns (plain text, a tool call, another text) and write the assistant's audio."""
+    from .adapters import openai_realtime
+    from .audio import WavFileOutput
+
+    server: Any = None
+    if live:
+        if not os.environ.get("OPENAI_API_KEY"):
+            print("--live needs OPENAI_API_KEY in the environment")
+            return 2
+        from .tokens import openai_realtime_token
+
+        get_token: Any = openai_realtime_token(model="gpt-realtime")
+        adapter = openai_realtime()
+    else:
+        from .testing import FakeRealtimeServer, Reply
+
+        server = FakeRealtimeServer().start()
+        server.script(Reply.text("Hello! I am a demo assistant running on a local fake server."),
+                      Reply.tool_call("get_weather", {"city": "Oslo"}),
+                      Reply.text("It is 21 degrees and sunny in Oslo."),
+                      Reply.text("Goodbye, and thanks for trying realtime-client!"))
+        get_token = server.get_token
+        adapter = openai_realtime(url=server.url)
+    Path(out).parent.mkdir(parents=True, exist_ok=True)
+    client = RealtimeClient(get_token=get_token, adapter=adapter, tools=[get_weather], auto_capture=False,
+                            audio_output=WavFileOutput(out), on_message=print_message,
+                            instructions="You are a friendly, brief assistant.")
+    try:
+        with client:
+            print(f"connected to {'OpenAI' if live else 'the embedded fake server'} ({client!r})")
+            for question in QUESTIONS:
+                client.ask(question, timeout=60)
+            _wait_until_quiet(client)
+    finally:
+        if server is not None:
+            server.stop()
+    with wave.open(out, "rb") as wav:
+        seconds = wav.getnframes() / float(wav.getframerate())
+    print(f"assistant audio written to {out} ({seconds:.1f} s)")
+    return 0
+
+
+def _wait_until_quiet(client: RealtimeClient, timeout: float = 30.0) -> None:
+    end = time.monotonic() + timeout
+    while client.mode == "speaking" and time.monotonic() < end:
+        time.sleep(0.02)
