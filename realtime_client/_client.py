@@ -709,7 +709,8 @@ class RealtimeClient:
     def _on_capture(self, pcm: bytes) -> None:
         ms = len(pcm) / (self._adapter.input_sample_rate * 2 / 1000.0)
         with self._lock:
-            if self._conv.status is not RealtimeStatus.CONNECTED:
+            # capture starts at the end of connect(), after the session config was applied
+            if not self._conv.config_applied or self._disconnecting:
                 return
             self._captured_ms += ms
         try:

@@ -523,3 +523,102 @@ def test_repr_shows_status_and_hides_secrets(server, make_client):
     text = repr(client)
     assert "status=connected" in text and "messages=0" in text
     assert server.token().token not in text
+
+
+def _speech_wav(path: Any, speech_ms: int, lead_ms: int = 300, tail_ms: int = 1500) -> str:
+    import wave
+
+    import numpy as np
+
+    from realtime_client.testing import synthesize_speech
+
+    pcm = np.concatenate([np.zeros(24 * lead_ms, np.int16), synthesize_speech(speech_ms, seed=3),
+                          np.zeros(24 * tail_ms, np.int16)])
+    with wave.open(str(path), "wb") as wav:
+        wav.setnchannels(1)
+        wav.setsampwidth(2)
+        wav.setframerate(24000)
+        wav.writeframes(pcm.astype("<i2").tobytes())
+    return str(path)
+
+
+def test_voice_turn_produces_user_transcript_and_answer(server, make_client, tmp_path):
+    """Speech captured from the input reaches server VAD; the user transcript and the answer arrive."""
+    from realtime_client.audio import WavFileInput
+
+    server.user_transcripts.append("what time is it")
+    rec = Recorder()
+    user_partials: List[str] = []
+    wav = _speech_wav(tmp_path / "speech.wav", speech_ms=1200)
+    client = make_client(audio_input=WavFileInput(wav, realtime=False), auto_capture=True, **rec.options())
+    client.on_state_change(lambda s: user_partials.append(s.pending_user_transcript))
+    client.connect(timeout=5)
+    answer = client.wait_for_response(timeout=10)
+    assert answer.role == "assistant" and answer.text
+    user = client.messages[0]
+    assert user.role == "user" and user.parts[0].transcript == "what time is it"
+    wait_until(lambda: len(rec.of("on_message")) == 2, what="two on_message calls")
+    assert rec.of("on_message")[0].text == "what time is it"
+    assert any(p and p != "what time is it" for p in user_partials), "user transcript did not stream"
+    appended = frames_of(server, "input_audio_buffer.append")
+    assert len(appended) >= 100  # 3 s of audio in 20 ms chunks (minus the resampler's hold-back)
+    assert RealtimeMode.THINKING in rec.of("on_mode_change")
+
+
+def test_barge_in_truncates_and_lets_the_server_cancel(server, make_client, tmp_path):
+    """User speech during playback flushes audio and truncates; with server VAD no cancel is sent."""
+    from realtime_client.audio import WavFileInput
+
+    out = BufferOutput(realtime=True)
+    rec = Recorder()
+    server.script(Reply.audio("A long story about many things that goes on.", duration_ms=5000))
+    wav = _speech_wav(tmp_path / "speech.wav", speech_ms=800, lead_ms=0)
+    client = make_client(audio_output=out, audio_input=WavFileInput(wav, realtime=True), **rec.options())
+    client.connect(timeout=5)
+    client.send_text("tell me a story")
+    wait_until(lambda: out.played_ms >= 700, what="700 ms played")
+    client.start_listening()
+    trunc = server.wait_for_frame("conversation.item.truncate", timeout=5)
+    heard = out.played_ms
+    assert abs(trunc["audio_end_ms"] - heard) <= 80
+    time.sleep(0.2)
+    assert out.played_ms - heard < 30, "playback kept going after barge-in"
+    assert frames_of(server, "response.cancel") == []
+    wait_until(lambda: rec.of("on_interrupted"), what="on_interrupted")
+    story = next(m for m in client.messages if m.role == "assistant")
+    assert story.interrupted and story.duration_ms == pytest.approx(trunc["audio_end_ms"], abs=80)
+    client.stop_listening()
+    assert rec.of("on_error") == []
+
+
+def test_push_to_talk_commits_and_requests_a_response(server, make_client, tmp_path):
+    """With vad_mode='manual', stop_listening commits the captured audio and asks for a response."""
+    from realtime_client.audio import WavFileInput
+
+    wav = _speech_wav(tmp_path / "speech.wav", speech_ms=600, lead_ms=0, tail_ms=0)
+    client = make_client(vad_mode="manual", audio_input=WavFileInput(wav, realtime=False))
+    client.connect(timeout=5)
+    assert client.mode == "idle"  # manual mode, microphone closed
+    assert frames_of(server, "session.update")[0]["session"]["audio"]["input"]["turn_detection"] is None
+    client.start_listening()
+    assert client.mode == "listening"
+    wait_until(lambda: len(frames_of(server, "input_audio_buffer.append")) >= 25, what="audio sent")
+    client.stop_listening()
+    server.wait_for_frame("input_audio_buffer.commit")
+    server.wait_for_frame("response.create")
+    assert client.wait_for_response(timeout=10).role == "assistant"
+
+
+def test_push_to_talk_too_short_clears_the_buffer(server, make_client, tmp_path):
+    """Releasing push-to-talk with under 100 ms of audio clears the buffer instead of committing."""
+    from realtime_client.audio import WavFileInput
+
+    wav = _speech_wav(tmp_path / "blip.wav", speech_ms=40, lead_ms=0, tail_ms=0)
+    client = make_client(vad_mode="manual", audio_input=WavFileInput(wav, realtime=False))
+    client.connect(timeout=5)
+    client.start_listening()
+    time.sleep(0.2)
+    client.stop_listening()
+    server.wait_for_frame("input_audio_buffer.clear")
+    assert frames_of(server, "input_audio_buffer.commit") == []
+    assert frames_of(server, "response.create") == []
