@@ -4,15 +4,12 @@ from __future__ import annotations
 
 import base64
 import binascii
-import functools
-import json
 import logging
 import threading
 from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
-from . import _events as ev
 from ._conversation import Conversation, Effects
-from ._errors import ConnectionFailedError, RealtimeError, TokenExpiredError
+from ._errors import ConnectionFailedError, RealtimeError
 from ._models import (
     ClientState,
     ImagePart,
@@ -26,8 +23,9 @@ from ._models import (
 from ._notify import Notifier
 from ._refresh import TokenRefresher
 from ._transport import CloseInfo, WebSocketTransport
-from ._types import Adapter, AudioInput, AudioOutput, Dispatcher, Frame
+from ._types import Adapter, AudioInput, AudioOutput, Dispatcher
 from ._util import Deadline, new_id
+from ._wiring import ClientWiring
 from .dispatch import ThreadDispatcher
 
 __all__ = ["RealtimeClient"]
@@ -44,12 +42,35 @@ MAX_IMAGE_BYTES = 20 * 1024 * 1024
 MANUAL_COMMIT_MIN_MS = 100
 
 
-class RealtimeClient:
+class RealtimeClient(ClientWiring):
     """A realtime voice conversation with an AI model, for code that is not async.
 
     ``connect()`` blocks until the session is live; everything else returns at once, and
     events arrive through the ``on_*`` callbacks and :meth:`on_state_change` subscribers.
-    See the README for the full list of options; every option is keyword-only.
+
+    Args (all keyword-only):
+        get_token: callable returning a :class:`RealtimeToken` or TanStack/snake_case token JSON;
+            called on ``connect()`` and by the refresh timer before the token expires.
+        adapter: the provider protocol, default ``openai_realtime()``.
+        tools: :class:`Tool` objects or plain functions (wrapped with :func:`tool`).
+        auto_playback / auto_capture: start the speaker / microphone on connect.
+        instructions, voice, vad_mode (``server``/``semantic``/``manual``), vad_config,
+            output_modalities, temperature, max_output_tokens, semantic_eagerness,
+            provider_options, model: the session settings (see :class:`SessionConfig`).
+        audio_input / audio_output: devices from :mod:`realtime_client.audio`; default the
+            PyAudio microphone and speaker.
+        dispatcher: where callbacks run (default: one ``realtime-callbacks`` thread).
+        tool_timeout: seconds a tool handler may take before an error result is sent.
+        ping_interval / ping_timeout: WebSocket keep-alive after this much inbound silence.
+        max_frame_bytes: larger incoming frames end the connection (code 1009).
+        token_refresh: refetch the token before ``expires_at`` (60 s early, or halfway for
+            short-lived tokens).
+        on_status_change, on_mode_change, on_message, on_error, on_connect, on_disconnect,
+            on_interrupted, on_usage, on_go_away: callbacks (see the design doc for when each
+            fires; ``on_message`` fires once per message).
+
+    Raises:
+        TypeError / ValueError: a bad option, at construction time.
 
     Threads: every public method may be called from any thread, including from inside a
     callback. Callbacks run on the dispatcher's thread (by default one thread named
@@ -88,6 +109,7 @@ class RealtimeClient:
         tool_timeout: float = 30.0,
         ping_interval: float = 20.0,
         ping_timeout: float = 20.0,
+        max_frame_bytes: int = 32 * 1024 * 1024,
         token_refresh: bool = True,
         on_status_change: Optional[Callable[[RealtimeStatus], Any]] = None,
         on_mode_change: Optional[Callable[[RealtimeMode], Any]] = None,
@@ -135,7 +157,10 @@ class RealtimeClient:
         self._dispatcher: Dispatcher = dispatcher or self._own_dispatcher  # type: ignore[assignment]
         self._callbacks: Dict[str, Optional[Callable[..., Any]]] = callbacks
         self._subscribers: List[Callable[[ClientState], Any]] = []
-        self._ping = (ping_interval, ping_timeout)
+        if ping_interval <= 0 or ping_timeout <= 0 or max_frame_bytes <= 0:
+            raise ValueError("ping_interval, ping_timeout and max_frame_bytes must be positive")
+        self._transport_options = dict(ping_interval=ping_interval, ping_timeout=ping_timeout,
+                                       max_frame_bytes=max_frame_bytes)
         self._token_refresh = token_refresh
 
         self._lock = threading.Lock()
@@ -281,54 +306,6 @@ class RealtimeClient:
         self._drain_outbox()
         self._start_refresher()
 
-    def _open_session(self, generation: int, deadline: Deadline) -> None:
-        token = self._fetch_token()
-        self._token = token
-        request = self._adapter.connection_request(token, self._config)
-        transport = WebSocketTransport(on_frame=self._on_frame,
-                                       on_close=functools.partial(self._on_closed, generation),
-                                       ping_interval=self._ping[0], ping_timeout=self._ping[1])
-        self._transport = transport
-        transport.open(request, deadline.remaining())
-        self._wait_locked_for(lambda: self._conv.session_ready, deadline, "the session to be created")
-        event_id = new_id("evt_cfg")
-        with self._lock:
-            self._conv.config_event_id = event_id
-            self._conv.config_applied = False
-        self._send(self._adapter.session_update(self._config, event_id))
-        self._wait_locked_for(lambda: self._conv.config_applied or self._conv.config_error is not None,
-                              deadline, "the session configuration to be applied")
-        if self._conv.config_error is not None:
-            raise self._conv.config_error
-
-    def _fetch_token(self) -> RealtimeToken:
-        try:
-            raw = self._get_token()
-            token = raw if isinstance(raw, RealtimeToken) else RealtimeToken.from_dict(raw)
-        except RealtimeError:
-            raise
-        except Exception as exc:
-            raise ConnectionFailedError(f"get_token failed: {type(exc).__name__}: {exc}") from exc
-        if token.expired:
-            raise TokenExpiredError("the token from get_token has already expired",
-                                    provider=token.provider)
-        return token
-
-    def _wait_locked_for(self, predicate: Callable[[], bool], deadline: Deadline, what: str) -> None:
-        with self._cond:
-            ok = self._cond.wait_for(lambda: predicate() or self._closed_info is not None
-                                     or self._disconnecting, deadline.remaining())
-            info = self._closed_info
-            if self._disconnecting:
-                raise ConnectionFailedError(f"disconnect() was called while waiting for {what}")
-        if info is not None and not predicate():
-            if info.error is not None:
-                raise info.error
-            raise ConnectionFailedError(f"the server closed the connection (code {info.code}) while "
-                                        f"waiting for {what}")
-        if not ok:
-            raise ConnectionFailedError(f"timed out waiting for {what}")
-
     def disconnect(self) -> None:
         """Stop audio, close the connection, cancel timers and join threads; status ``idle``.
 
@@ -369,20 +346,6 @@ class RealtimeClient:
 
     def __exit__(self, *exc_info: Any) -> None:
         self.destroy()
-
-    def _teardown(self, deadline: Deadline) -> None:
-        refresher, self._refresher = self._refresher, None
-        if refresher is not None:
-            refresher.request_stop()
-        engine, self._engine = self._engine, None
-        if engine is not None:
-            engine.close(timeout=max(0.05, deadline.remaining() / 2))
-        transport = self._transport
-        if transport is not None:
-            transport.close(timeout=max(0.05, deadline.remaining() / 2))
-        self._tools.close(timeout=max(0.05, deadline.remaining() / 2))
-        if refresher is not None:
-            refresher.stop(max(0.05, deadline.remaining()))
 
     def _check_usable(self) -> None:
         if self._destroyed:
@@ -553,198 +516,3 @@ class RealtimeClient:
             raise RealtimeError(f"the client is {status.value}; no response will come",
                                 code="CONNECTION_FAILED")
         raise TimeoutError(f"no complete assistant response within {deadline.timeout:g} s")
-
-    # --- internals: the reader side -------------------------------------------------------------
-
-    def _on_frame(self, payload: Union[str, bytes]) -> None:
-        for event in self._adapter.parse(payload):
-            if isinstance(event, ev.SpeechStarted):
-                self._barge_in()
-            fx = Effects()
-            with self._lock:
-                self._conv.handle(event, fx, self._engine is not None and self._engine_playing_enabled())
-                self._commit_locked(fx)
-            self._apply(fx)
-
-    def _barge_in(self) -> None:
-        engine = self._engine
-        with self._lock:
-            busy = self._conv.audible or self._conv.active_response is not None
-        if not busy:
-            return
-        played = engine.flush() if engine is not None else None
-        fx = Effects()
-        with self._lock:
-            cancel = not self._adapter.server_cancels_on_speech(self._config)
-            self._conv.interrupt(played, cancel=cancel, fx=fx)
-            self._commit_locked(fx)
-        self._apply(fx)
-
-    def _on_closed(self, generation: int, info: CloseInfo) -> None:
-        with self._lock:
-            self._closed_info = info
-            self._cond.notify_all()
-            if generation != self._generation or self._disconnecting:
-                return
-            if self._conv.status is not RealtimeStatus.CONNECTED:
-                return  # connect() is still running and will report the failure
-            if info.code == 1001:
-                self._notify_locked("on_go_away", 0.0)
-            if info.clean:
-                self._conv.set_status(RealtimeStatus.IDLE)
-            else:
-                self._conv.set_status(RealtimeStatus.ERROR, info.error)
-                self._notify_locked("on_error", info.error)
-            self._notify_locked("on_disconnect")
-            self._commit_locked()
-        self._drain_outbox()
-        engine, self._engine = self._engine, None
-        if engine is not None:
-            engine.close(timeout=0.5)
-        refresher, self._refresher = self._refresher, None
-        if refresher is not None:
-            refresher.request_stop()
-
-    def _on_tool_result(self, outcome: Any) -> None:
-        fx = Effects()
-        with self._lock:
-            if self._conv.status is not RealtimeStatus.CONNECTED:
-                return
-            self._conv.tool_finished(outcome, fx)
-            self._commit_locked(fx)
-        self._apply(fx)
-
-    # --- internals: effects, notifications --------------------------------------------------------
-
-    def _send(self, frame: Frame) -> None:
-        transport = self._transport
-        if transport is None:
-            raise ConnectionFailedError("not connected")
-        transport.send(json.dumps(frame, separators=(",", ":")))
-
-    def _apply(self, fx: Effects) -> None:
-        for frame in fx.frames:
-            try:
-                self._send(frame)
-            except RealtimeError as exc:
-                log.warning("could not send %s: %s", frame.get("type"), exc)
-        engine = self._engine
-        if engine is not None:
-            for item_id in fx.drop_items:
-                engine.drop_item(item_id)
-            for item_id, pcm in fx.play:
-                engine.play(item_id, pcm)
-        for call in fx.tool_calls:
-            self._tools.submit(call.call_id, call.name, call.arguments)
-        self._drain_outbox()
-
-    def _notify_locked(self, name: str, *args: Any) -> None:
-        callback = self._callbacks.get(name)
-        if callback is not None:
-            self._notifier.queue(callback, *args)
-
-    def _commit_locked(self, fx: Optional[Effects] = None) -> None:
-        """Turn the reducer's changes into one snapshot plus queued notifications (lock held)."""
-        conv, old = self._conv, self._state
-        self._cond.notify_all()  # waiters also watch fields no snapshot shows (session_ready, ...)
-        if fx is not None:
-            for name, args in fx.notifications:
-                self._notify_locked(name, *args)
-        changed = (conv.version != self._seen_version or conv.status is not old.status
-                   or conv.mode is not old.mode or conv.error is not old.error)
-        if not changed:
-            return
-        new = conv.snapshot()
-        self._seen_version = conv.version
-        self._state = new
-        if new.status is not old.status:
-            self._notify_locked("on_status_change", new.status)
-        if new.mode is not old.mode:
-            self._notify_locked("on_mode_change", new.mode)
-        for subscriber in self._subscribers:
-            self._notifier.queue(subscriber, new)
-
-    def _drain_outbox(self) -> None:
-        self._notifier.flush()
-
-    # --- internals: audio -----------------------------------------------------------------------
-
-    def _start_audio(self) -> None:
-        if not (self._auto_playback or self._auto_capture or self._audio_input or self._audio_output):
-            return
-        from .audio._engine import AudioEngine
-
-        output = self._audio_output
-        if output is None and self._auto_playback:
-            from .audio import PyAudioOutput
-
-            output = PyAudioOutput()
-        source = self._audio_input
-        if source is None and self._auto_capture:
-            from .audio import PyAudioInput
-
-            source = PyAudioInput()
-        engine = AudioEngine(output=output if self._auto_playback or self._audio_output else None,
-                             input=source, provider_output_rate=self._adapter.output_sample_rate,
-                             provider_input_rate=self._adapter.input_sample_rate,
-                             on_capture=self._on_capture, on_playback_started=self._on_playback_started,
-                             on_playback_idle=self._on_playback_idle, on_error=self._report_error,
-                             dispatcher=self._dispatcher)
-        self._engine = engine
-        if output is not None and (self._auto_playback or self._audio_output is not None):
-            engine.start_playback()
-        if self._auto_capture and source is not None:
-            engine.start_capture()
-
-    def _has_input(self) -> bool:
-        engine = self._engine
-        return engine is not None and getattr(engine, "has_input", True)
-
-    def _engine_capturing(self) -> bool:
-        return bool(getattr(self._engine, "capturing", False))
-
-    def _engine_playing_enabled(self) -> bool:
-        return bool(getattr(self._engine, "has_output", True))
-
-    def _on_capture(self, pcm: bytes) -> None:
-        ms = len(pcm) / (self._adapter.input_sample_rate * 2 / 1000.0)
-        with self._lock:
-            # capture starts at the end of connect(), after the session config was applied
-            if not self._conv.config_applied or self._disconnecting:
-                return
-            self._captured_ms += ms
-        try:
-            self._send(self._adapter.append_audio(pcm))
-        except RealtimeError as exc:
-            log.debug("dropping captured audio: %s", exc)
-
-    def _on_playback_started(self, item_id: str) -> None:
-        with self._lock:
-            self._conv.playback_started(item_id)
-            self._commit_locked()
-        self._drain_outbox()
-
-    def _on_playback_idle(self) -> None:
-        with self._lock:
-            self._conv.playback_idle()
-            self._commit_locked()
-        self._drain_outbox()
-
-
-    # --- internals: token refresh -----------------------------------------------------------------
-
-    def _start_refresher(self) -> None:
-        token = self._token
-        if not self._token_refresh or token is None or token.expires_at is None:
-            return
-        self._refresher = TokenRefresher(token, self._fetch_token, on_token=self._store_token,
-                                         on_error=self._report_error)
-        self._refresher.start()
-
-    def _store_token(self, token: RealtimeToken) -> None:
-        self._token = token
-
-    def _report_error(self, error: Exception) -> None:
-        with self._lock:
-            self._notify_locked("on_error", error)
-        self._drain_outbox()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import socket
 import threading
 import time
@@ -622,3 +623,45 @@ def test_push_to_talk_too_short_clears_the_buffer(server, make_client, tmp_path)
     server.wait_for_frame("input_audio_buffer.clear")
     assert frames_of(server, "input_audio_buffer.commit") == []
     assert frames_of(server, "response.create") == []
+
+
+def test_no_token_in_logs_or_errors_over_a_whole_session(server, make_client, caplog):
+    """At DEBUG level, a full session (connect, turn, error event, close) never logs the token."""
+    caplog.set_level(logging.DEBUG)
+    token = server.token()
+    rec = Recorder()
+    client = make_client(get_token=lambda: token, **rec.options())
+    client.connect(timeout=5)
+    client.ask("hello", timeout=10)
+    server.send_error("bad_thing", "Something failed.")
+    wait_until(lambda: rec.of("on_error"), what="on_error")
+    client.disconnect()
+    texts = [r.getMessage() for r in caplog.records] + [repr(client), repr(token), str(rec.of("on_error"))]
+    assert caplog.records
+    assert not [t for t in texts if token.token in t]
+
+
+def test_bad_options_fail_at_construction(server):
+    """Invalid options raise at construction, on the caller's line, not later in a thread."""
+    ok = {"get_token": server.get_token, "adapter": openai_realtime(url=server.url)}
+    with pytest.raises(ValueError, match="vad_mode"):
+        RealtimeClient(vad_mode="sometimes", **ok)
+    with pytest.raises(TypeError, match="get_token"):
+        RealtimeClient(get_token="not callable", adapter=ok["adapter"])
+    with pytest.raises(TypeError, match="on_message"):
+        RealtimeClient(on_message=42, **ok)
+    with pytest.raises(ValueError, match="tool_timeout"):
+        RealtimeClient(tool_timeout=0, **ok)
+    with pytest.raises(ValueError, match="max_output_tokens"):
+        RealtimeClient(max_output_tokens=-3, **ok)
+
+
+def test_oversized_frame_ends_the_session_with_an_error(server, make_client):
+    """A frame over max_frame_bytes ends the session with CONNECTION_FAILED instead of eating memory."""
+    rec = Recorder()
+    client = make_client(max_frame_bytes=64 * 1024, **rec.options())
+    client.connect(timeout=5)
+    server.send_raw("x" * 100_000)
+    wait_until(lambda: client.status == "error", what="error status")
+    wait_until(lambda: rec.of("on_error"), what="on_error")
+    assert "over the limit" in str(rec.of("on_error")[0])

@@ -32,6 +32,23 @@ __all__ = ["FakeRealtimeServer"]
 _log = logging.getLogger("realtime_client")
 
 
+class _RedactCredentials(logging.Filter):
+    """websockets logs request headers at DEBUG: blank out credentials before they are emitted."""
+
+    _MARKERS = ("authorization", "openai-insecure-api-key", "api-key")
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if any(marker in message.lower() for marker in self._MARKERS):
+            head = message.split(":", 1)[0] if ":" in message else message[:20]
+            record.msg, record.args = f"{head}: <redacted>", None
+        return True
+
+
+_ws_log = logging.getLogger("realtime_client.testing.websockets")
+_ws_log.addFilter(_RedactCredentials())
+
+
 class FakeRealtimeServer:
     """A protocol-faithful OpenAI Realtime (GA) WebSocket server on loopback, in background threads.
 
@@ -125,7 +142,7 @@ class FakeRealtimeServer:
             self._handle, self.host, self._port, process_request=self._process_request,
             select_subprotocol=_select_subprotocol, compression=None, max_size=16 * 1024 * 1024,
             ping_interval=None, close_timeout=1.0,
-            logger=logging.getLogger("realtime_client.testing.websockets"))
+            logger=_ws_log)
         self._port = self._server.socket.getsockname()[1]
         self._thread = threading.Thread(target=self._server.serve_forever, name="realtime-fake-server",
                                         daemon=True)
