@@ -18,6 +18,7 @@ from ._errors import ProviderError, RealtimeError
 from ._models import (
     AudioPart,
     ClientState,
+    ImagePart,
     RealtimeMessage,
     RealtimeMode,
     RealtimeStatus,
@@ -138,7 +139,7 @@ class Conversation:
     def add_user_message(self, message: RealtimeMessage, fx: Effects) -> None:
         self.append_message(message)
         fx.notify("on_message", message)
-        parts = [p for p in message.parts if p.type in ("text", "image")]
+        parts = [p for p in message.parts if isinstance(p, (TextPart, ImagePart))]
         fx.frames.append(self.adapter.user_message(message.id, parts))
         self.request_response(fx)
         self.mode = RealtimeMode.THINKING

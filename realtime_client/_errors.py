@@ -66,8 +66,9 @@ class RealtimeError(Exception):
         if cls is RealtimeError:
             target = _BY_CODE.get(code or ErrorCode.UNKNOWN, UnknownRealtimeError)
         # OSError subclasses refuse Exception.__new__; use the first builtin base's constructor.
-        builtin = next(b for b in target.__mro__ if b.__module__ == "builtins")
-        return builtin.__new__(target)  # type: ignore[no-any-return]
+        builtin = next(b for b in target.__mro__
+                       if b.__module__ == "builtins" and issubclass(b, BaseException))
+        return builtin.__new__(target)
 
     def __init__(
         self,

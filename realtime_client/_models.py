@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import enum
 import time
-from typing import Any, Dict, Mapping, Optional, Sequence, Tuple, Union
+from typing import Any, Dict, Iterable, Mapping, Optional, Sequence, Tuple, Union
 
 import attrs
 
@@ -110,6 +110,20 @@ class ImagePart:
 
 MessagePart = Union[TextPart, AudioPart, ToolCallPart, ToolResultPart, ImagePart]
 
+
+# Named converters: mypy's attrs plugin cannot infer ``__init__`` types from ``converter=tuple``.
+def _parts(items: Iterable[MessagePart]) -> Tuple[MessagePart, ...]:
+    return tuple(items)
+
+
+def _messages(items: Iterable[RealtimeMessage]) -> Tuple[RealtimeMessage, ...]:
+    return tuple(items)
+
+
+def _any_tuple(items: Iterable[Any]) -> Tuple[Any, ...]:
+    return tuple(items)
+
+
 _ROLES = ("user", "assistant")
 
 
@@ -128,7 +142,7 @@ class RealtimeMessage:
 
     id: str
     role: str = attrs.field(validator=attrs.validators.in_(_ROLES))
-    parts: Tuple[MessagePart, ...] = attrs.field(default=(), converter=tuple)
+    parts: Tuple[MessagePart, ...] = attrs.field(default=(), converter=_parts)
     timestamp: float = attrs.field(factory=time.time)
     interrupted: bool = False
     duration_ms: Optional[float] = None
@@ -167,7 +181,7 @@ class ClientState:
 
     status: RealtimeStatus = RealtimeStatus.IDLE
     mode: RealtimeMode = RealtimeMode.IDLE
-    messages: Tuple[RealtimeMessage, ...] = attrs.field(default=(), converter=tuple)
+    messages: Tuple[RealtimeMessage, ...] = attrs.field(default=(), converter=_messages)
     pending_user_transcript: str = ""
     pending_assistant_transcript: str = ""
     error: Optional[Exception] = None
@@ -205,6 +219,10 @@ class VADConfig:
         if isinstance(value, Mapping):
             return cls(**dict(value))
         raise TypeError(f"vad_config must be a VADConfig or a dict, got {type(value).__name__}")
+
+
+def _vad_config(value: Union[VADConfig, Mapping[str, Any], None]) -> Optional[VADConfig]:
+    return VADConfig.coerce(value)
 
 
 def _modalities(value: Union[str, Sequence[str], None]) -> Optional[Tuple[str, ...]]:
@@ -248,9 +266,9 @@ class SessionConfig:
     model: Optional[str] = None
     voice: Optional[str] = None
     instructions: Optional[str] = None
-    tools: Tuple[Any, ...] = attrs.field(default=(), converter=tuple)
+    tools: Tuple[Any, ...] = attrs.field(default=(), converter=_any_tuple)
     vad_mode: str = attrs.field(default="server", validator=_check_vad_mode)
-    vad_config: Optional[VADConfig] = attrs.field(default=None, converter=VADConfig.coerce)
+    vad_config: Optional[VADConfig] = attrs.field(default=None, converter=_vad_config)
     output_modalities: Optional[Tuple[str, ...]] = attrs.field(default=None, converter=_modalities)
     temperature: Optional[float] = attrs.field(default=None, validator=_opt_range(0.0, 2.0))
     max_output_tokens: Union[int, str, None] = attrs.field(default=None, validator=_check_max_tokens)

@@ -42,7 +42,7 @@ def _check_timeout(inst: Any, attr: Any, value: Any) -> None:
 def _schema_dict(value: Any) -> Dict[str, Any]:
     if not isinstance(value, Mapping):
         raise TypeError(f"tool parameters must be a JSON Schema mapping, got {type(value).__name__}")
-    return plain(value)  # type: ignore[no-any-return]
+    return plain(value)
 
 
 def _empty_parameters() -> Dict[str, Any]:

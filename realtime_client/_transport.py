@@ -45,7 +45,7 @@ class CloseInfo:
     reason: str = ""
     clean: bool = False
     by_client: bool = False
-    error: Optional[BaseException] = None
+    error: Optional[RealtimeError] = None
 
 
 @contextmanager

@@ -7,7 +7,7 @@ received frames and asks it for frames to send. Wire details follow protocols.md
 from __future__ import annotations
 
 import logging
-from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Set, Union
+from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Set, Tuple, Union
 
 from .. import _events as ev
 from .._models import ImagePart, RealtimeMessage, RealtimeToken, SessionConfig, TextPart
@@ -196,7 +196,7 @@ class OpenAIRealtimeAdapter:
             out: Dict[str, Any] = {"type": "semantic_vad"}
             if config.semantic_eagerness is not None:
                 out["eagerness"] = config.semantic_eagerness
-            fields = _SEMANTIC_VAD_FIELDS
+            fields: Tuple[str, ...] = _SEMANTIC_VAD_FIELDS
             if vad is not None and any(getattr(vad, f) is not None for f in _SERVER_VAD_FIELDS
                                        if f not in fields):
                 self._warn_once("semantic_vad", "semantic VAD takes only create_response and "
@@ -299,7 +299,7 @@ class OpenAIRealtimeAdapter:
         list) that are malformed are dropped instead, so the response still ends.
         """
         decoded = decode_frame(frame)
-        if type(decoded) is ev.Malformed:
+        if isinstance(decoded, ev.Malformed):
             return [decoded]
         msg, kind, text = decoded
         handler = self._handlers.get(kind)

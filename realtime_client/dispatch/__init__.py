@@ -151,7 +151,7 @@ def qt_dispatcher() -> Dispatcher:
         raise ImportError("qt_dispatcher needs PySide6, PyQt6 or PyQt5: pip install PySide6-Essentials")
     signal_cls = getattr(qtcore, "Signal", None) or qtcore.pyqtSignal
 
-    class _Bridge(qtcore.QObject):  # type: ignore[misc, name-defined]
+    class _Bridge(qtcore.QObject):
         run = signal_cls(object)
 
     bridge = _Bridge()

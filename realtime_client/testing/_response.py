@@ -11,7 +11,7 @@ import base64
 import copy
 import json
 import math
-from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple, Union
+from typing import Any, Callable, Dict, Generator, List, Optional, Tuple, Union
 
 import attrs
 
@@ -22,6 +22,9 @@ __all__ = ["Reply", "ResponseRun", "bytes_per_ms", "default_reply", "encode_audi
 #: pacing of one text or arguments delta in "realtime" mode (assistant audio paces itself)
 TEXT_DELTA_MS = 30.0
 MS_PER_CHAR = 60.0
+
+#: what a response stream yields per step: frames and the milliseconds of audio they carry
+_Steps = Generator[Tuple[List[Dict[str, Any]], float], None, None]
 
 
 def bytes_per_ms(fmt: Optional[Dict[str, Any]]) -> int:
@@ -185,7 +188,7 @@ class ResponseRun:
                                           item=copy.deepcopy(item)))
         return frames
 
-    def _run(self) -> Iterator[Tuple[List[Dict[str, Any]], float]]:
+    def _run(self) -> _Steps:
         reply = self.reply
         if reply.kind == "tool_call":
             yield from self._tool_call(reply)
@@ -230,7 +233,7 @@ class ResponseRun:
         else:
             yield self._finish_current("completed") + self._done("completed", None), 0.0
 
-    def _tool_call(self, reply: Reply) -> Iterator[Tuple[List[Dict[str, Any]], float]]:
+    def _tool_call(self, reply: Reply) -> _Steps:
         call_id = reply.call_id or self._ctx.new_id("call")
         item = {"id": self._ctx.new_id("item"), "object": "realtime.item", "type": "function_call",
                 "status": "in_progress", "call_id": call_id, "name": reply.name, "arguments": ""}

@@ -59,7 +59,7 @@ class Bool:
 class Int:
     """An integer (not a boolean) within ``[lo, hi]``."""
 
-    def __init__(self, lo: Optional[int] = None, hi: Optional[int] = None) -> None:
+    def __init__(self, lo: Optional[float] = None, hi: Optional[float] = None) -> None:
         self.lo, self.hi = lo, hi
 
 
@@ -282,7 +282,8 @@ def _resolve(spec: Any, value: Mapping[str, Any]) -> Optional[Obj]:
     if isinstance(spec, Obj):
         return spec
     if isinstance(spec, Tagged):
-        return spec.variants.get(value.get("type")) if isinstance(value.get("type"), str) else None
+        tag = value.get("type")
+        return spec.variants.get(tag) if isinstance(tag, str) else None
     if isinstance(spec, OneOf):
         for option in spec.options:
             found = _resolve(option, value)
@@ -437,8 +438,8 @@ def merge(spec: Any, old: Any, new: Any) -> Any:
     if isinstance(spec, Tagged):
         tag = new.get("type")
         if not (isinstance(old, dict) and old.get("type") == tag):
-            old = copy.deepcopy(spec.defaults.get(tag, {}))
-        spec = spec.variants.get(tag)
+            old = copy.deepcopy(spec.defaults.get(tag, {}) if isinstance(tag, str) else {})
+        spec = spec.variants.get(tag) if isinstance(tag, str) else None
     if not isinstance(spec, Obj):
         return copy.deepcopy(new)
     result = copy.deepcopy(old) if isinstance(old, dict) else {}

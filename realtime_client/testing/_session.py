@@ -334,8 +334,9 @@ class ProtocolSession:
                       "connections.", "type")
 
     def _commit(self, item_id: str, audio: bytes) -> None:
-        item = {"id": item_id, "object": "realtime.item", "type": "message", "role": "user",
-                "status": "completed", "content": [{"type": "input_audio", "transcript": None}]}
+        item: Dict[str, Any] = {"id": item_id, "object": "realtime.item", "type": "message", "role": "user",
+                                "status": "completed",
+                                "content": [{"type": "input_audio", "transcript": None}]}
         previous = self.insert_item(item)
         bpm = bytes_per_ms(self._input_format())
         self._audio[item_id] = bytearray(audio)
