@@ -665,3 +665,18 @@ def test_oversized_frame_ends_the_session_with_an_error(server, make_client):
     wait_until(lambda: client.status == "error", what="error status")
     wait_until(lambda: rec.of("on_error"), what="on_error")
     assert "over the limit" in str(rec.of("on_error")[0])
+
+
+def test_session_time_cap_reports_go_away_and_error(make_client):
+    """The provider's session cap (close 1001) fires on_go_away and ends in status error."""
+    with FakeRealtimeServer(max_session_seconds=0.5) as capped:
+        rec = Recorder()
+        client = make_client(get_token=capped.get_token, adapter=openai_realtime(url=capped.url),
+                             **rec.options())
+        client.connect(timeout=5)
+        wait_until(lambda: client.status == "error", timeout=5, what="error status")
+        wait_until(lambda: rec.of("on_go_away") and rec.of("on_error"), what="go_away and error")
+        assert rec.of("on_go_away") == [0.0]
+        assert "1001" in str(rec.of("on_error")[0]) and "maximum duration" in str(rec.of("on_error")[0])
+        client.disconnect()
+    check_conformance(capped)
