@@ -102,6 +102,7 @@ class Conversation:
         self.mic_open = False
         self.manual = False
         self.unknown_types: Set[str] = set()
+        self.housekeeping_ids: Set[str] = set()  # event ids of our own cancel/truncate frames
 
     # --- snapshots ---------------------------------------------------------------------
 
@@ -174,11 +175,11 @@ class Conversation:
         if response_id is not None and response_id not in self.cancelled:
             self.cancelled.add(response_id)
             if cancel:
-                fx.frames.append(self.adapter.cancel_response(response_id))
+                self._housekeeping(self.adapter.cancel_response(response_id), fx)
         if played is not None and self.adapter.supports_truncate:
             heard = int(min(played.heard_ms, played.received_ms))
             if heard > 0:
-                fx.frames.append(self.adapter.truncate(played.item_id, heard))
+                self._housekeeping(self.adapter.truncate(played.item_id, heard), fx)
         if heard_item is not None:
             self.silenced_items.add(heard_item)
             self._mark_interrupted(self.item_response.get(heard_item), heard_item, played.heard_ms)
@@ -192,6 +193,13 @@ class Conversation:
         if self.mode is RealtimeMode.SPEAKING:
             self.mode = RealtimeMode.LISTENING
         return True
+
+    def _housekeeping(self, frame: Frame, fx: Effects) -> None:
+        """Send a frame whose errors (racing the server) must never reach the user."""
+        event_id = frame.get("event_id")
+        if isinstance(event_id, str):
+            self.housekeeping_ids.add(event_id)
+        fx.frames.append(frame)
 
     def _mark_interrupted(self, response_id: Optional[str], item_id: Optional[str],
                           heard_ms: Optional[float]) -> None:
@@ -405,8 +413,9 @@ class Conversation:
         pass
 
     def _on_ProviderErrorEvent(self, e: ev.ProviderErrorEvent, fx: Effects, playback: bool) -> None:
-        if e.benign:
-            log.debug("ignoring a benign provider error caused by our own housekeeping: %s", e.code)
+        if e.benign or (e.event_id is not None and e.event_id in self.housekeeping_ids):
+            log.debug("ignoring a provider error caused by our own cancel/truncate: %s (%s)", e.code,
+                      e.message)
             return
         err = ProviderError(e.message or "the provider reported an error", provider=self.adapter.provider,
                             details={"code": e.code, "type": e.error_type, "param": e.param,
