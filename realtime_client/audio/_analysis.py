@@ -12,9 +12,11 @@ import logging
 import math
 import threading
 import time
-from typing import Callable, List
+from typing import Callable, Optional, Tuple
 
 import numpy as np
+
+from ._timeline import pcm_level
 
 __all__ = ["AudioVisualization"]
 
@@ -31,42 +33,53 @@ Dispatcher = Callable[[Callable[[], None]], None]
 
 
 class _Channel:
-    """One direction (input or output): ring buffer, level envelope, smoothing state, taps."""
+    """One direction (input or output): ring buffer, level envelope, smoothing state, taps.
+
+    The audio threads call :meth:`push` for every chunk, right after waking up, so it does as
+    little as it can and avoids numpy (whose first call after a sleep costs ~100 us of cold
+    caches): the ring is a bytearray of raw PCM16, converted only by the getters, the level
+    comes from the caller or ``audioop``, and float copies are made only for subscribed taps.
+    """
 
     def __init__(self, name: str, rate: int) -> None:
         self.name = name
         self.rate = rate
         self._lock = threading.Lock()  # ring, level and taps; held only for copies
-        self._ring = np.zeros(FFT_SIZE, dtype=np.float32)
-        self._head = 0  # next write position
+        self._ring = bytearray(FFT_SIZE * 2)  # PCM16
+        self._head = 0  # next write position, in bytes
         self._level = 0.0
         self._level_t = 0.0
-        self._taps: List[AudioTap] = []
+        self._taps: Tuple[AudioTap, ...] = ()  # replaced, never mutated: push reads it unlocked
         self._fft_lock = threading.Lock()  # smoothing state, on the getters' threads
         self._smoothed = np.zeros(FFT_SIZE // 2, dtype=np.float64)
         self._window = np.hanning(FFT_SIZE).astype(np.float64)
 
-    def push(self, samples: np.ndarray, rate: int, dispatcher: Dispatcher) -> None:
-        n = samples.size
-        if n == 0:
+    def push(self, pcm: bytes, rate: int, dispatcher: Dispatcher, rms: Optional[float] = None) -> None:
+        usable = len(pcm) - len(pcm) % 2
+        if usable == 0:
             return
-        rms = float(np.sqrt(np.mean(np.square(samples, dtype=np.float64))))
+        if rms is None:
+            rms = pcm_level(pcm) / 32768.0
         now = time.monotonic()
+        view = memoryview(pcm)[max(0, usable - len(self._ring)) : usable]
+        size = len(self._ring)
         with self._lock:
             self.rate = rate
-            tail = samples[-FFT_SIZE:]
-            k = tail.size
-            first = min(k, FFT_SIZE - self._head)
-            self._ring[self._head : self._head + first] = tail[:first]
+            k = len(view)
+            first = min(k, size - self._head)
+            self._ring[self._head : self._head + first] = view[:first]
             if k > first:
-                self._ring[: k - first] = tail[first:]
-            self._head = (self._head + k) % FFT_SIZE
+                self._ring[: k - first] = view[first:]
+            self._head = (self._head + k) % size
             decayed = self._level * math.exp(-max(0.0, now - self._level_t) / _RELEASE_S)
             self._level = min(1.0, max(rms, decayed))  # fast attack, slow release
             self._level_t = now
-            taps = list(self._taps)
-        for tap in taps:
-            _schedule(dispatcher, tap, samples.copy(), rate)
+        taps = self._taps
+        if taps:
+            samples = np.frombuffer(pcm, dtype="<i2", count=usable // 2)
+            scaled = samples.astype(np.float32) * np.float32(1.0 / 32768.0)
+            for i, tap in enumerate(taps):
+                _schedule(dispatcher, tap, scaled if i == len(taps) - 1 else scaled.copy(), rate)
 
     def level(self) -> float:
         with self._lock:
@@ -76,11 +89,14 @@ class _Channel:
         return level * math.exp(-max(0.0, time.monotonic() - at) / _RELEASE_S)
 
     def window(self) -> np.ndarray:
+        """The latest FFT_SIZE samples, oldest first, as float64 in [-1, 1)."""
         with self._lock:
-            return np.roll(self._ring, -self._head)
+            raw, head = bytes(self._ring), self._head
+        ring = np.roll(np.frombuffer(raw, dtype="<i2"), -(head // 2))
+        return ring.astype(np.float64) / 32768.0
 
     def frequency_data(self) -> np.ndarray:
-        frame = self.window().astype(np.float64)
+        frame = self.window()
         spectrum = np.abs(np.fft.rfft(frame * self._window))[: FFT_SIZE // 2] / FFT_SIZE
         with self._fft_lock:
             self._smoothed = SMOOTHING * self._smoothed + (1.0 - SMOOTHING) * spectrum
@@ -91,19 +107,21 @@ class _Channel:
         return np.clip(np.nan_to_num(scaled, neginf=0.0), 0, 255).astype(np.uint8)
 
     def time_domain_data(self) -> np.ndarray:
-        frame = self.window().astype(np.float64)
+        frame = self.window()
         return np.clip(np.floor(128.0 * (frame + 1.0)), 0, 255).astype(np.uint8)
 
     def subscribe(self, tap: AudioTap) -> Callable[[], None]:
         if not callable(tap):
             raise TypeError(f"on_{self.name}_audio needs a callable, got {type(tap).__name__}")
         with self._lock:
-            self._taps.append(tap)
+            self._taps = (*self._taps, tap)
 
         def unsubscribe() -> None:
             with self._lock:
                 if tap in self._taps:
-                    self._taps.remove(tap)
+                    taps = list(self._taps)
+                    taps.remove(tap)
+                    self._taps = tuple(taps)
 
         return unsubscribe
 
@@ -119,11 +137,6 @@ def _schedule(dispatcher: Dispatcher, tap: AudioTap, samples: np.ndarray, rate: 
         dispatcher(run)
     except Exception as exc:  # a stopped dispatcher must not break the audio thread
         _log.debug("audio tap not scheduled: %s", exc)
-
-
-def _as_float(pcm: bytes) -> np.ndarray:
-    usable = len(pcm) - len(pcm) % 2
-    return np.frombuffer(pcm[:usable], dtype="<i2").astype(np.float32) / 32768.0
 
 
 class AudioVisualization:
@@ -165,13 +178,13 @@ class AudioVisualization:
 
     # --- fed by the engine (audio threads) -------------------------------------------
 
-    def _push_input(self, pcm: bytes, rate: int) -> None:
-        """Record captured PCM16 at ``rate``. Threads: ``realtime-capture``; cheap, no FFT."""
-        self._input.push(_as_float(pcm), rate, self._dispatcher)
+    def _push_input(self, pcm: bytes, rate: int, rms: Optional[float] = None) -> None:
+        """Record captured PCM16 at ``rate`` (``rms`` 0-1 if known). Threads: ``realtime-capture``."""
+        self._input.push(pcm, rate, self._dispatcher, rms)
 
-    def _push_output(self, pcm: bytes, rate: int) -> None:
-        """Record played PCM16 at ``rate``. Threads: ``realtime-playback``; cheap, no FFT."""
-        self._output.push(_as_float(pcm), rate, self._dispatcher)
+    def _push_output(self, pcm: bytes, rate: int, rms: Optional[float] = None) -> None:
+        """Record played PCM16 at ``rate`` (``rms`` 0-1 if known). Threads: ``realtime-playback``."""
+        self._output.push(pcm, rate, self._dispatcher, rms)
 
     # --- public ------------------------------------------------------------------------
 

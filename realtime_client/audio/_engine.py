@@ -9,6 +9,12 @@ A write in progress counts as handed progressively (blocking writes accept audio
 device's pace). What is audible lags by the device latency, which drains away when nothing
 more is written. Each item remembers where it started on that timeline, so its heard time
 is ``clamp(heard_position - start, 0, handed)``; a flush freezes it.
+
+Echo handling and recording share a second, sample-indexed timeline (``_timeline.py``): the
+playback thread places each piece on it at the moment it becomes audible, a flush cuts what
+was never heard, and the capture side (``_capture.py``) places each microphone chunk at the
+moment it was heard, so the echo processor (``_echo.py``) and the recorder (``_record.py``)
+compare and align the two directions by index.
 """
 
 from __future__ import annotations
@@ -17,60 +23,26 @@ import collections
 import logging
 import threading
 import time
-from typing import Any, Callable, Deque, List, Optional, Tuple
-
-import attrs
+from typing import Callable, Deque, List, Optional, Tuple
 
 from .._errors import AudioDeviceError
 from .._types import AudioInput, AudioOutput
 from ._analysis import AudioVisualization
+from ._capture import CaptureLoop, safe_call, wrap_error
+from ._echo import EchoProcessor, make_echo
+from ._playback import PlaybackCore, PlayedItem, _Item, _Write
+from ._record import ConversationRecorder
 from ._resample import StreamResampler
+from ._timeline import PlayedAudio, StreamClock
 
 __all__ = ["AudioEngine", "PlayedItem"]
 
 _log = logging.getLogger("realtime_client")
 
-_MAX_ITEMS = 512  # per-item counters kept (oldest forgotten first)
 _FLUSH_WAIT_S = 0.25  # how long flush() keeps aborting a write that raced it
 
 
-@attrs.frozen
-class PlayedItem:
-    """What was heard of the item playing when playback was flushed."""
-
-    item_id: str
-    heard_ms: float
-    received_ms: float
-
-
-class _Item:
-    __slots__ = ("frozen_s", "handed_s", "received_s", "start_pos", "started")
-
-    def __init__(self) -> None:
-        self.received_s = 0.0
-        self.handed_s = 0.0
-        self.start_pos: Optional[float] = None
-        self.frozen_s: Optional[float] = None
-        self.started = False
-
-
-@attrs.define
-class _Write:
-    item_id: str
-    gen: int
-    start_t: float
-    dur_s: float
-
-
-def _wrap_error(exc: BaseException, what: str) -> AudioDeviceError:
-    if isinstance(exc, AudioDeviceError):
-        return exc
-    err = AudioDeviceError(f"{what}: {type(exc).__name__}: {exc}")
-    err.__cause__ = exc
-    return err
-
-
-class AudioEngine:
+class AudioEngine(PlaybackCore):
     """Capture and playback threads between the client and its audio devices (internal).
 
     Args:
@@ -85,6 +57,15 @@ class AudioEngine:
         on_error: device failures (:class:`AudioDeviceError`), from either audio thread.
         dispatcher: runs the visualization taps (user code) off the audio threads.
         chunk_ms: size of device reads and writes.
+        echo: ``"off"``, ``"gate"`` or ``"aec"`` (see ``_echo.py``): how captured audio is
+            cleaned of the assistant's own voice before it is sent.
+        record_to: a WAV path: the user (left, as sent) and the assistant (right, as
+            played) are recorded there; finalized by :meth:`close`.
+
+    Raises:
+        ValueError: an unknown ``echo`` mode.
+        ImportError: ``echo="aec"`` without the ``livekit`` package.
+        AudioDeviceError: ``record_to`` cannot be created.
 
     Threads: every public method may be called from any thread; the ``on_*`` callbacks are
     called without any engine lock held.
@@ -94,12 +75,11 @@ class AudioEngine:
                  provider_output_rate: int, provider_input_rate: int,
                  on_capture: Callable[[bytes], None], on_playback_started: Callable[[str], None],
                  on_playback_idle: Callable[[], None], on_error: Callable[[Exception], None],
-                 dispatcher: Callable[[Callable[[], None]], None], chunk_ms: int = 20) -> None:
+                 dispatcher: Callable[[Callable[[], None]], None], chunk_ms: int = 20,
+                 echo: str = "off", record_to: Optional[str] = None) -> None:
         self._output = output
-        self._input = input
         self._out_rate_provider = int(provider_output_rate)
         self._in_rate_provider = int(provider_input_rate)
-        self._on_capture = on_capture
         self._on_playback_started = on_playback_started
         self._on_playback_idle = on_playback_idle
         self._on_error = on_error
@@ -124,9 +104,27 @@ class AudioEngine:
         self._closed = False
         self._playback_state = "off"  # off | starting | running | failed
         self._playback_thread: Optional[threading.Thread] = None
-        self._capture_starting = False
-        self._capture_thread: Optional[threading.Thread] = None
-        self._capture_stop = threading.Event()
+        self._ref_resampler: Optional[StreamResampler] = None  # device rate -> timeline rate
+        # The shared timeline exists only when something compares or records both directions.
+        self._played: Optional[PlayedAudio] = None
+        self.echo: Optional[EchoProcessor] = None
+        self.recorder: Optional[ConversationRecorder] = None
+        clock: Optional[StreamClock] = None
+        if echo != "off" or record_to is not None:
+            origin = time.monotonic()
+            self._played = PlayedAudio(origin, self._in_rate_provider,
+                                       keep_samples=echo == "aec" or record_to is not None)
+            clock = StreamClock(origin, self._in_rate_provider)
+            self.echo = make_echo(echo, self._played, self._in_rate_provider)
+            if record_to is not None:
+                self.recorder = ConversationRecorder(record_to, self._played, self._in_rate_provider,
+                                                     on_error=self._report)
+        self._capture = CaptureLoop(input=input, provider_rate=self._in_rate_provider,
+                                    chunk_ms=self._chunk_ms, visualization=self.visualization,
+                                    on_capture=on_capture, on_error=self._report, clock=clock,
+                                    echo=self.echo, recorder=self.recorder)
+        if self.recorder is not None:
+            self.recorder.start()
 
     def __repr__(self) -> str:
         state = f"playback={self._playback_state}, capturing={self.is_capturing}, playing={self.is_playing}"
@@ -154,10 +152,12 @@ class AudioEngine:
             out.open()
             latency_s = max(0.0, float(out.latency_ms) / 1000.0)
             resampler = StreamResampler(self._out_rate_provider, int(out.sample_rate))
+            if self._played is not None and self._played.keep_samples:
+                self._ref_resampler = StreamResampler(int(out.sample_rate), self._in_rate_provider)
         except Exception as exc:
             with self._cond:
                 self._playback_state = "off"
-            raise _wrap_error(exc, "could not open the audio output") from exc
+            raise wrap_error(exc, "could not open the audio output") from exc
         self.visualization._output.rate = int(out.sample_rate)
         thread = threading.Thread(target=self._playback_main, args=(out, resampler),
                                   name="realtime-playback", daemon=True)
@@ -208,6 +208,8 @@ class AudioEngine:
                 result = PlayedItem(target, heard_ms, round(item.received_s * 1000.0, 3))
             for item_id in [e[0] for e in self._queue] + self._timeline:
                 self._drop_locked(item_id)
+            if self._played is not None:
+                self._played.cut(now)  # what the device still buffered is never heard
             self._queue.clear()
             self._timeline = []
             self._gen += 1
@@ -276,164 +278,12 @@ class AudioEngine:
         with self._cond:
             return bool(self._queue) or self._active
 
-    # --- playback: bookkeeping (call with self._cond held) ---------------------------------
-
-    def _item_locked(self, item_id: str) -> _Item:
-        item = self._items.get(item_id)
-        if item is None:
-            item = self._items[item_id] = _Item()
-            while len(self._items) > _MAX_ITEMS:
-                self._items.popitem(last=False)
-        return item
-
-    def _drop_locked(self, item_id: str) -> None:
-        self._dropped[item_id] = None
-        while len(self._dropped) > _MAX_ITEMS:
-            self._dropped.popitem(last=False)
-
-    def _heard_pos_locked(self, now: float) -> float:
-        w = self._write
-        if w is not None and w.gen == self._gen:
-            return self._pos_s + min(w.dur_s, max(0.0, now - w.start_t)) - self._latency_s
-        pending = min(self._latency_s, max(0.0, self._last_end_t + self._latency_s - now))
-        return self._pos_s - pending
-
-    def _heard_s_locked(self, item_id: str, item: _Item, now: float) -> float:
-        if item.frozen_s is not None:
-            return item.frozen_s
-        if item.start_pos is None:
-            return 0.0
-        handed = item.handed_s
-        w = self._write
-        if w is not None and w.gen == self._gen and w.item_id == item_id:
-            handed += min(w.dur_s, max(0.0, now - w.start_t))
-        return max(0.0, min(handed, self._heard_pos_locked(now) - item.start_pos))
-
-    def _heard_ms_of(self, item_id: str, item: _Item, now: float) -> float:
-        return round(self._heard_s_locked(item_id, item, now) * 1000.0, 3)
-
-    def _heard_item_locked(self, now: float) -> Optional[str]:
-        for item_id in reversed(self._timeline):
-            item = self._items.get(item_id)
-            if item is not None and self._heard_s_locked(item_id, item, now) > 0:
-                return item_id
-        return self._timeline[0] if self._timeline else None
-
-    # --- playback thread --------------------------------------------------------------------
-
-    def _playback_main(self, out: AudioOutput, resampler: StreamResampler) -> None:
-        try:
-            self._playback_loop(out, resampler)
-        except Exception as exc:
-            err = _wrap_error(exc, "audio output failed")
-            _log.warning("playback stopped: %s", err)
-            with self._cond:
-                self._playback_state = "failed"
-                self._queue.clear()
-                self._active = False
-                self._write = None
-                self._cond.notify_all()
-            self._report(err)
-
-    def _playback_loop(self, out: AudioOutput, resampler: StreamResampler) -> None:
-        res_gen = 0
-        last_item: Optional[str] = None
-        while True:
-            with self._cond:
-                while not self._queue and not self._stopping and not self._active:
-                    self._cond.wait()
-                if self._stopping:
-                    return
-                entry = self._queue.popleft() if self._queue else None
-                gen = self._gen
-                if entry is not None:
-                    self._active = True
-            if gen != res_gen:  # a flush happened: forget audio held in the resampler
-                resampler.reset()
-                res_gen = gen
-            if entry is None:
-                if self._drain(out, resampler, last_item, gen):
-                    self._safe_call(self._on_playback_idle)
-                last_item = None
-                continue
-            item_id, pcm, entry_gen = entry
-            if entry_gen != gen:
-                continue
-            last_item = item_id
-            self._write_pieces(out, item_id, gen, resampler.process(pcm))
-
-    def _drain(self, out: AudioOutput, resampler: StreamResampler, last_item: Optional[str],
-               gen: int) -> bool:
-        """The queue ran dry: play the resampler's tail, wait out the latency. True = now idle."""
-        tail = resampler.flush()
-        if tail and last_item is not None:
-            self._write_pieces(out, last_item, gen, tail)
-        with self._cond:
-            if gen == self._gen:
-                deadline = time.monotonic() + self._latency_s
-                while not self._queue and not self._stopping and gen == self._gen:
-                    remaining = deadline - time.monotonic()
-                    if remaining <= 0:
-                        break
-                    self._cond.wait(remaining)
-            if self._queue or self._stopping or gen != self._gen:
-                return False  # more audio came, or a flush already ended this playback
-            self._active = False
-            self._audible_announced = False
-            self._timeline = []
-            return True
-
-    def _write_pieces(self, out: AudioOutput, item_id: str, gen: int, data: bytes) -> None:
-        step = max(2, out.sample_rate * self._chunk_ms // 1000 * 2)
-        for offset in range(0, len(data), step):
-            if not self._write_piece(out, item_id, gen, data[offset : offset + step]):
-                return
-
-    def _write_piece(self, out: AudioOutput, item_id: str, gen: int, data: bytes) -> bool:
-        """Write one piece unless it was flushed or dropped meanwhile. False = stop this chunk."""
-        dur_s = len(data) / 2.0 / out.sample_rate
-        with self._cond:
-            while self._flushing and not self._stopping:
-                self._cond.wait(0.05)
-            if self._stopping or gen != self._gen or item_id in self._dropped:
-                return False
-            item = self._item_locked(item_id)
-            first = item.start_pos is None
-            if first:
-                item.start_pos = self._pos_s
-                self._timeline.append(item_id)
-            self._write = _Write(item_id, gen, time.monotonic(), dur_s)
-        try:
-            out.write(data)
-        finally:
-            with self._cond:
-                self._write = None
-                committed = gen == self._gen and item.frozen_s is None
-                if committed:
-                    self._pos_s += dur_s
-                    item.handed_s += dur_s
-                    self._last_end_t = time.monotonic()
-                # announce the first audio of an item, and any resumption after the output went idle
-                fire_started = committed and (not item.started or not self._audible_announced)
-                if fire_started:
-                    item.started = True
-                    self._audible_announced = True
-                self._cond.notify_all()
-        latency_s = max(0.0, float(out.latency_ms) / 1000.0)
-        with self._cond:
-            self._latency_s = latency_s
-        if committed:
-            self.visualization._push_output(data, out.sample_rate)
-        if fire_started:
-            self._safe_call(self._on_playback_started, item_id)
-        return committed
-
     # --- capture ----------------------------------------------------------------------------
 
     @property
     def has_input(self) -> bool:
         """An input device was given."""
-        return self._input is not None
+        return self._capture.has_input
 
     @property
     def has_output(self) -> bool:
@@ -448,8 +298,7 @@ class AudioEngine:
     @property
     def is_capturing(self) -> bool:
         """The ``realtime-capture`` thread is running."""
-        thread = self._capture_thread
-        return thread is not None and thread.is_alive() and not self._capture_stop.is_set()
+        return self._capture.is_capturing
 
     def start_capture(self) -> None:
         """Open the input and start the ``realtime-capture`` thread. Idempotent.
@@ -458,101 +307,19 @@ class AudioEngine:
             AudioDeviceError: the input could not be opened, or a previous capture thread is
                 still stuck in a device read.
         """
-        inp = self._input
         with self._cond:
             if self._closed:
                 raise AudioDeviceError("the audio engine is closed")
-            if inp is None or self._capture_starting:
-                return
-            old = self._capture_thread
-            if old is not None and old.is_alive():
-                if not self._capture_stop.is_set():
-                    return
-                raise AudioDeviceError("the previous capture is stuck in a device read; try again later")
-            self._capture_starting = True
-        try:
-            try:
-                prefer = getattr(inp, "prefer_sample_rate", None)
-                if callable(prefer):
-                    prefer(self._in_rate_provider)
-                inp.open()
-                rate = int(inp.sample_rate)
-            except Exception as exc:
-                raise _wrap_error(exc, "could not open the audio input") from exc
-            stop = threading.Event()
-            resampler = StreamResampler(rate, self._in_rate_provider)
-            self.visualization._input.rate = rate
-            thread = threading.Thread(target=self._capture_main, args=(inp, rate, resampler, stop),
-                                      name="realtime-capture", daemon=True)
-            with self._cond:
-                self._capture_stop = stop
-                self._capture_thread = thread
-            thread.start()
-        finally:
-            with self._cond:
-                self._capture_starting = False
+        self._capture.start()
 
     def stop_capture(self, timeout: float = 1.0) -> None:
         """Stop the capture thread and close the input; waits at most ``timeout`` seconds."""
-        with self._cond:
-            thread, stop = self._capture_thread, self._capture_stop
-        if thread is None:
-            return
-        stop.set()
-        if self._input is not None:
-            try:
-                self._input.close()
-            except Exception as exc:
-                _log.warning("closing the audio input failed: %s", exc)
-        if thread is not threading.current_thread():
-            thread.join(max(0.0, timeout))
-            if thread.is_alive():
-                _log.warning("realtime-capture did not stop within %.1f s", timeout)
-                return
-        with self._cond:
-            if self._capture_thread is thread:
-                self._capture_thread = None
-
-    def _capture_main(self, inp: AudioInput, rate: int, resampler: StreamResampler,
-                      stop: threading.Event) -> None:
-        frames = max(1, rate * self._chunk_ms // 1000)
-        chunk_bytes = max(2, self._in_rate_provider * self._chunk_ms // 1000 * 2)
-        pending = bytearray()
-        try:
-            while not stop.is_set():
-                data = inp.read(frames)
-                if stop.is_set():
-                    return
-                if not data:
-                    _log.debug("audio input ended (end of stream)")
-                    pending += resampler.flush()
-                    break
-                self.visualization._push_input(data, rate)
-                pending += resampler.process(data)
-                while len(pending) >= chunk_bytes:
-                    self._safe_call(self._on_capture, bytes(pending[:chunk_bytes]))
-                    del pending[:chunk_bytes]
-            if pending and not stop.is_set():
-                self._safe_call(self._on_capture, bytes(pending))
-        except Exception as exc:
-            if stop.is_set():
-                _log.debug("audio input raised while stopping: %s", exc)
-                return
-            err = _wrap_error(exc, "audio input failed")
-            _log.warning("capture stopped: %s", err)
-            self._report(err)
+        self._capture.stop(timeout)
 
     # --- shared -----------------------------------------------------------------------------
 
     def _report(self, err: Exception) -> None:
-        self._safe_call(self._on_error, err)
-
-    @staticmethod
-    def _safe_call(fn: Callable[..., Any], *args: Any) -> None:
-        try:
-            fn(*args)
-        except Exception:
-            _log.exception("audio engine callback %r raised", getattr(fn, "__qualname__", fn))
+        safe_call(self._on_error, err)
 
     def close(self, timeout: float = 1.0) -> None:
         """Stop both threads and close both devices; waits at most about ``timeout`` s. Idempotent."""
@@ -582,3 +349,7 @@ class AudioEngine:
                 _log.warning("closing the audio output failed: %s", exc)
         with self._cond:
             self._playback_state = "off"
+            if self._played is not None:
+                self._played.cut(time.monotonic())  # the output is closed: nothing more is heard
+        if self.recorder is not None:
+            self.recorder.close(max(0.05, deadline - time.monotonic()))

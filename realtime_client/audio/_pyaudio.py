@@ -9,16 +9,26 @@ it, and ``Pa_AbortStream`` is not exposed), so :meth:`PyAudioOutput.abort` close
 stream (``Pa_CloseStream`` discards pending buffers) and opens a fresh one with the same
 settings. That is done by whichever thread holds the stream: a stream is never closed while
 another thread is inside a read or write on it.
+
+Native noise: alsa-lib and JACK print probe errors through handlers that
+:func:`silence_native_audio_logs` replaces. PortAudio's ALSA host API also prints every failed
+ALSA call ("Expression '...' failed in 'src/hostapi/alsa/pa_linux_alsa.c'") straight to file
+descriptor 2, and exports no hook for it, so while PortAudio initializes, probes rates or
+opens a stream, fd 2 points at ``/dev/null`` (anything another thread writes to stderr during
+those few milliseconds is lost too). Failures still surface, as :class:`AudioDeviceError`.
 """
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import ctypes.util
 import logging
+import os
+import sys
 import threading
 import time
-from typing import Any, Dict, List, Optional, Tuple, Union
+from typing import Any, Dict, Iterator, List, Optional, Tuple, Union
 
 import attrs
 
@@ -36,6 +46,9 @@ __all__ = [
 _log = logging.getLogger("realtime_client")
 
 COMMON_RATES: Tuple[int, ...] = (8000, 16000, 22050, 24000, 44100, 48000)
+# When the wanted rate does not open and neither does the device's default: the rates
+# hardware most often runs at, best first (any of them resamples cleanly to the provider's).
+_FALLBACK_RATES: Tuple[int, ...] = (48000, 44100, 96000, 32000, 24000, 16000, 22050, 8000)
 _DEFAULT_RATE = 24000
 _WRITE_STEP_MS = 10  # abort() takes effect within one step of an in-progress write
 
@@ -57,6 +70,7 @@ _ALSA_HANDLER = ctypes.CFUNCTYPE(
 _JACK_HANDLER = ctypes.CFUNCTYPE(None, ctypes.c_char_p)(_ignore_jack)
 _silenced = False
 _PA_LOCK = threading.Lock()  # Pa_Initialize/Pa_Terminate are not thread-safe
+_STDERR_LOCK = threading.Lock()  # one fd-2 redirection at a time, so each restores the real one
 
 
 def silence_native_audio_logs() -> None:
@@ -80,6 +94,30 @@ def silence_native_audio_logs() -> None:
             _log.debug("could not silence %s: %s", lib, exc)
 
 
+@contextlib.contextmanager
+def _quiet_stderr() -> Iterator[None]:
+    """Point file descriptor 2 at /dev/null for the duration (PortAudio's ALSA error prints)."""
+    with _STDERR_LOCK:
+        saved = devnull = -1
+        try:
+            sys.stderr.flush()
+            saved = os.dup(2)
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, 2)
+        except (OSError, ValueError, AttributeError):  # no fd 2 (or no sys.stderr): nothing to hide
+            if saved >= 0:
+                os.close(saved)
+            saved = -1
+        try:
+            yield
+        finally:
+            if saved >= 0:
+                os.dup2(saved, 2)
+                os.close(saved)
+            if devnull >= 0:
+                os.close(devnull)
+
+
 def _pyaudio_module() -> Any:
     try:
         import pyaudio
@@ -94,7 +132,7 @@ def _pyaudio_module() -> Any:
 def _new_pa() -> Any:
     pyaudio = _pyaudio_module()
     silence_native_audio_logs()
-    with _PA_LOCK:
+    with _PA_LOCK, _quiet_stderr():
         try:
             return pyaudio.PyAudio()
         except Exception as exc:
@@ -167,30 +205,28 @@ def _resolve(pa: Any, device: DeviceSpec, direction: str) -> Dict[str, Any]:
 
 def _supports(pa: Any, index: int, direction: str, rate: int) -> bool:
     pyaudio = _pyaudio_module()
+    if direction == "input":
+        kwargs = dict(input_device=index, input_channels=1, input_format=pyaudio.paInt16)
+    else:
+        kwargs = dict(output_device=index, output_channels=1, output_format=pyaudio.paInt16)
     try:
-        if direction == "input":
-            return bool(
-                pa.is_format_supported(
-                    rate, input_device=index, input_channels=1, input_format=pyaudio.paInt16
-                )
-            )
-        return bool(
-            pa.is_format_supported(
-                rate, output_device=index, output_channels=1, output_format=pyaudio.paInt16
-            )
-        )
+        with _quiet_stderr():
+            return bool(pa.is_format_supported(rate, **kwargs))
     except (ValueError, OSError):
         return False
 
 
 def _choose_rate(pa: Any, info: Dict[str, Any], direction: str, wanted: int) -> int:
-    if _supports(pa, info["index"], direction, wanted):
-        return wanted
-    fallback = int(info["defaultSampleRate"])
-    _log.info(
-        "%s device %r cannot run at %d Hz; using %d Hz (resampled)", direction, info["name"], wanted, fallback
-    )
-    return fallback
+    """``wanted`` if the device opens at it, else its default rate, else a common hardware rate."""
+    default = int(info["defaultSampleRate"])
+    candidates = [wanted] + [r for r in (default, *_FALLBACK_RATES) if r != wanted]
+    for rate in dict.fromkeys(candidates):
+        if _supports(pa, info["index"], direction, rate):
+            if rate != wanted:
+                _log.info("%s device %r cannot run at %d Hz; using %d Hz (resampled)",
+                          direction, info["name"], wanted, rate)
+            return rate
+    return default  # nothing probes as supported: let the open fail and report why
 
 
 class _PyAudioDevice:
@@ -255,7 +291,8 @@ class _PyAudioDevice:
             else:
                 kwargs.update(output=True, output_device_index=info["index"])
             try:
-                stream = pa.open(**kwargs)
+                with _quiet_stderr():
+                    stream = pa.open(**kwargs)
             except Exception as exc:
                 raise _fail(
                     f"cannot open {direction} device {info['name']!r} at {rate} Hz ({exc})",
@@ -362,7 +399,9 @@ class PyAudioInput(_PyAudioDevice):
                     if self._closing:
                         return b""
                     raise AudioDeviceError(
-                        f"reading from input device {self.device_name!r} failed: {exc}"
+                        f"input device {self.device_name!r} stopped working (unplugged, or its "
+                        f"sound server went away?): {exc}",
+                        details={"device": self.device, "name": self.device_name},
                     ) from exc
         finally:
             self._after_io()
@@ -441,7 +480,9 @@ class PyAudioOutput(_PyAudioDevice):
                         )
                     except Exception as exc:
                         raise AudioDeviceError(
-                            f"writing to output device {self.device_name!r} failed: {exc}"
+                            f"output device {self.device_name!r} stopped working (unplugged, or its "
+                            f"sound server went away?): {exc}",
+                            details={"device": self.device, "name": self.device_name},
                         ) from exc
         finally:
             self._after_io()
@@ -466,7 +507,8 @@ class PyAudioOutput(_PyAudioDevice):
         old, self._stream = self._stream, None
         try:
             old.close()  # Pa_CloseStream discards whatever is still queued
-            self._stream = self._pa.open(**self._open_kwargs)
+            with _quiet_stderr():
+                self._stream = self._pa.open(**self._open_kwargs)
         except Exception as exc:
             raise AudioDeviceError(
                 f"reopening output device {self.device_name!r} after abort failed: {exc}"
@@ -490,7 +532,9 @@ class AudioDevice:
 
     Attributes:
         index: pass it (or part of ``name``) as ``device=`` to PyAudioInput/PyAudioOutput.
-        supported_rates: the common rates (8000 … 48000 Hz) a mono PCM16 stream opens at.
+        supported_rates: the common rates (8000 … 48000 Hz) a mono PCM16 stream opens at,
+            in either direction (the union of ``input_rates`` and ``output_rates``).
+        input_rates / output_rates: the same, per direction (empty without channels).
 
     .. versionadded:: 0.1.0
     """
@@ -503,6 +547,8 @@ class AudioDevice:
     supported_rates: Tuple[int, ...]
     is_default_input: bool
     is_default_output: bool
+    input_rates: Tuple[int, ...] = ()
+    output_rates: Tuple[int, ...] = ()
 
 
 def _default_index(pa: Any, direction: str) -> Optional[int]:
@@ -533,12 +579,11 @@ def list_devices() -> List[AudioDevice]:
         devices = []
         for info in _infos(pa):
             index = int(info["index"])
-            rates = tuple(
-                r
-                for r in COMMON_RATES
-                if (info["maxInputChannels"] > 0 and _supports(pa, index, "input", r))
-                or (info["maxOutputChannels"] > 0 and _supports(pa, index, "output", r))
-            )
+            rates = {
+                direction: tuple(r for r in COMMON_RATES if _supports(pa, index, direction, r))
+                if info[key] > 0 else ()
+                for direction, key in (("input", "maxInputChannels"), ("output", "maxOutputChannels"))
+            }
             devices.append(
                 AudioDevice(
                     index=index,
@@ -546,9 +591,11 @@ def list_devices() -> List[AudioDevice]:
                     max_input_channels=int(info["maxInputChannels"]),
                     max_output_channels=int(info["maxOutputChannels"]),
                     default_sample_rate=float(info["defaultSampleRate"]),
-                    supported_rates=rates,
+                    supported_rates=tuple(sorted(set(rates["input"]) | set(rates["output"]))),
                     is_default_input=index == default_in,
                     is_default_output=index == default_out,
+                    input_rates=rates["input"],
+                    output_rates=rates["output"],
                 )
             )
         return devices

@@ -206,3 +206,70 @@ def test_subscribe_requires_a_callable() -> None:
     vis = AudioVisualization(lambda fn: None)
     with pytest.raises(TypeError, match="callable"):
         vis.on_input_audio(42)  # type: ignore[arg-type]
+
+
+def settled_spectrum(vis: AudioVisualization, reads: int = 80) -> np.ndarray:
+    """Read the input spectrum until the 0.8 smoothing has converged on the current window."""
+    data = vis.get_input_frequency_data()
+    for _ in range(reads):
+        data = vis.get_input_frequency_data()
+    return data
+
+
+@pytest.mark.parametrize("amplitude", [0.1, 0.001])
+def test_spectrum_bytes_follow_the_analyser_node_db_mapping(amplitude: float) -> None:
+    """A bin-centred tone of amplitude A reads 20*log10(A/4) dB (Hann), mapped -100..-30 dB onto 0..255."""
+    vis = AudioVisualization(lambda fn: None, input_sample_rate=24000)
+    freq = AudioVisualization.frequency_of_bin(64, 24000)
+    t = np.arange(2048) / 24000
+    vis._push_input((np.sin(2 * np.pi * freq * t) * amplitude * 32768).astype(np.int16).tobytes(), 24000)
+    db = 20 * np.log10(amplitude / 4)  # a Hann window halves the peak, the spectrum splits it in two
+    expected = np.floor(255 / 70 * (db + 100))
+    assert int(settled_spectrum(vis)[64]) == pytest.approx(expected, abs=1)
+
+
+def test_spectrum_saturates_at_255_and_leaks_little_with_the_hann_window() -> None:
+    """A full-scale tone clips at 255; between bins, energy 20 bins away is over 40 dB down."""
+    vis = AudioVisualization(lambda fn: None, input_sample_rate=24000)
+    t = np.arange(2048) / 24000
+    off_bin = AudioVisualization.frequency_of_bin(100, 24000) + 24000 / 2048 / 2  # halfway to bin 101
+    vis._push_input((np.sin(2 * np.pi * off_bin * t) * 32000).astype(np.int16).tobytes(), 24000)
+    data = settled_spectrum(vis)
+    assert data[100] == 255 and data[101] == 255
+    assert int(data[121]) < 255 - 40 * 255 / 70  # a rectangular window would leak ~-36 dB here
+
+
+def test_levels_stay_within_zero_and_one() -> None:
+    """A full-scale square wave (RMS 1.0) reads level 1.0, never more."""
+    vis = AudioVisualization(lambda fn: None)
+    square = np.where(np.arange(4800) % 40 < 20, 32767, -32768).astype(np.int16)
+    vis._push_output(square.tobytes(), 24000)
+    assert vis.output_level == pytest.approx(1.0, abs=1e-3)
+    assert 0.0 <= vis.output_level <= 1.0
+
+
+def test_output_visualization_shows_what_was_played_not_what_was_flushed(dispatcher: QueueDispatcher) -> None:
+    """Through the engine, the output taps receive the audio the speaker played; flushed audio never."""
+    from realtime_client.audio import BufferOutput
+    from realtime_client.audio._engine import AudioEngine
+
+    out = BufferOutput(24000, realtime=True)
+    engine = AudioEngine(output=out, input=None, provider_output_rate=24000, provider_input_rate=24000,
+                         on_capture=lambda pcm: None, on_playback_started=lambda item: None,
+                         on_playback_idle=lambda: None, on_error=lambda exc: None, dispatcher=dispatcher)
+    tapped: List[int] = []
+    engine.visualization.on_output_audio(lambda samples, rate: tapped.append(samples.size))
+    try:
+        engine.start_playback()
+        engine.play("a", tone(440, 24000, 24000))  # one second
+        deadline = time.monotonic() + 5
+        while out.played_ms < 300 and time.monotonic() < deadline:
+            time.sleep(0.005)
+        engine.flush()
+        time.sleep(0.1)
+        dispatcher.drain()
+    finally:
+        engine.close(timeout=2)
+    played = len(out.played) // 2
+    assert 0 <= played - sum(tapped) <= 480  # at most the piece the flush cut short
+    assert played < 24000 * 0.5
