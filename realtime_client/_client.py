@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
+import collections
 import logging
 import threading
 from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple, Union
@@ -17,6 +16,7 @@ from ._models import (
     RealtimeMode,
     RealtimeStatus,
     RealtimeToken,
+    ReconnectPolicy,
     SessionConfig,
     TextPart,
 )
@@ -25,6 +25,7 @@ from ._refresh import TokenRefresher
 from ._transport import CloseInfo, WebSocketTransport
 from ._types import Adapter, AudioInput, AudioOutput, Dispatcher
 from ._util import Deadline, new_id
+from ._validate import check_client_options, image_payload, optional_path
 from ._wiring import ClientWiring
 from .dispatch import ThreadDispatcher
 
@@ -37,8 +38,6 @@ _CALLBACKS = ("on_status_change", "on_mode_change", "on_message", "on_error", "o
               "on_disconnect", "on_interrupted", "on_usage", "on_go_away")
 _SESSION_OPTIONS = ("instructions", "voice", "tools", "vad_mode", "vad_config", "output_modalities",
                     "temperature", "max_output_tokens", "semantic_eagerness", "provider_options", "model")
-_IMAGE_TYPES = ("image/png", "image/jpeg", "image/webp", "image/gif")
-MAX_IMAGE_BYTES = 20 * 1024 * 1024
 MANUAL_COMMIT_MIN_MS = 100
 
 
@@ -59,12 +58,24 @@ class RealtimeClient(ClientWiring):
             provider_options, model: the session settings (see :class:`SessionConfig`).
         audio_input / audio_output: devices from :mod:`realtime_client.audio`; default the
             PyAudio microphone and speaker.
+        input_device / output_device: which PyAudio device to open when ``audio_input`` /
+            ``audio_output`` is not given: an index or a case-insensitive name substring.
+        echo: ``"off"`` (headphones), ``"gate"`` (default: while the assistant is audible, only
+            microphone audio clearly louder than the expected echo is sent) or ``"aec"`` (a
+            real acoustic echo canceller; needs ``pip install realtime-client[aec]``).
+        record_to: a WAV path; the user's and the assistant's audio, as heard, are recorded
+            into its left and right channels.
         dispatcher: where callbacks run (default: one ``realtime-callbacks`` thread).
         tool_timeout: seconds a tool handler may take before an error result is sent.
         ping_interval / ping_timeout: WebSocket keep-alive after this much inbound silence.
         max_frame_bytes: larger incoming frames end the connection (code 1009).
         token_refresh: refetch the token before ``expires_at`` (60 s early, or halfway for
             short-lived tokens).
+        reconnect: after an abnormal close (a dropped network, the provider's session cap), fetch
+            a fresh token, reconnect with backoff, re-apply the session and replay the
+            conversation (``True``: the default :class:`ReconnectPolicy`; ``False``: never).
+        max_queued_frames: while reconnecting, user messages are queued up to this many frames;
+            beyond that ``send_text`` raises.
         on_status_change, on_mode_change, on_message, on_error, on_connect, on_disconnect,
             on_interrupted, on_usage, on_go_away: callbacks (see the design doc for when each
             fires; ``on_message`` fires once per message).
@@ -105,12 +116,18 @@ class RealtimeClient(ClientWiring):
         model: Optional[str] = None,
         audio_input: Optional[AudioInput] = None,
         audio_output: Optional[AudioOutput] = None,
+        input_device: Union[int, str, None] = None,
+        output_device: Union[int, str, None] = None,
+        echo: str = "gate",
+        record_to: Optional[str] = None,
         dispatcher: Optional[Dispatcher] = None,
         tool_timeout: float = 30.0,
         ping_interval: float = 20.0,
         ping_timeout: float = 20.0,
         max_frame_bytes: int = 32 * 1024 * 1024,
         token_refresh: bool = True,
+        reconnect: Union[bool, ReconnectPolicy] = True,
+        max_queued_frames: int = 256,
         on_status_change: Optional[Callable[[RealtimeStatus], Any]] = None,
         on_mode_change: Optional[Callable[[RealtimeMode], Any]] = None,
         on_message: Optional[Callable[[RealtimeMessage], Any]] = None,
@@ -125,8 +142,12 @@ class RealtimeClient(ClientWiring):
             raise TypeError("get_token must be a callable returning a RealtimeToken or a dict")
         if dispatcher is not None and not callable(dispatcher):
             raise TypeError("dispatcher must be a callable taking a zero-argument function")
-        if tool_timeout <= 0:
-            raise ValueError(f"tool_timeout must be positive, got {tool_timeout!r}")
+        check_client_options(adapter=adapter, instructions=instructions, voice=voice, model=model,
+                             provider_options=provider_options, audio_input=audio_input,
+                             audio_output=audio_output, input_device=input_device,
+                             output_device=output_device, record_to=record_to, tool_timeout=tool_timeout,
+                             ping_interval=ping_interval, ping_timeout=ping_timeout,
+                             max_frame_bytes=max_frame_bytes, token_refresh=token_refresh, echo=echo)
         callbacks = dict(on_status_change=on_status_change, on_mode_change=on_mode_change,
                          on_message=on_message, on_error=on_error, on_connect=on_connect,
                          on_disconnect=on_disconnect, on_interrupted=on_interrupted, on_usage=on_usage,
@@ -153,15 +174,27 @@ class RealtimeClient(ClientWiring):
         self._auto_capture = auto_capture
         self._audio_input = audio_input
         self._audio_output = audio_output
+        self._audio_options: Dict[str, Any] = dict(input_device=input_device, output_device=output_device,
+                                                   echo=echo, record_to=optional_path(record_to))
         self._own_dispatcher = ThreadDispatcher() if dispatcher is None else None
         self._dispatcher: Dispatcher = dispatcher or self._own_dispatcher  # type: ignore[assignment]
         self._callbacks: Dict[str, Optional[Callable[..., Any]]] = callbacks
         self._subscribers: List[Callable[[ClientState], Any]] = []
-        if ping_interval <= 0 or ping_timeout <= 0 or max_frame_bytes <= 0:
-            raise ValueError("ping_interval, ping_timeout and max_frame_bytes must be positive")
         self._transport_options = dict(ping_interval=ping_interval, ping_timeout=ping_timeout,
                                        max_frame_bytes=max_frame_bytes)
         self._token_refresh = token_refresh
+        if reconnect is True:
+            reconnect = ReconnectPolicy()
+        if reconnect is not False and not isinstance(reconnect, ReconnectPolicy):
+            raise TypeError("reconnect must be True, False or a ReconnectPolicy")
+        self._reconnect = reconnect or None
+        self._reconnector = None
+        self._stop_reconnect = threading.Event()
+        self._replay_count = 0
+        self._pending_frames = collections.deque()
+        if max_queued_frames < 1:
+            raise ValueError(f"max_queued_frames must be at least 1, got {max_queued_frames!r}")
+        self._max_queued_frames = max_queued_frames
 
         self._lock = threading.Lock()
         self._cond = threading.Condition(self._lock)
@@ -182,6 +215,9 @@ class RealtimeClient(ClientWiring):
         self._refresher: Optional[TokenRefresher] = None
         self._ask_lock = threading.Lock()
         self._captured_ms = 0.0
+        from ._shutdown import register
+
+        register(self)
 
     # --- read-only state ------------------------------------------------------------------
 
@@ -238,6 +274,7 @@ class RealtimeClient(ClientWiring):
         if not callable(callback):
             raise TypeError("on_state_change needs a callable")
         with self._lock:
+            self._check_usable()
             self._subscribers = [*self._subscribers, callback]
 
         def unsubscribe() -> None:
@@ -363,36 +400,34 @@ class RealtimeClient(ClientWiring):
         """Add a user text message and ask for a response. Returns at once with the message.
 
         Raises:
-            ValueError: empty text. RealtimeError: not connected.
+            TypeError: not a string. ValueError: empty text. RealtimeError: not connected.
         """
-        if not isinstance(text, str) or not text.strip():
+        if not isinstance(text, str):
+            raise TypeError(f"send_text needs a string, got {type(text).__name__}")
+        if not text.strip():
             raise ValueError("send_text needs a non-empty string")
         return self._send_user_parts((TextPart(text),), "send text")
 
     def send_image(self, data: Union[str, bytes], mime_type: str = "image/png") -> RealtimeMessage:
-        """Send an image (base64 text, raw bytes, or an http(s) URL) as a user message."""
-        if isinstance(data, (bytes, bytearray)):
-            raw_len = len(data)
-            data = base64.b64encode(bytes(data)).decode("ascii")
-        elif isinstance(data, str) and data.startswith(("http://", "https://", "data:")):
-            raw_len = 0
-        elif isinstance(data, str):
-            try:
-                raw_len = len(base64.b64decode(data, validate=True))
-            except (binascii.Error, ValueError) as exc:
-                raise ValueError("send_image data must be base64, bytes, or an http(s)/data URL") from exc
-        else:
-            raise TypeError(f"send_image data must be str or bytes, got {type(data).__name__}")
-        if mime_type not in _IMAGE_TYPES:
-            raise ValueError(f"unsupported image type {mime_type!r}; use one of {', '.join(_IMAGE_TYPES)}")
-        if raw_len > MAX_IMAGE_BYTES:
-            raise ValueError(f"image is {raw_len} bytes; the limit is {MAX_IMAGE_BYTES}")
+        """Send an image as a user message: raw bytes, base64 text, an http(s) URL or a ``data:`` URL.
+
+        Raises:
+            TypeError / ValueError: not an image we can send (empty, not base64, over 20 MiB, or
+                not PNG/JPEG/WebP/GIF). RealtimeError: not connected.
+        """
+        data, mime_type = image_payload(data, mime_type)
         return self._send_user_parts((ImagePart(data, mime_type),), "send an image")
 
     def _send_user_parts(self, parts: Tuple[Any, ...], what: str) -> RealtimeMessage:
         fx = Effects()
         with self._lock:
-            self._require_connected_locked(what)
+            self._check_usable()
+            if self._conv.status is RealtimeStatus.RECONNECTING:
+                if len(self._pending_frames) + 2 > self._max_queued_frames:
+                    raise RealtimeError(f"cannot {what}: reconnecting, and {len(self._pending_frames)} "
+                                        "frames are already waiting to be sent", code="CONNECTION_FAILED")
+            else:
+                self._require_connected_locked(what)
             msg = RealtimeMessage(id=new_id("msg"), role="user", parts=parts)
             self._conv.add_user_message(msg, fx)
             self._commit_locked(fx)
@@ -500,17 +535,19 @@ class RealtimeClient(ClientWiring):
     def wait_for_response(self, timeout: float = 60.0) -> RealtimeMessage:
         """Block until the next assistant answer is complete (tool round trips included)."""
         with self._lock:
+            self._check_usable()
             seen = self._conv.turns_completed
         return self._wait_turn(seen, Deadline(timeout))
 
     def _wait_turn(self, seen: int, deadline: Deadline) -> RealtimeMessage:
         with self._cond:
-            self._cond.wait_for(lambda: self._conv.turns_completed > seen
-                                or self._conv.status is not RealtimeStatus.CONNECTED, deadline.remaining())
+            ended = (RealtimeStatus.IDLE, RealtimeStatus.ERROR)
+            self._cond.wait_for(lambda: self._conv.turns_completed > seen or self._conv.status in ended,
+                                deadline.remaining())
             if self._conv.turns_completed > seen and self._conv.last_turn is not None:
                 return self._conv.last_turn
             status, error = self._conv.status, self._conv.error
-        if status is not RealtimeStatus.CONNECTED:
+        if status in ended:
             if isinstance(error, RealtimeError):
                 raise error
             raise RealtimeError(f"the client is {status.value}; no response will come",

@@ -102,7 +102,24 @@ class Conversation:
         self.mic_open = False
         self.manual = False
         self.unknown_types: Set[str] = set()
-        self.housekeeping_ids: Set[str] = set()  # event ids of our own cancel/truncate frames
+        self.housekeeping_ids: Set[str] = set()
+        self.malformed_count = 0  # event ids of our own cancel/truncate frames
+
+    def session_lost(self, fx: Effects) -> None:
+        """The connection dropped: keep every message, close partial assistant output as
+        interrupted, and forget the dead session's ids (the microphone state survives)."""
+        for track in list(self.responses.values()):
+            if track.message_index is None and (track.text or track.audio_ms or track.tool_calls):
+                track.cancelled = True
+                msg = self._build_message(track)
+                track.message_index = self.append_message(msg)
+                fx.notify("on_message", msg)
+                self._turn_completed(msg)
+        mic_open, manual = self.mic_open, self.manual
+        self.reset_session()
+        self.mic_open, self.manual = mic_open, manual
+        self.pending_user = self.pending_assistant = ""
+        self.version += 1
 
     # --- snapshots ---------------------------------------------------------------------
 
@@ -221,18 +238,19 @@ class Conversation:
     def tool_finished(self, outcome: Any, fx: Effects) -> None:
         """A tool call ended (``outcome`` is a ToolOutcome): send its result, maybe respond."""
         response_id = self._response_of_call(outcome.call_id)
+        if response_id is None:  # the call belonged to a session that has since been lost
+            log.info("dropping the result of tool call %s: its session ended", outcome.call_id)
+            return
         fx.frames.append(self.adapter.tool_result(outcome.call_id, outcome.result))
-        if response_id is not None:
-            track = self.responses[response_id]
-            track.results[outcome.call_id] = outcome.result
-            call = track.tool_calls[outcome.call_id]
-            track.tool_calls[outcome.call_id] = attrs.evolve(call, output=outcome.output
-                                                             if outcome.error is None else
-                                                             {"error": outcome.error})
-            if track.message_index is not None:
-                self._rebuild_message(track)
-            if track.done and len(track.results) == len(track.tool_calls):
-                del self.responses[response_id]
+        track = self.responses[response_id]
+        track.results[outcome.call_id] = outcome.result
+        call = track.tool_calls[outcome.call_id]
+        track.tool_calls[outcome.call_id] = attrs.evolve(
+            call, output=outcome.output if outcome.error is None else {"error": outcome.error})
+        if track.message_index is not None:
+            self._rebuild_message(track)
+        if track.done and len(track.results) == len(track.tool_calls):
+            del self.responses[response_id]
         self.request_response(fx)
         self.settle_mode()
 
@@ -437,7 +455,12 @@ class Conversation:
             log.warning("ignoring unknown provider event type %r (logged once per type)", e.type[:100])
 
     def _on_Malformed(self, e: ev.Malformed, fx: Effects, playback: bool) -> None:
-        log.warning("ignoring a malformed frame from the provider: %s (starts %r)", e.reason, e.excerpt[:80])
+        self.malformed_count += 1
+        n = self.malformed_count
+        # a misbehaving server must not flood the log: the first few, then every hundredth
+        level = logging.WARNING if n <= 10 or n % 100 == 0 else logging.DEBUG
+        log.log(level, "ignoring a malformed frame from the provider (#%d this session): %s (starts %r)",
+                n, e.reason, e.excerpt[:80])
 
     # --- helpers -----------------------------------------------------------------------
 

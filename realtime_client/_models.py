@@ -20,6 +20,7 @@ __all__ = [
     "RealtimeMode",
     "RealtimeStatus",
     "RealtimeToken",
+    "ReconnectPolicy",
     "SessionConfig",
     "TextPart",
     "ToolCallPart",
@@ -381,3 +382,32 @@ def _number(value: Any, name: str) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise ValueError(f"token JSON {name!r} must be a number, got {type(value).__name__}")
     return float(value)
+
+
+def _positive(inst: Any, attr: attrs.Attribute[Any], value: Any) -> None:
+    if value <= 0:
+        raise ValueError(f"{attr.name} must be positive, got {value!r}")
+
+
+@attrs.frozen
+class ReconnectPolicy:
+    """How the client reconnects after an abnormal close (a dropped network, the 60-minute cap).
+
+    Attempts wait ``0, base, 2*base, 4*base, ...`` seconds (at most ``cap``), each scaled by a
+    random factor in ``[1 - jitter, 1 + jitter]``. ``history_chars`` bounds how much of the
+    conversation's text is replayed into the new session, newest messages first.
+    """
+
+    attempts: int = attrs.field(default=6, validator=_positive)
+    base: float = attrs.field(default=0.5, validator=_positive)
+    cap: float = attrs.field(default=10.0, validator=_positive)
+    jitter: float = attrs.field(default=0.3, validator=_opt_range(0.0, 1.0))
+    connect_timeout: float = attrs.field(default=10.0, validator=_positive)
+    history_chars: int = attrs.field(default=20_000, validator=_opt_range(0, 10_000_000))
+
+    def delay(self, attempt: int, rand: float) -> float:
+        """Seconds to wait before attempt number ``attempt`` (0-based); ``rand`` is in [0, 1)."""
+        if attempt == 0:
+            return 0.0
+        raw = min(self.cap, self.base * (2 ** (attempt - 1)))
+        return max(0.0, raw * (1.0 + self.jitter * (2.0 * rand - 1.0)))

@@ -22,6 +22,7 @@ import websocket
 from ._errors import ConnectionFailedError, PermissionDeniedError, RealtimeError
 from ._types import ConnectionRequest
 from ._util import is_loopback_host
+from ._wirelog import log_frame
 
 __all__ = ["CloseInfo", "WebSocketTransport", "is_loopback_host"]
 
@@ -145,6 +146,7 @@ class WebSocketTransport:
         ws = self._ws
         if ws is None or self._closed.is_set():
             raise ConnectionFailedError("not connected: the WebSocket is closed")
+        log_frame("send", text)
         try:
             ws.send(text)
         except (websocket.WebSocketException, OSError) as exc:
@@ -235,6 +237,7 @@ class WebSocketTransport:
                         payload = data
                 else:
                     payload = data
+                log_frame("recv", payload)
                 try:
                     self._on_frame(payload)
                 except Exception:  # the frame sink is ours; never let it kill the reader

@@ -10,13 +10,27 @@ from __future__ import annotations
 import functools
 import json
 import logging
+import random
 import threading
-from typing import Any, Callable, Dict, List, Optional, Union
+from typing import Any, Callable, Deque, Dict, List, Optional, Sequence, Union
 
 from . import _events as ev
 from ._conversation import Conversation, Effects
-from ._errors import ConnectionFailedError, RealtimeError, TokenExpiredError
-from ._models import ClientState, RealtimeStatus, RealtimeToken, SessionConfig
+from ._errors import (
+    ConnectionFailedError,
+    PermissionDeniedError,
+    ProviderError,
+    RealtimeError,
+    TokenExpiredError,
+)
+from ._models import (
+    ClientState,
+    RealtimeMessage,
+    RealtimeStatus,
+    RealtimeToken,
+    ReconnectPolicy,
+    SessionConfig,
+)
 from ._notify import Notifier
 from ._refresh import TokenRefresher
 from ._tools import ToolRunner
@@ -27,6 +41,25 @@ from ._util import Deadline, new_id
 __all__ = ["ClientWiring"]
 
 log = logging.getLogger("realtime_client")
+
+# Close codes worth reconnecting after: going away (the 60-minute cap), no status, abnormal drop,
+# server error, service restart, try again later, bad gateway.
+RECONNECT_CODES = frozenset({1001, 1005, 1006, 1011, 1012, 1013, 1014})
+# Provider error codes after which the session cannot usefully go on (retrying will not help).
+FATAL_PROVIDER_CODES = frozenset({"insufficient_quota", "invalid_api_key", "account_deactivated",
+                                  "billing_hard_limit_reached"})
+
+
+def _within_budget(messages: Sequence[RealtimeMessage], budget: int) -> List[RealtimeMessage]:
+    """The newest messages whose text fits in ``budget`` characters, oldest first."""
+    kept: List[RealtimeMessage] = []
+    used = 0
+    for msg in reversed(messages):
+        used += len(msg.text)
+        if used > budget:
+            break
+        kept.append(msg)
+    return kept[::-1]
 
 
 class ClientWiring:
@@ -56,7 +89,13 @@ class ClientWiring:
     _auto_capture: bool
     _audio_input: Optional[AudioInput]
     _audio_output: Optional[AudioOutput]
+    _audio_options: Dict[str, Any]
     _captured_ms: float
+    _reconnect: Optional[ReconnectPolicy]
+    _reconnector: Optional[threading.Thread]
+    _stop_reconnect: threading.Event
+    _replay_count: int
+    _pending_frames: Deque[Frame]
 
     _get_token: Callable[[], Any]
     _transport_options: Dict[str, Any]
@@ -112,6 +151,13 @@ class ClientWiring:
             raise ConnectionFailedError(f"timed out waiting for {what}")
 
     def _teardown(self, deadline: Deadline) -> None:
+        self._stop_reconnect.set()
+        reconnector, self._reconnector = self._reconnector, None
+        if reconnector is not None and reconnector is not threading.current_thread():
+            reconnector.join(max(0.05, deadline.remaining() / 2))
+            if reconnector.is_alive():
+                log.warning("the reconnect thread is still opening a connection; abandoning it")
+        self._pending_frames.clear()
         refresher, self._refresher = self._refresher, None
         if refresher is not None:
             refresher.request_stop()
@@ -136,6 +182,23 @@ class ClientWiring:
                 self._conv.handle(event, fx, self._engine is not None and self._engine_playing_enabled())
                 self._commit_locked(fx)
             self._apply(fx)
+            if isinstance(event, ev.ProviderErrorEvent) and event.code in FATAL_PROVIDER_CODES:
+                self._fail(ProviderError(f"the provider ended the session: {event.message}",
+                                         provider=self._adapter.provider, details={"code": event.code}))
+
+    def _fail(self, error: RealtimeError) -> None:
+        """A fatal provider error: status error, connection closed, no reconnect."""
+        with self._lock:
+            if self._conv.status is not RealtimeStatus.CONNECTED:
+                return
+            self._conv.set_status(RealtimeStatus.ERROR, error)
+            self._notify_locked("on_disconnect")
+            self._commit_locked()
+        self._drain_outbox()
+        log.error("%s", error)
+        transport = self._transport
+        if transport is not None:
+            transport.close(timeout=0.5)
 
     def _barge_in(self) -> None:
         engine = self._engine
@@ -161,14 +224,31 @@ class ClientWiring:
                 return  # connect() is still running and will report the failure
             if info.code == 1001:
                 self._notify_locked("on_go_away", 0.0)
-            if info.clean:
+            reconnect = (not info.clean and self._reconnect is not None
+                         and info.code in RECONNECT_CODES)
+            if reconnect:
+                fx = Effects()
+                self._conv.session_lost(fx)
+                self._conv.set_status(RealtimeStatus.RECONNECTING)
+                self._replay_count = len(self._conv.messages)
+                self._commit_locked(fx)
+                log.warning("connection lost (%s, code %d): reconnecting", info.reason or "no reason",
+                            info.code)
+            elif info.clean:
                 self._conv.set_status(RealtimeStatus.IDLE)
             else:
                 self._conv.set_status(RealtimeStatus.ERROR, info.error)
                 self._notify_locked("on_error", info.error)
-            self._notify_locked("on_disconnect")
+            if not reconnect:
+                self._notify_locked("on_disconnect")
             self._commit_locked()
         self._drain_outbox()
+        if reconnect:
+            engine = self._engine
+            if engine is not None:
+                engine.flush()  # the rest of that audio died with the session
+            self._start_reconnect()
+            return
         engine, self._engine = self._engine, None
         if engine is not None:
             engine.close(timeout=0.5)
@@ -185,6 +265,91 @@ class ClientWiring:
             self._commit_locked(fx)
         self._apply(fx)
 
+    # --- reconnecting ------------------------------------------------------------------------
+
+    def _start_reconnect(self) -> None:
+        self._stop_reconnect = threading.Event()
+        thread = threading.Thread(target=self._reconnect_loop, args=(self._stop_reconnect,),
+                                  name="realtime-reconnect", daemon=True)
+        self._reconnector = thread
+        thread.start()
+
+    def _reconnect_loop(self, stop: threading.Event) -> None:
+        policy = self._reconnect
+        assert policy is not None
+        last: Optional[RealtimeError] = None
+        for attempt in range(policy.attempts):
+            if stop.wait(policy.delay(attempt, random.random())):
+                return
+            with self._lock:
+                if self._disconnecting:
+                    return
+                self._generation += 1
+                generation = self._generation
+                self._closed_info = None
+                self._conv.session_ready = self._conv.config_applied = False
+                self._conv.config_error = None
+            try:
+                self._open_session(generation, Deadline(policy.connect_timeout))
+            except PermissionDeniedError as exc:
+                last = exc
+                break  # the credentials were refused: retrying cannot help
+            except RealtimeError as exc:
+                last = exc
+                log.warning("reconnect attempt %d of %d failed: %s", attempt + 1, policy.attempts, exc)
+                self._close_transport()
+                continue
+            if stop.is_set():
+                return
+            self._resume_session()
+            return
+        if stop.is_set():
+            return
+        error = last or ConnectionFailedError("could not reconnect")
+        with self._lock:
+            if self._disconnecting:
+                return
+            self._conv.set_status(RealtimeStatus.ERROR, error)
+            self._pending_frames.clear()
+            self._notify_locked("on_error", error)
+            self._notify_locked("on_disconnect")
+            self._commit_locked()
+        self._drain_outbox()
+        engine, self._engine = self._engine, None
+        if engine is not None:
+            engine.close(timeout=0.5)
+
+    def _resume_session(self) -> None:
+        """Replay the conversation into the new session, send what was queued, go live again."""
+        with self._lock:
+            history = self._conv.messages[: self._replay_count]
+            budget = self._reconnect.history_chars if self._reconnect is not None else 0
+        frames = self._adapter.history_items(_within_budget(history, budget))
+        for frame in frames:
+            self._send_quietly(frame)
+        with self._lock:
+            queued = list(self._pending_frames)
+            self._pending_frames.clear()
+            self._conv.set_status(RealtimeStatus.CONNECTED)
+            self._conv.settle_mode()
+            self._commit_locked()
+        for frame in queued:
+            self._send_quietly(frame)
+        self._drain_outbox()
+        log.info("reconnected; replayed %d conversation items and %d queued frames", len(frames),
+                 len(queued))
+
+    def _close_transport(self) -> None:
+        transport = self._transport
+        if transport is not None:
+            transport.close(timeout=0.5)
+
+    def _send_quietly(self, frame: Frame) -> None:
+        try:
+            self._send(frame)
+        except RealtimeError as exc:
+            log.warning("could not send %s: %s", frame.get("type"), exc)
+
     # --- internals: effects, notifications --------------------------------------------------------
 
     def _send(self, frame: Frame) -> None:
@@ -194,11 +359,13 @@ class ClientWiring:
         transport.send(json.dumps(frame, separators=(",", ":")))
 
     def _apply(self, fx: Effects) -> None:
+        if fx.frames:
+            with self._lock:
+                if self._conv.status is RealtimeStatus.RECONNECTING:
+                    self._pending_frames.extend(fx.frames)  # sent once the new session is live
+                    fx.frames = []
         for frame in fx.frames:
-            try:
-                self._send(frame)
-            except RealtimeError as exc:
-                log.warning("could not send %s: %s", frame.get("type"), exc)
+            self._send_quietly(frame)
         engine = self._engine
         if engine is not None:
             for item_id in fx.drop_items:
@@ -245,22 +412,24 @@ class ClientWiring:
             return
         from .audio._engine import AudioEngine
 
+        options = self._audio_options
         output = self._audio_output
         if output is None and self._auto_playback:
             from .audio import PyAudioOutput
 
-            output = PyAudioOutput()
+            output = PyAudioOutput(device=options["output_device"])
         source = self._audio_input
         if source is None and self._auto_capture:
             from .audio import PyAudioInput
 
-            source = PyAudioInput()
+            source = PyAudioInput(device=options["input_device"])
         engine = AudioEngine(output=output if self._auto_playback or self._audio_output else None,
                              input=source, provider_output_rate=self._adapter.output_sample_rate,
                              provider_input_rate=self._adapter.input_sample_rate,
                              on_capture=self._on_capture, on_playback_started=self._on_playback_started,
                              on_playback_idle=self._on_playback_idle, on_error=self._report_error,
-                             dispatcher=self._dispatcher)
+                             dispatcher=self._dispatcher, echo=options["echo"],
+                             record_to=options["record_to"])
         self._engine = engine
         if output is not None and (self._auto_playback or self._audio_output is not None):
             engine.start_playback()

@@ -10,7 +10,7 @@ import time
 from typing import Any, Callable, List
 
 import pytest
-from conftest import check_conformance
+from helpers import Recorder, check_conformance, frames_of, wait_until
 
 from realtime_client import (
     AudioPart,
@@ -32,45 +32,6 @@ from realtime_client import (
 from realtime_client.adapters import openai_realtime
 from realtime_client.audio import BufferOutput
 from realtime_client.testing import FakeRealtimeServer, Reply
-
-
-def wait_until(predicate: Callable[[], Any], timeout: float = 5.0, what: str = "condition") -> Any:
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.01)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
-class Recorder:
-    """Collects callback invocations (name, args) with the thread they ran on."""
-
-    def __init__(self) -> None:
-        self.calls: List[tuple] = []
-        self.threads: set = set()
-        self.lock = threading.Lock()
-
-    def cb(self, name: str) -> Callable[..., None]:
-        def record(*args: Any) -> None:
-            with self.lock:
-                self.calls.append((name, *args))
-                self.threads.add(threading.current_thread().name)
-        return record
-
-    def options(self) -> dict:
-        names = ("on_status_change", "on_mode_change", "on_message", "on_error", "on_connect",
-                 "on_disconnect", "on_interrupted", "on_usage", "on_go_away")
-        return {n: self.cb(n) for n in names}
-
-    def of(self, name: str) -> List[Any]:
-        with self.lock:
-            return [c[1] if len(c) > 1 else None for c in self.calls if c[0] == name]
-
-
-def frames_of(server: Any, type_: str) -> List[dict]:
-    return [f for f in server.received if f.get("type") == type_]
 
 
 def test_connect_applies_session_before_returning(server, make_client):
@@ -457,9 +418,9 @@ def test_stalled_server_times_out(server, make_client):
 
 
 def test_abnormal_close_reports_error(server, make_client):
-    """A server close with an abnormal code sets status error and reports CONNECTION_FAILED."""
+    """Without reconnect, an abnormal server close sets status error and reports CONNECTION_FAILED."""
     rec = Recorder()
-    client = make_client(**rec.options())
+    client = make_client(reconnect=False, **rec.options())
     client.connect(timeout=5)
     server.close_connections(1011, "internal error")
     wait_until(lambda: client.status == "error", what="error status")
@@ -668,11 +629,11 @@ def test_oversized_frame_ends_the_session_with_an_error(server, make_client):
 
 
 def test_session_time_cap_reports_go_away_and_error(make_client):
-    """The provider's session cap (close 1001) fires on_go_away and ends in status error."""
+    """Without reconnect, the provider's session cap (close 1001) fires on_go_away and ends in error."""
     with FakeRealtimeServer(max_session_seconds=0.5) as capped:
         rec = Recorder()
         client = make_client(get_token=capped.get_token, adapter=openai_realtime(url=capped.url),
-                             **rec.options())
+                             reconnect=False, **rec.options())
         client.connect(timeout=5)
         wait_until(lambda: client.status == "error", timeout=5, what="error status")
         wait_until(lambda: rec.of("on_go_away") and rec.of("on_error"), what="go_away and error")

@@ -195,3 +195,19 @@ def test_server_drop_is_reported_as_abnormal(server):
     assert sink.closed.wait(3)
     assert not sink.info.clean and sink.info.error is not None
     t.close(timeout=1)
+
+
+def test_wire_log_shows_frames_with_audio_elided_and_no_secret(server, make_client, caplog):
+    """With the realtime_client.wire logger at DEBUG, frames are logged without audio or the token."""
+    caplog.set_level(logging.DEBUG, logger="realtime_client.wire")
+    token = server.token()
+    client = make_client(get_token=lambda: token, auto_playback=False)
+    client.connect(timeout=5)
+    client.ask("hello", timeout=10)
+    client.disconnect()
+    lines = [r.getMessage() for r in caplog.records if r.name == "realtime_client.wire"]
+    assert any(line.startswith("send") and "session.update" in line for line in lines)
+    audio = [line for line in lines if "response.output_audio.delta" in line]
+    assert audio and all("bytes audio>" in line for line in audio)
+    assert all(token.token not in line for line in lines)
+    assert max(len(line) for line in lines) <= 2100

@@ -1,0 +1,191 @@
+"""Reconnect after abnormal closes: status transitions, history replay, queued frames, fatal errors."""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any, List
+
+import pytest
+from helpers import Recorder, wait_until
+
+from realtime_client import PermissionDeniedError, RealtimeError, ReconnectPolicy
+from realtime_client.testing import Reply
+
+FAST = ReconnectPolicy(attempts=4, base=0.05, cap=0.2, connect_timeout=3.0)
+
+
+def items_created(conn: Any) -> List[dict]:
+    return [f["item"] for f in conn.received if f.get("type") == "conversation.item.create"]
+
+
+def connected_again(server: Any, client: Any, count: int = 2) -> Any:
+    conn = server.wait_for_connection(count=count, timeout=5)
+    wait_until(lambda: client.status == "connected", timeout=5, what="connected again")
+    return conn
+
+
+def test_drop_mid_response_reconnects_and_replays_history(server, make_client):
+    """A dropped socket mid-response: reconnecting → connected, config re-applied, history replayed,
+    partial output kept as interrupted, and the conversation goes on."""
+    rec = Recorder()
+    client = make_client(auto_playback=False, reconnect=FAST, instructions="Be brief.", **rec.options())
+    client.connect(timeout=5)
+    assert client.ask("first question", timeout=10).text == "You said: first question"
+    server.pacing = "realtime"
+    server.script(Reply.audio("A long answer that will be cut off by the network.", duration_ms=3000))
+    client.send_text("second question")
+    wait_until(lambda: client.pending_assistant_transcript, what="streaming answer")
+    server.drop_connections()
+    conn = connected_again(server, client)
+    server.pacing = "fast"
+    statuses = rec.of("on_status_change")
+    assert statuses[-2:] == ["reconnecting", "connected"]
+    assert conn.session["instructions"] == "Be brief."
+    partial = client.messages[-1]
+    assert partial.role == "assistant" and partial.interrupted and partial.text
+    replayed = items_created(conn)
+    texts = [c.get("text") for item in replayed for c in item.get("content", [])]
+    assert texts[:3] == ["first question", "You said: first question", "second question"]
+    assert [item["role"] for item in replayed[:2]] == ["user", "assistant"]
+    assert client.ask("third question", timeout=10).text == "You said: third question"
+    assert [m.text for m in client.messages][:2] == ["first question", "You said: first question"]
+    assert rec.of("on_error") == []
+
+
+def test_server_error_close_refetches_the_token(server, make_client):
+    """A 1011 close reconnects with a freshly fetched token."""
+    calls: List[float] = []
+
+    def get_token():
+        calls.append(time.monotonic())
+        return server.token()
+
+    client = make_client(auto_playback=False, reconnect=FAST, get_token=get_token)
+    client.connect(timeout=5)
+    server.close_connections(1011, "internal error")
+    connected_again(server, client)
+    assert len(calls) == 2
+    assert client.ask("still there?", timeout=10).role == "assistant"
+
+
+def test_session_cap_reconnects(server, make_client):
+    """The 60-minute cap (close 1001) fires on_go_away and reconnects."""
+    rec = Recorder()
+    client = make_client(auto_playback=False, reconnect=FAST, **rec.options())
+    client.connect(timeout=5)
+    server.close_connections(1001, "Your session hit the maximum duration of 60 minutes.")
+    connected_again(server, client)
+    wait_until(lambda: rec.of("on_go_away") == [0.0], what="on_go_away")
+
+
+def test_text_sent_while_reconnecting_is_queued_and_delivered(server, make_client):
+    """send_text during reconnecting is accepted, queued, and sent after the history replay."""
+    client = make_client(auto_playback=False, reconnect=FAST)
+    client.connect(timeout=5)
+    client.ask("before", timeout=10)
+    server.handshake_delay = 0.5
+    server.drop_connections()
+    wait_until(lambda: client.status == "reconnecting", what="reconnecting")
+    client.send_text("during")
+    conn = connected_again(server, client)
+    answer = client.wait_for_response(timeout=10)
+    assert answer.text == "You said: during"
+    texts = [c.get("text") for item in items_created(conn) for c in item.get("content", [])]
+    assert texts == ["before", "You said: before", "during"]
+
+
+def test_refused_credentials_at_reconnect_are_fatal(server, make_client):
+    """A 401 while reconnecting ends in status error with PERMISSION_DENIED, without more retries."""
+    rec = Recorder()
+    client = make_client(auto_playback=False, reconnect=FAST, **rec.options())
+    client.connect(timeout=5)
+    server.reject_next_handshakes(10, status=401)
+    server.drop_connections()
+    wait_until(lambda: client.status == "error", timeout=5, what="error status")
+    wait_until(lambda: rec.of("on_error"), what="on_error")
+    assert isinstance(rec.of("on_error")[-1], PermissionDeniedError)
+    assert isinstance(client.error, PermissionDeniedError)
+
+
+def test_gives_up_after_the_configured_attempts(server, make_client):
+    """When every attempt fails the client ends in status error with on_error and on_disconnect."""
+    rec = Recorder()
+    client = make_client(auto_playback=False, reconnect=FAST, **rec.options())
+    client.connect(timeout=5)
+    server.reject_next_handshakes(FAST.attempts, status=503)
+    server.drop_connections()
+    wait_until(lambda: client.status == "error", timeout=10, what="error status")
+    wait_until(lambda: rec.of("on_disconnect"), what="on_disconnect")
+    assert "503" in str(client.error)
+    with pytest.raises(RealtimeError):
+        client.send_text("anyone?")
+
+
+def test_reconnect_disabled_reports_the_drop(server, make_client):
+    """With reconnect=False an abnormal close goes straight to status error."""
+    client = make_client(auto_playback=False, reconnect=False)
+    client.connect(timeout=5)
+    server.drop_connections()
+    wait_until(lambda: client.status == "error", what="error status")
+    time.sleep(0.2)
+    assert len(server.connections) == 1
+
+
+def test_disconnect_while_reconnecting_is_prompt(server, make_client):
+    """disconnect() during the backoff ends the reconnect thread at once and goes idle."""
+    slow = ReconnectPolicy(attempts=5, base=5.0, cap=5.0)
+    client = make_client(auto_playback=False, reconnect=slow)
+    client.connect(timeout=5)
+    server.reject_next_handshakes(1, status=503)
+    server.drop_connections()
+    wait_until(lambda: len(server.connections) >= 1 and client.status == "reconnecting", what="reconnecting")
+    time.sleep(0.3)  # the first attempt fails; the client now waits ~5 s before the next
+    start = time.monotonic()
+    client.disconnect()
+    assert time.monotonic() - start < 1.0
+    assert client.status == "idle"
+    assert not [t for t in threading.enumerate() if t.name == "realtime-reconnect"]
+
+
+def test_policy_backoff_grows_and_is_capped():
+    """Delays: 0 first, then base doubling up to cap, scaled by jitter."""
+    policy = ReconnectPolicy(attempts=6, base=0.5, cap=3.0, jitter=0.0)
+    assert [policy.delay(i, 0.5) for i in range(6)] == [0.0, 0.5, 1.0, 2.0, 3.0, 3.0]
+    jittery = ReconnectPolicy(base=1.0, jitter=0.5)
+    assert jittery.delay(1, 0.0) == 0.5 and jittery.delay(1, 0.999) == pytest.approx(1.5, abs=0.01)
+    with pytest.raises(ValueError):
+        ReconnectPolicy(attempts=0)
+
+
+def test_quota_error_is_fatal(server, make_client):
+    """An insufficient_quota error event ends the session in status error, without reconnecting."""
+    rec = Recorder()
+    client = make_client(auto_playback=False, reconnect=FAST, **rec.options())
+    client.connect(timeout=5)
+    server.send_error("insufficient_quota", "You exceeded your current quota.")
+    wait_until(lambda: client.status == "error", what="error status")
+    wait_until(lambda: rec.of("on_disconnect"), what="on_disconnect")
+    assert "quota" in str(client.error)
+    time.sleep(0.3)
+    assert len(server.connections) == 1
+
+
+def test_failing_token_refresh_reports_and_keeps_the_session(server, make_client):
+    """A refresh that fails surfaces through on_error, is retried, and never drops the session."""
+    calls: List[int] = []
+
+    def get_token():
+        calls.append(1)
+        if 2 <= len(calls) <= 3:
+            raise OSError("token endpoint down")
+        return server.token(ttl=0.6)
+
+    rec = Recorder()
+    client = make_client(auto_playback=False, get_token=get_token, **rec.options())
+    client.connect(timeout=5)
+    wait_until(lambda: len(calls) >= 4, timeout=6, what="refresh retried until it worked")
+    assert len(rec.of("on_error")) >= 2
+    assert all("token endpoint down" in str(e) for e in rec.of("on_error"))
+    assert client.status == "connected"
+    assert client.ask("still fine?", timeout=10).role == "assistant"

@@ -1,0 +1,322 @@
+"""User input validation: every bad argument or call in the wrong state gets a clear exception."""
+
+from __future__ import annotations
+
+import base64
+from typing import Any, Dict, List
+
+import pytest
+
+from realtime_client import (
+    ConnectionFailedError,
+    RealtimeClient,
+    RealtimeError,
+    RealtimeStatus,
+    RealtimeToken,
+    TokenExpiredError,
+)
+from realtime_client._validate import MAX_IMAGE_BYTES
+from realtime_client.adapters import openai_realtime
+from realtime_client.testing import FakeRealtimeServer
+
+LOOPBACK = "ws://127.0.0.1:1/v1/realtime"
+PNG = base64.b64encode(b"\x89PNG\r\n\x1a\n" + b"\0" * 64).decode("ascii")
+
+
+def offline(**options: Any) -> RealtimeClient:
+    """A client that is never connected (construction only)."""
+    options.setdefault("get_token", lambda: RealtimeToken(provider="openai", token="ek_offline"))
+    options.setdefault("adapter", openai_realtime(url=LOOPBACK))
+    options.setdefault("auto_capture", False)
+    options.setdefault("auto_playback", False)
+    return RealtimeClient(**options)
+
+
+def sent_types(server: FakeRealtimeServer) -> List[str]:
+    return [f.get("type") for f in server.received]
+
+
+@pytest.fixture
+def connected(server, make_client):
+    """A connected client without audio devices, and the types the server had received by then."""
+    client = make_client(auto_playback=False)
+    client.connect(timeout=5)
+    return client
+
+
+# --- text -------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("text", ["", " ", "\n\t  "])
+def test_empty_or_blank_text_is_refused_and_nothing_is_sent(server, connected, text):
+    """send_text with empty or whitespace-only text raises ValueError; no message, no frame."""
+    before = list(server.received)
+    with pytest.raises(ValueError, match="non-empty string"):
+        connected.send_text(text)
+    with pytest.raises(ValueError, match="non-empty string"):
+        connected.ask(text, timeout=1)
+    assert connected.messages == () and server.received == before
+
+
+@pytest.mark.parametrize("text", [None, 42, b"hello", ["hi"]])
+def test_text_that_is_not_a_string_is_refused(connected, text):
+    """send_text with a non-str argument raises an error naming what it needs."""
+    with pytest.raises((TypeError, ValueError), match="string"):
+        connected.send_text(text)
+    assert connected.messages == ()
+
+
+# --- images -----------------------------------------------------------------------------------
+
+
+def test_oversized_images_are_refused_with_the_limit_in_the_message(connected):
+    """Images over 20 MiB decoded (raw bytes or base64 text) raise ValueError naming the limit."""
+    assert MAX_IMAGE_BYTES == 20 * 1024 * 1024
+    big = b"\0" * (MAX_IMAGE_BYTES + 1)
+    with pytest.raises(ValueError, match=f"limit is {MAX_IMAGE_BYTES}"):
+        connected.send_image(big)
+    with pytest.raises(ValueError, match=f"{MAX_IMAGE_BYTES + 1} bytes"):
+        connected.send_image(base64.b64encode(big).decode("ascii"), "image/jpeg")
+    assert connected.messages == ()
+
+
+def test_an_image_of_exactly_the_limit_passes_validation():
+    """An image of exactly 20 MiB passes validation (on a disconnected client it then fails on state)."""
+    client = offline()
+    with pytest.raises(ConnectionFailedError, match="not connected"):
+        client.send_image(b"\0" * MAX_IMAGE_BYTES)
+    client.destroy()
+
+
+@pytest.mark.parametrize("mime", ["image/bmp", "image/svg+xml", "text/plain", "", "png"])
+def test_unsupported_mime_types_are_refused_listing_the_supported_ones(connected, mime):
+    """A mime type outside png/jpeg/webp/gif raises ValueError listing the accepted types."""
+    with pytest.raises(ValueError, match="image/png, image/jpeg, image/webp, image/gif"):
+        connected.send_image(PNG, mime)
+    assert connected.messages == ()
+
+
+def test_mime_type_is_case_insensitive_and_must_be_a_string(connected):
+    """IMAGE/PNG is accepted as image/png; a non-string mime type is a TypeError."""
+    assert connected.send_image(PNG, "IMAGE/PNG").parts[0].mime_type == "image/png"
+    with pytest.raises(TypeError, match="mime_type must be a string"):
+        connected.send_image(PNG, None)
+
+
+def test_empty_images_and_non_image_data_urls_are_refused(connected):
+    """Empty data and data: URLs of other types are refused; wrapped base64 is accepted."""
+    import base64
+
+    for empty in (b"", ""):
+        with pytest.raises(ValueError, match="empty"):
+            connected.send_image(empty)
+    with pytest.raises(ValueError, match="unsupported image type"):
+        connected.send_image("data:text/html;base64,PGgxPmhpPC9oMT4=")
+    wrapped = base64.encodebytes(b"\x89PNG" + b"\0" * 200).decode()
+    assert "\n" in wrapped
+    assert "\n" not in connected.send_image(wrapped).parts[0].data
+
+
+@pytest.mark.parametrize("data", ["not base64!!", "QUJD=extra", "ftp://example.com/cat.png", "   ", "@@@@"])
+def test_invalid_base64_is_refused(connected, data):
+    """Text that is neither base64 nor an http(s)/data URL raises ValueError saying what is wrong."""
+    with pytest.raises(ValueError, match=r"not valid base64|empty"):
+        connected.send_image(data)
+    assert connected.messages == ()
+
+
+@pytest.mark.parametrize("data", [None, 42, ["x"], {"data": "x"}])
+def test_image_data_of_the_wrong_type_is_refused(connected, data):
+    """Image data that is neither str nor bytes raises TypeError naming the type."""
+    with pytest.raises(TypeError, match=type(data).__name__):
+        connected.send_image(data)
+
+
+def test_valid_images_are_sent_as_user_messages(server, connected):
+    """Raw bytes, base64 text and an https URL each become one user message with an input_image."""
+    connected.send_image(base64.b64decode(PNG), "image/png")
+    connected.send_image(PNG, "image/webp")
+    connected.send_image("https://example.com/cat.jpg", "image/jpeg")
+    server.wait_for_frame("conversation.item.create", count=3)
+    urls = [f["item"]["content"][0]["image_url"] for f in server.received
+            if f.get("type") == "conversation.item.create"]
+    assert urls == [f"data:image/png;base64,{PNG}", f"data:image/webp;base64,{PNG}",
+                    "https://example.com/cat.jpg"]
+    assert [m.role for m in connected.messages] == ["user", "user", "user"]
+
+
+# --- constructor options -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("options", "error", "message"), [
+    ({"vad_mode": "always"}, ValueError, "vad_mode must be one of"),
+    ({"vad_mode": None}, ValueError, "vad_mode must be one of"),
+    ({"tool_timeout": 0}, ValueError, "tool_timeout must be a positive number"),
+    ({"tool_timeout": -3}, ValueError, "tool_timeout must be a positive number"),
+    ({"echo": "loud"}, ValueError, "echo must be 'off', 'gate' or 'aec'"),
+    ({"echo": None}, ValueError, "echo must be"),
+    ({"on_message": 42}, TypeError, "on_message must be callable, got int"),
+    ({"on_error": "print"}, TypeError, "on_error must be callable, got str"),
+    ({"on_status_change": object()}, TypeError, "on_status_change must be callable"),
+    ({"on_go_away": [print]}, TypeError, "on_go_away must be callable, got list"),
+    ({"dispatcher": 42}, TypeError, "dispatcher must be a callable"),
+    ({"get_token": "ek_abc"}, TypeError, "get_token must be a callable"),
+    ({"temperature": 3.5}, ValueError, "temperature must be between"),
+    ({"output_modalities": ["video"]}, ValueError, "output_modalities entries must be"),
+    ({"semantic_eagerness": "wild"}, ValueError, "semantic_eagerness must be one of"),
+    ({"max_output_tokens": 0}, ValueError, "max_output_tokens must be a positive int"),
+    ({"vad_config": 42}, TypeError, "vad_config must be a VADConfig or a dict"),
+    ({"tools": [42]}, TypeError, "a tool must be a Tool or a function, got int"),
+    ({"ping_interval": 0}, ValueError, "ping_interval must be a positive number"),
+    ({"max_frame_bytes": -1}, ValueError, "max_frame_bytes must be a positive int"),
+    ({"adapter": 42}, TypeError, "adapter must implement the Adapter protocol"),
+    ({"instructions": 5}, TypeError, "instructions must be a string"),
+    ({"provider_options": 42}, TypeError, "provider_options must be a mapping"),
+    ({"audio_output": object()}, TypeError, "audio_output must be an AudioOutput"),
+    ({"input_device": 3.5}, TypeError, "input_device must be a device index"),
+    ({"token_refresh": "yes"}, TypeError, "token_refresh must be True or False"),
+    ({"echo": "loud"}, ValueError, "echo must be"),
+])
+def test_bad_constructor_options_fail_at_construction(options, error, message):
+    """Each invalid option raises at construction time with a message naming the option."""
+    with pytest.raises(error, match=message):
+        offline(**options)
+
+
+def test_unknown_options_and_positional_arguments_are_refused():
+    """Options are keyword-only and unknown ones are refused by name."""
+    with pytest.raises(TypeError, match="bogus"):
+        offline(bogus=1)
+    with pytest.raises(TypeError, match="positional"):
+        RealtimeClient(lambda: None)  # type: ignore[misc]
+
+
+def test_plain_ws_to_a_remote_host_is_refused():
+    """An adapter URL with ws:// to a non-loopback host raises ValueError recommending wss://."""
+    with pytest.raises(ValueError, match="wss://"):
+        openai_realtime(url="ws://api.example.com/v1/realtime")
+    with pytest.raises(ValueError, match="wss://"):
+        openai_realtime(url="https://api.example.com/v1/realtime")
+
+
+def test_bad_session_updates_are_refused_and_nothing_changes(server, connected):
+    """update_session with an unknown or invalid option raises and leaves the config and wire alone."""
+    before, config = list(server.received), connected.session_config
+    with pytest.raises(TypeError, match=r"unknown session option.*bogus"):
+        connected.update_session(bogus=1)
+    with pytest.raises(ValueError, match="vad_mode must be one of"):
+        connected.update_session(vad_mode="sometimes")
+    assert connected.session_config == config and server.received == before
+
+
+def test_on_state_change_needs_a_callable():
+    """Subscribing something that is not callable raises TypeError."""
+    client = offline()
+    with pytest.raises(TypeError, match="callable"):
+        client.on_state_change(42)  # type: ignore[arg-type]
+    client.destroy()
+
+
+# --- calls in the wrong state --------------------------------------------------------------------
+
+
+def test_sending_before_connect_raises_not_connected():
+    """send_text, send_image, ask and start_listening before connect() raise, saying the client is idle."""
+    client = offline()
+    for call in (lambda: client.send_text("hi"), lambda: client.send_image(PNG),
+                 lambda: client.ask("hi", timeout=1), client.start_listening):
+        with pytest.raises(ConnectionFailedError, match="idle, not connected"):
+            call()
+    with pytest.raises(RealtimeError, match="no response will come"):
+        client.wait_for_response(timeout=1)
+    assert client.messages == () and client.status == RealtimeStatus.IDLE
+    client.destroy()
+
+
+def test_harmless_calls_before_connect_do_nothing():
+    """interrupt(), stop_listening() and disconnect() on an idle client return quietly."""
+    client = offline()
+    client.interrupt()
+    client.stop_listening()
+    client.disconnect()
+    assert client.status == RealtimeStatus.IDLE
+    client.destroy()
+
+
+def test_every_call_after_destroy_says_the_client_was_destroyed(server, make_client):
+    """After destroy(), connect/send/ask/update_session/start_listening raise 'destroyed'."""
+    client = make_client(auto_playback=False)
+    client.connect(timeout=5)
+    client.destroy()
+    calls: Dict[str, Any] = {
+        "connect": lambda: client.connect(timeout=1), "send_text": lambda: client.send_text("hi"),
+        "send_image": lambda: client.send_image(PNG), "ask": lambda: client.ask("hi", timeout=1),
+        "update_session": lambda: client.update_session(instructions="x"),
+        "start_listening": client.start_listening,
+    }
+    for name, call in calls.items():
+        with pytest.raises(RealtimeError, match="destroyed; create a new one"):
+            call()
+        assert name in calls
+    client.disconnect()
+    client.destroy()
+    assert client.status == RealtimeStatus.IDLE
+
+
+def test_start_listening_without_an_input_device_is_an_audio_error(connected):
+    """start_listening on a client with no audio input raises AUDIO_DEVICE naming audio_input."""
+    with pytest.raises(RealtimeError, match="audio_input") as info:
+        connected.start_listening()
+    assert info.value.code == "AUDIO_DEVICE"
+
+
+def test_start_listening_with_only_a_speaker_is_an_audio_error(make_client):
+    """A client with a speaker but no microphone also refuses start_listening with AUDIO_DEVICE."""
+    client = make_client()
+    client.connect(timeout=5)
+    with pytest.raises(RealtimeError, match="audio_input") as info:
+        client.start_listening()
+    assert info.value.code == "AUDIO_DEVICE"
+
+
+def test_connect_twice_is_a_no_op(server, connected):
+    """connect() on a connected client returns without opening a second connection."""
+    connected.connect(timeout=5)
+    assert len(server.connections) == 1 and connected.status == RealtimeStatus.CONNECTED
+
+
+# --- bad tokens ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("token", "message"), [
+    ({"provider": "openai"}, "no non-empty 'token' string"),
+    ("ek_just_a_string", "must be a JSON object"),
+    ({"provider": "openai", "token": "ek_x", "expiresAt": "soon"}, "must be a number"),
+])
+def test_malformed_tokens_fail_connect_with_a_clear_error(server, make_client, token, message):
+    """get_token returning a malformed token makes connect() raise CONNECTION_FAILED saying why."""
+    client = make_client(get_token=lambda: token, auto_playback=False)
+    with pytest.raises(ConnectionFailedError, match=message):
+        client.connect(timeout=5)
+    assert client.status == RealtimeStatus.ERROR and server.connections == []
+
+
+def test_an_expired_token_fails_connect_without_leaking_it(server, make_client):
+    """An already-expired token raises TOKEN_EXPIRED before connecting; the token is in no message."""
+    secret = "ek_expired_secret_value"
+    client = make_client(get_token=lambda: RealtimeToken(provider="openai", token=secret, expires_at=1.0),
+                         auto_playback=False)
+    with pytest.raises(TokenExpiredError, match="already expired") as info:
+        client.connect(timeout=5)
+    assert secret not in str(info.value) and secret not in repr(client) and server.connections == []
+
+
+def test_a_failing_get_token_is_chained_into_connection_failed(make_client):
+    """An exception raised by get_token becomes CONNECTION_FAILED with the cause chained."""
+    def broken() -> RealtimeToken:
+        raise OSError("token endpoint unreachable")
+
+    client = make_client(get_token=broken, auto_playback=False)
+    with pytest.raises(ConnectionFailedError, match="get_token failed: OSError") as info:
+        client.connect(timeout=5)
+    assert isinstance(info.value.__cause__, OSError)
