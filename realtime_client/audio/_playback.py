@@ -144,8 +144,11 @@ class PlaybackCore:
                 self._queue.clear()
                 self._active = False
                 self._write = None
+                was_audible, self._audible_announced = self._audible_announced, False
                 self._cond.notify_all()
             self._report(err)
+            if was_audible:  # the speaker went silent for good: let the client leave 'speaking'
+                safe_call(self._on_playback_idle)
 
     def _playback_loop(self, out: AudioOutput, resampler: StreamResampler) -> None:
         res_gen = 0
