@@ -117,6 +117,12 @@ def check_client_options(*, adapter: Any, instructions: Any, voice: Any, model: 
         raise TypeError(f"token_refresh must be True or False, got {token_refresh!r}")
     if echo not in ("off", "gate", "aec"):
         raise ValueError(f"echo must be 'off', 'gate' or 'aec', got {echo!r}")
+    if echo == "aec":
+        try:
+            import livekit.rtc  # noqa: F401  (the WebRTC echo canceller)
+        except ImportError as exc:
+            raise ImportError("echo='aec' needs the livekit package: "
+                              "pip install 'realtime-client[aec]'") from exc
 
 
 def optional_path(value: Optional[Any]) -> Optional[str]:

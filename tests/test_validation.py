@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import sys
 from typing import Any, Dict, List
 
 import pytest
@@ -320,3 +321,10 @@ def test_a_failing_get_token_is_chained_into_connection_failed(make_client):
     with pytest.raises(ConnectionFailedError, match="get_token failed: OSError") as info:
         client.connect(timeout=5)
     assert isinstance(info.value.__cause__, OSError)
+
+
+def test_aec_without_livekit_fails_at_construction(monkeypatch):
+    """echo='aec' without the livekit package is an ImportError naming the extra, on the caller's line."""
+    monkeypatch.setitem(sys.modules, "livekit", None)  # makes `import livekit` fail
+    with pytest.raises(ImportError, match=r"pip install 'realtime-client\[aec\]'"):
+        offline(echo="aec")
