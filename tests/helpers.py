@@ -17,7 +17,8 @@ def check_conformance(server: Any) -> None:
         validate_server_frame(raw)
 
 
-def wait_until(predicate: Callable[[], Any], timeout: float = 5.0, what: str = "condition") -> Any:
+def wait_until(predicate: Callable[[], Any], timeout: float = 10.0, what: str = "condition") -> Any:
+    """Poll ``predicate`` until it returns something truthy (returned), or fail after ``timeout``."""
     end = time.monotonic() + timeout
     while time.monotonic() < end:
         value = predicate()

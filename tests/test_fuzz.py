@@ -30,6 +30,7 @@ from openai.types.realtime import RealtimeServerEvent
 sys.path.insert(0, str(Path(__file__).parent))
 
 from _conformance import validate_client_frame, validate_server_frame
+from helpers import wait_until
 
 from realtime_client import (
     AudioPart,
@@ -558,14 +559,6 @@ def _started_responses(frames: List[Union[str, bytes]]) -> List[str]:
     return started
 
 
-def wait_until(predicate: Any, timeout: float = 10.0, what: str = "condition") -> Any:
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.02)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def _quiet(server: Any, client: Any, seconds: float = 0.4) -> None:

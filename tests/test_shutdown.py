@@ -13,9 +13,10 @@ import threading
 import time
 import weakref
 from pathlib import Path
-from typing import Any, Callable, List, Optional
+from typing import Any, List, Optional
 
 import pytest
+from helpers import wait_until
 
 from realtime_client import RealtimeStatus, tool
 from realtime_client._shutdown import disconnect_all, live_clients, register
@@ -255,14 +256,6 @@ def test_hung_tool_and_callback_cannot_block_interpreter_exit(server, run_script
 # --- in-process tests ---------------------------------------------------------------------------
 
 
-def wait_until(predicate: Callable[[], Any], timeout: float = 5.0, what: str = "condition") -> Any:
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.01)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def live_realtime_threads() -> List[threading.Thread]:

@@ -8,6 +8,7 @@ from typing import Any, Callable, List, Optional, Tuple
 
 import numpy as np
 import pytest
+from helpers import wait_until
 
 from realtime_client.audio._echo import EchoCanceller, EchoGate, make_echo
 from realtime_client.audio._engine import AudioEngine
@@ -151,14 +152,6 @@ def speech_starts(server: FakeRealtimeServer) -> List[float]:
             if '"input_audio_buffer.speech_started"' in s]
 
 
-def wait_until(predicate: Callable[[], Any], timeout: float, what: str) -> Any:
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.01)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def talk_through_room(server: FakeRealtimeServer, make_client: Callable[..., Any],

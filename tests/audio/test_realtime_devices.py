@@ -16,6 +16,7 @@ from typing import Any, Callable, List, Sequence, Tuple
 
 import numpy as np
 import pytest
+from helpers import wait_until
 
 from realtime_client import AudioDeviceError, RealtimeClient
 from realtime_client.audio import PyAudioInput, PyAudioOutput, list_devices
@@ -28,14 +29,6 @@ MIC_RATE = 48000  # the virtual microphone's sink; mic_feed plays into it
 MakeClient = Callable[..., RealtimeClient]
 
 
-def wait_until(predicate: Callable[[], Any], timeout: float = 10.0, what: str = "condition") -> Any:
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.005)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def tones(parts: Sequence[Tuple[float, float]], rate: int, seconds: float) -> np.ndarray:
