@@ -30,21 +30,26 @@ _SLACK_S = 0.05  # a write arriving this late still continues the schedule (like
 
 
 class _PacedPlayer:
-    """Hands PCM16 to ``deliver`` in <= 10 ms steps, each when its time has come.
+    """Hands PCM16 to ``deliver`` in <= 10 ms steps, each when its time has come (``realtime``),
+    or all at once.
 
     The schedule runs on the monotonic clock: consecutive writes continue where the previous
     one ended, so per-call overheads do not accumulate as drift. :meth:`abort` makes an
     in-progress :meth:`play` return at once, discarding what it had not delivered yet.
     """
 
-    def __init__(self, rate: int, deliver: Callable[[bytes], None]) -> None:
+    def __init__(self, rate: int, deliver: Callable[[bytes], None], realtime: bool) -> None:
         self._rate = rate
         self._deliver = deliver
+        self._realtime = realtime
         self._cond = threading.Condition()
         self._aborts = 0
         self._clock = 0.0  # monotonic time at which everything delivered so far has played
 
     def play(self, pcm: bytes) -> None:
+        if not self._realtime:
+            self._deliver(pcm)
+            return
         step = max(2, self._rate * _STEP_MS // 1000 * 2)
         with self._cond:
             ticket = self._aborts
@@ -108,7 +113,7 @@ class BufferOutput:
         self._lock = threading.Lock()
         self._played = bytearray()
         self._closed = False
-        self._player = _PacedPlayer(self.sample_rate, self._append)
+        self._player = _PacedPlayer(self.sample_rate, self._append, self.realtime)
 
     def __repr__(self) -> str:
         return (
@@ -132,10 +137,7 @@ class BufferOutput:
         """
         if self._closed:
             raise AudioDeviceError("BufferOutput is closed; call open() before writing again")
-        if self.realtime:
-            self._player.play(bytes(pcm))
-        else:
-            self._append(bytes(pcm))
+        self._player.play(bytes(pcm))
 
     def abort(self) -> None:
         """Make an in-progress ``write`` return now, discarding what it has not played yet."""
@@ -209,7 +211,7 @@ class WavFileOutput:
         self._fh: Optional[BinaryIO] = None
         self._closed = False
         self._frames = 0
-        self._player = _PacedPlayer(self.sample_rate, self._append)
+        self._player = _PacedPlayer(self.sample_rate, self._append, self.realtime)
 
     def __repr__(self) -> str:
         return f"WavFileOutput({self.path!r}, sample_rate={self.sample_rate}, realtime={self.realtime})"
@@ -257,10 +259,7 @@ class WavFileOutput:
             raise AudioDeviceError(f"WavFileOutput({self.path!r}) is closed")
         if self._wav is None:
             self.open()
-        if self.realtime:
-            self._player.play(bytes(pcm))
-        else:
-            self._append(bytes(pcm))
+        self._player.play(bytes(pcm))
 
     def abort(self) -> None:
         """End an in-progress paced write early; audio already in the file stays."""
