@@ -45,7 +45,7 @@ def run_demo(out: str = "demo-output/assistant.wav", live: bool = False) -> int:
             return 2
         from .tokens import openai_realtime_token
 
-        get_token: Any = openai_realtime_token(model="gpt-realtime")
+        get_token: Any = openai_realtime_token()
         adapter = openai_realtime()
     else:
         from .testing import FakeRealtimeServer, Reply

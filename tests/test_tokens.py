@@ -321,7 +321,7 @@ def test_openai_token_reads_env_key(srv, monkeypatch):
     """Without api_key the OPENAI_API_KEY environment variable is used."""
     monkeypatch.setenv("OPENAI_API_KEY", API_KEY)
     token = openai_realtime_token(base_url=srv.url("/v1"))()
-    assert token.token == EPHEMERAL and token.config.model == "gpt-realtime"
+    assert token.token == EPHEMERAL and token.config.model == "gpt-realtime-2.1"
     assert srv.requests[0]["body"]["expires_after"]["seconds"] == 600
 
 

@@ -96,7 +96,7 @@ class FakeRealtimeServer:
     .. versionadded:: 0.1.0
     """
 
-    def __init__(self, *, host: str = "127.0.0.1", port: int = 0, model: str = "gpt-realtime",
+    def __init__(self, *, host: str = "127.0.0.1", port: int = 0, model: str = "gpt-realtime-2.1",
                  api_key: Optional[str] = None, pacing: str = "fast", audio_chunk_ms: int = 100,
                  max_session_seconds: Optional[float] = None, rate_limits: bool = True,
                  instructions: str = DEFAULT_INSTRUCTIONS, voice: str = "marin") -> None:

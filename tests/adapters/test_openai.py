@@ -491,7 +491,7 @@ def test_adapter_satisfies_the_protocol() -> None:
 def test_default_connection_request() -> None:
     """The default URL gets ?model=gpt-realtime, a Bearer header, no beta header and no subprotocols."""
     request = openai_realtime().connection_request(token(), SessionConfig())
-    assert request.url == "wss://api.openai.com/v1/realtime?model=gpt-realtime"
+    assert request.url == "wss://api.openai.com/v1/realtime?model=gpt-realtime-2.1"
     assert dict(request.headers) == {"Authorization": "Bearer ek_test_secret_123"}
     assert request.subprotocols == ()
     assert "ek_test_secret_123" not in repr(request)
@@ -503,10 +503,10 @@ def test_default_connection_request() -> None:
     [("gpt-realtime-mini", "gpt-realtime-2", "gpt-realtime-1.5", "gpt-realtime-mini"),
      (None, "gpt-realtime-2", "gpt-realtime-1.5", "gpt-realtime-2"),
      (None, None, "gpt-realtime-1.5", "gpt-realtime-1.5"),
-     (None, None, None, "gpt-realtime")],
+     (None, None, None, "gpt-realtime-2.1")],
 )
 def test_model_precedence(adapter_model: Any, config_model: Any, token_model: Any, expected: str) -> None:
-    """The adapter's model wins, then the session config's, then the token's, then gpt-realtime."""
+    """The adapter's model wins, then the session config's, then the token's, then the default."""
     adapter = openai_realtime(model=adapter_model)
     request = adapter.connection_request(token(model=token_model), SessionConfig(model=config_model))
     assert request.url == f"wss://api.openai.com/v1/realtime?model={expected}"
@@ -516,8 +516,8 @@ def test_model_precedence(adapter_model: Any, config_model: Any, token_model: An
     ("url", "expected"),
     [("wss://proxy.example.com/rt?model=gpt-realtime-2", "wss://proxy.example.com/rt?model=gpt-realtime-2"),
      ("wss://api.openai.com/v1/realtime?call_id=rtc_123", "wss://api.openai.com/v1/realtime?call_id=rtc_123"),
-     ("wss://proxy.example.com/rt?tenant=a%20b", "wss://proxy.example.com/rt?tenant=a%20b&model=gpt-realtime"),
-     ("ws://127.0.0.1:8765/v1/realtime", "ws://127.0.0.1:8765/v1/realtime?model=gpt-realtime")],
+     ("wss://proxy.example.com/rt?tenant=a%20b", "wss://proxy.example.com/rt?tenant=a%20b&model=gpt-realtime-2.1"),
+     ("ws://127.0.0.1:8765/v1/realtime", "ws://127.0.0.1:8765/v1/realtime?model=gpt-realtime-2.1")],
 )
 def test_custom_urls_keep_their_query(url: str, expected: str) -> None:
     """An existing model/call_id query is kept; other queries get &model= appended."""
@@ -993,3 +993,16 @@ def test_parse_never_raises_on_mutated_recorded_frames(index: int, path: List[in
 def test_parse_never_raises_on_random_bytes_or_text(data: Any) -> None:
     """Arbitrary bytes or text yield a list of events."""
     check_events(openai_realtime().parse(data))
+
+
+def test_default_model_is_the_current_recommendation() -> None:
+    """The default model is gpt-realtime-2.1 (gpt-realtime is deprecated), known to the openai package."""
+    import typing
+
+    from openai.types.realtime.realtime_session_create_request import RealtimeSessionCreateRequest
+
+    from realtime_client.adapters._openai._wire import DEFAULT_MODEL
+
+    known = typing.get_args(typing.get_args(RealtimeSessionCreateRequest.model_fields["model"].annotation)[1])
+    assert DEFAULT_MODEL == "gpt-realtime-2.1" and DEFAULT_MODEL in known
+    assert "gpt-realtime?" not in openai_realtime().connection_request(token(), SessionConfig()).url + "?"

@@ -9,10 +9,10 @@ from __future__ import annotations
 import logging
 from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Set, Tuple, Union
 
-from .. import _events as ev
-from .._models import ImagePart, RealtimeMessage, RealtimeToken, SessionConfig, TextPart
-from .._types import ConnectionRequest, Frame
-from ._common import (
+from ... import _events as ev
+from ..._models import ImagePart, RealtimeMessage, RealtimeToken, SessionConfig, TextPart
+from ..._types import ConnectionRequest, Frame
+from .._common import (
     FrameError,
     as_text,
     b64decode_strict,
@@ -34,13 +34,13 @@ from ._common import (
     usage_info,
     with_query_param,
 )
+from ._wire import DEFAULT_MODEL, DEFAULT_URL
 
 __all__ = ["DEFAULT_MODEL", "DEFAULT_URL", "OpenAIRealtimeAdapter", "openai_realtime"]
 
 logger = logging.getLogger("realtime_client")
 
-DEFAULT_URL = "wss://api.openai.com/v1/realtime"
-DEFAULT_MODEL = "gpt-realtime"
+
 
 _PCM24K = {"type": "audio/pcm", "rate": 24000}
 _TOOL_CHOICES = ("auto", "none", "required")
@@ -128,8 +128,8 @@ class OpenAIRealtimeAdapter:
         """URL and headers for a new connection.
 
         The model is, in order: the adapter's ``model``, ``config.model``, the token's
-        ``config.model``, then ``gpt-realtime``; it is appended as ``?model=`` unless the URL
-        already names a ``model`` or ``call_id``. Auth is ``Authorization: Bearer <token>``.
+        ``config.model``, then :data:`DEFAULT_MODEL`; it is appended as ``?model=`` unless the
+        URL already names a ``model`` or ``call_id``. Auth is ``Authorization: Bearer <token>``.
 
         Raises:
             ValueError: the token is empty or has characters not allowed in an HTTP header
@@ -470,7 +470,7 @@ def openai_realtime(
         url: the WebSocket endpoint; default ``wss://api.openai.com/v1/realtime``. Plain
             ``ws://`` is refused unless the host is loopback (localhost, 127.0.0.0/8, ::1).
         model: the model, sent as ``?model=``; default: the session config's or the token's
-            model, else ``gpt-realtime``.
+            model, else :data:`DEFAULT_MODEL` (``gpt-realtime-2.1``).
         input_transcription: transcribe the user's speech: a model name (default
             ``"whisper-1"``), a full transcription mapping (``{"model", "language",
             "prompt", ...}``), ``True`` for the default, or ``False``/``None`` to disable.
