@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import logging
 import os
-import sys
 import threading
 import time
-from pathlib import Path
 from typing import Any, Callable, Iterator, List
 
 import pytest
@@ -17,9 +15,7 @@ from realtime_client import RealtimeClient
 from realtime_client.adapters import openai_realtime
 from realtime_client.audio import BufferOutput
 from realtime_client.testing import FakeRealtimeServer
-
-sys.path.insert(0, str(Path(__file__).parent))
-from helpers import check_conformance  # tests/ is not a package: found through sys.path
+from tests.helpers import check_conformance
 
 # Property tests must not flake on a loaded 2-core CI machine: no health checks or deadlines,
 # and a fixed example sequence under CI=true (locally each run explores new examples).

@@ -6,7 +6,7 @@ import threading
 import time
 from typing import Any, Callable, List
 
-from _conformance import validate_client_frame, validate_server_frame
+from tests._conformance import validate_client_frame, validate_server_frame
 
 
 def check_conformance(server: Any) -> None:

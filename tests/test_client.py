@@ -10,7 +10,6 @@ import time
 from typing import Any, Callable, List
 
 import pytest
-from helpers import Recorder, check_conformance, frames_of, wait_until
 
 from realtime_client import (
     AudioPart,
@@ -32,6 +31,7 @@ from realtime_client import (
 from realtime_client.adapters import openai_realtime
 from realtime_client.audio import BufferOutput
 from realtime_client.testing import FakeRealtimeServer, Reply
+from tests.helpers import Recorder, check_conformance, frames_of, wait_until
 
 
 def test_connect_applies_session_before_returning(server, make_client):

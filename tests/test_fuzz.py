@@ -15,7 +15,6 @@ import json
 import logging
 import math
 import random
-import sys
 import time
 import typing
 from pathlib import Path
@@ -26,11 +25,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule, run_state_machine_as_test
 from openai.types.realtime import RealtimeServerEvent
-
-sys.path.insert(0, str(Path(__file__).parent))
-
-from _conformance import validate_client_frame, validate_server_frame
-from helpers import wait_until
 
 from realtime_client import (
     AudioPart,
@@ -50,6 +44,8 @@ from realtime_client._conversation import Conversation, Effects
 from realtime_client._tools import ToolOutcome
 from realtime_client.adapters import openai_realtime
 from realtime_client.audio._engine import PlayedItem
+from tests._conformance import validate_client_frame, validate_server_frame
+from tests.helpers import wait_until
 
 DATA = Path(__file__).parent / "adapters" / "data"
 SESSIONS: List[List[Dict[str, Any]]] = [json.loads(p.read_text())["frames"]

@@ -16,11 +16,11 @@ from pathlib import Path
 from typing import Any, List, Optional
 
 import pytest
-from helpers import wait_until
 
 from realtime_client import RealtimeStatus, tool
 from realtime_client._shutdown import disconnect_all, live_clients, register
 from realtime_client.testing import FakeRealtimeServer, Reply
+from tests.helpers import wait_until
 
 # --- subprocess helpers -----------------------------------------------------------------------
 

@@ -10,9 +10,9 @@ import resource
 import tracemalloc
 
 import pytest
-from helpers import wait_until
 
 from realtime_client import ReconnectPolicy
+from tests.helpers import wait_until
 
 TURNS = int(os.environ.get("REALTIME_SOAK_TURNS", "200"))
 FAULT_EVERY = 50

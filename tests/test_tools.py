@@ -16,9 +16,9 @@ import types
 from typing import Annotated, Any, Dict, List, Literal, Optional, Sequence, Set, Tuple, Union
 
 import pytest
-from _conformance import validate_client_frame
 
 from realtime_client._tools import Tool, ToolOutcome, ToolRunner, as_tool, tool
+from tests._conformance import validate_client_frame
 
 # --- helpers ---------------------------------------------------------------------------------
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import json
 import logging
-import sys
 import typing
 from pathlib import Path
 from typing import Any, Dict, List
@@ -13,10 +12,6 @@ from typing import Any, Dict, List
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
-sys.path.insert(0, str(Path(__file__).parents[1]))
-
-from _conformance import SERVER_EVENTS, validate_client_frame, validate_server_frame
 
 from realtime_client import tool
 from realtime_client._events import (
@@ -55,6 +50,7 @@ from realtime_client._models import (
 )
 from realtime_client._types import Adapter
 from realtime_client.adapters import OpenAIRealtimeAdapter, openai_realtime
+from tests._conformance import SERVER_EVENTS, validate_client_frame, validate_server_frame
 
 DATA = Path(__file__).parent / "data"
 EVENT_TYPES = typing.get_args(Event)

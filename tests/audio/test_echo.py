@@ -8,13 +8,13 @@ from typing import Any, Callable, List, Optional, Tuple
 
 import numpy as np
 import pytest
-from helpers import wait_until
 
 from realtime_client.audio._echo import EchoCanceller, EchoGate, make_echo
 from realtime_client.audio._engine import AudioEngine
 from realtime_client.audio._timeline import PlayedAudio
 from realtime_client.testing import EchoLoop, FakeRealtimeServer, Reply, synthesize_speech
 from realtime_client.testing._audio import EnergyVAD, rms_dbfs
+from tests.helpers import wait_until
 
 RATE = 24000
 CHUNK = RATE // 50  # 20 ms

@@ -16,12 +16,12 @@ from typing import Any, Callable, List, Sequence, Tuple
 
 import numpy as np
 import pytest
-from helpers import wait_until
 
 from realtime_client import AudioDeviceError, RealtimeClient
 from realtime_client.audio import PyAudioInput, PyAudioOutput, list_devices
 from realtime_client.testing import FakeRealtimeServer, Reply
 from realtime_client.testing._audio import synthesize_speech
+from tests.helpers import wait_until
 
 PROVIDER_RATE = 24000
 SPK_RATE = 24000  # the virtual speaker's sink (conftest.py); spk_tap records at this rate, bit-exact

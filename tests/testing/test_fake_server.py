@@ -17,11 +17,9 @@ import websocket
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect as ws_connect
 
-sys.path.insert(0, str(Path(__file__).parents[1]))
-from _conformance import validate_server_frame
-
 from realtime_client.testing import SESSION_LIMIT_REASON, FakeRealtimeServer, Reply, synthesize_speech
 from realtime_client.testing._audio import silence
+from tests._conformance import validate_server_frame
 
 
 def _fake_threads() -> List[str]:

@@ -3,20 +3,16 @@
 from __future__ import annotations
 
 import base64
-import sys
 import threading
-from pathlib import Path
 from typing import Iterator, List
 
 import numpy as np
 import openai
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parents[1]))
-from _conformance import validate_client_frame, validate_server_frame
-
 from realtime_client.testing import FakeRealtimeServer, Reply, synthesize_speech
 from realtime_client.testing._audio import silence
+from tests._conformance import validate_client_frame, validate_server_frame
 
 
 @pytest.fixture
