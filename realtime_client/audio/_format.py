@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import attrs
 
-__all__ = ["ENCODINGS", "AudioFormat", "PCM16_24K"]
+__all__ = ["ENCODINGS", "PCM16_24K", "AudioFormat"]
 
 ENCODINGS = ("pcm16", "g711_ulaw", "g711_alaw")
 

@@ -1,0 +1,152 @@
+"""The provider seam: a sans-I/O session per connection, built by the adapter (a factory).
+
+A provider session speaks one provider's wire protocol and nothing else: no sockets, threads,
+clocks, audio devices or callbacks. The live session (``_live.py``) drives it:
+
+* ``connection_request(token, config, resume)``: URL, headers and subprotocols to open.
+* ``start(config, resume)``: frames to send as soon as the socket is open (OpenAI: none, it
+  waits for ``session.created``; Gemini: ``setup``; ElevenLabs: the initiation data).
+* ``receive(frame)``: normalized, turn-shaped events *and* frames to send back at once (the
+  OpenAI session answers ``session.created`` with ``session.update``; ElevenLabs ``ping`` with
+  ``pong``). The handshake is over when it yields :class:`~realtime_client._events.Ready`.
+* ``send(intent)``: frames for one intent, ``[]`` where the provider has no such thing.
+* ``classify_close(code, reason)``: what a closed socket means (reconnect, clean, fatal).
+* ``resume_state()``: what the next connection needs to pick the conversation up again.
+* ``info``: rates, formats and capabilities the client and the audio engine plan with.
+
+Threads: one provider session is used under the client's state lock only, so it needs no
+lock of its own; ``receive`` and ``send`` may therefore come from different threads.
+"""
+
+from __future__ import annotations
+
+from typing import Any, List, Mapping, Optional, Protocol, Tuple, Union, runtime_checkable
+
+import attrs
+
+from ._errors import RealtimeError
+from ._events import Event
+from ._intents import Intent
+from ._models import RealtimeToken, SessionConfig
+from ._types import ConnectionRequest, Frame
+from .audio._format import PCM16_24K, AudioFormat
+
+__all__ = [
+    "Adapter",
+    "CloseAction",
+    "ProviderInfo",
+    "ProviderSession",
+    "Received",
+    "ResumeState",
+]
+
+
+@attrs.frozen
+class ProviderInfo:
+    """What a provider session offers, for the client and the audio engine.
+
+    Attributes:
+        provider: the provider's name (a key of ``adapters.ADAPTERS``).
+        input_format / output_format: wire audio each way; the engine resamples and encodes.
+        can_truncate: the provider can be told how much of an item the user heard.
+        speech_interrupts: the provider's VAD ``SpeechStarted`` means the user barged in (the
+            client flushes playback at once); providers that announce barge-in themselves
+            (Gemini ``interrupted``, ElevenLabs ``interruption``) send ``Interrupted`` instead.
+        live_session_update: ``update_session`` can change a live session (else it applies
+            on the next connection).
+        transcribes_input: user speech becomes a transcript (the client waits for it before
+            announcing a voice message).
+        commit_min_ms: push-to-talk turns shorter than this are discarded, not committed.
+        ping_interval / ping_timeout: WebSocket keep-alive the provider tolerates (``None``:
+            no pings; Gemini's pongs are too slow for them).
+        audio_fields: event type -> field holding base64 audio (the wire log elides them).
+    """
+
+    provider: str
+    input_format: AudioFormat = PCM16_24K
+    output_format: AudioFormat = PCM16_24K
+    can_truncate: bool = False
+    speech_interrupts: bool = True
+    live_session_update: bool = True
+    transcribes_input: bool = True
+    commit_min_ms: float = 0.0
+    ping_interval: Optional[float] = 20.0
+    ping_timeout: Optional[float] = 20.0
+    audio_fields: Mapping[str, str] = attrs.field(factory=dict)
+
+
+@attrs.frozen
+class Received:
+    """What one received frame means: normalized events, and frames to send back at once."""
+
+    events: Tuple[Event, ...] = attrs.field(default=(), converter=tuple)
+    replies: Tuple[Frame, ...] = attrs.field(default=(), converter=tuple)
+
+
+@attrs.frozen
+class CloseAction:
+    """What a closed socket means.
+
+    Attributes:
+        action: ``"reconnect"`` (a drop or the provider's session cap: resume), ``"clean"``
+            (a normal close: status idle) or ``"error"`` (give up: status error).
+        go_away: the close is the provider's session cap (``on_go_away(0)`` fires).
+        error: the error to report, if any.
+    """
+
+    action: str
+    go_away: bool = False
+    error: Optional[RealtimeError] = None
+
+
+@attrs.frozen
+class ResumeState:
+    """What the next connection needs to continue the conversation.
+
+    Attributes:
+        replay: seed the new session with the conversation's history (``Replay`` intent).
+        handle: a provider resumption handle (Gemini ``sessionResumption``).
+        conversation_id: a provider conversation to reattach to (xAI).
+    """
+
+    replay: bool = True
+    handle: Optional[str] = None
+    conversation_id: Optional[str] = None
+
+
+@runtime_checkable
+class ProviderSession(Protocol):
+    """One connection's protocol state machine (see the module docstring)."""
+
+    info: ProviderInfo
+
+    def connection_request(self, token: RealtimeToken, config: SessionConfig,
+                           resume: Optional[ResumeState]) -> ConnectionRequest: ...
+
+    def start(self, config: SessionConfig, resume: Optional[ResumeState]) -> List[Frame]: ...
+
+    def receive(self, frame: Union[str, bytes]) -> Received: ...
+
+    def send(self, intent: Intent) -> List[Frame]: ...
+
+    def classify_close(self, code: int, reason: str, error: Optional[RealtimeError]) -> CloseAction: ...
+
+    def resume_state(self) -> ResumeState: ...
+
+
+@runtime_checkable
+class Adapter(Protocol):
+    """A provider: a factory of provider sessions (``openai_realtime(...)`` returns one)."""
+
+    provider: str
+
+    def new_session(self) -> ProviderSession:
+        """A fresh protocol session for one connection."""
+
+    def check_config(self, config: SessionConfig) -> None:
+        """Raise ``ValueError``/``TypeError`` for settings this provider cannot honour."""
+
+
+def provider_of(adapter: Any) -> str:
+    """The adapter's provider name, for reprs and errors."""
+    return str(getattr(adapter, "provider", "unknown"))
