@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import collections
 import logging
 import threading
-from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Dict, Mapping, Optional, Sequence, Tuple, Union
 
-from ._conversation import Conversation, Effects
+from . import _actions as act
 from ._errors import ConnectionFailedError, RealtimeError
+from ._live import AudioOptions, LiveSession
 from ._models import (
     ClientState,
     ImagePart,
@@ -20,13 +20,11 @@ from ._models import (
     SessionConfig,
     TextPart,
 )
-from ._notify import Notifier
-from ._refresh import TokenRefresher
-from ._transport import CloseInfo, WebSocketTransport
-from ._types import Adapter, AudioInput, AudioOutput, Dispatcher
+from ._provider import Adapter, provider_of
+from ._state import StateOwner
+from ._types import AudioInput, AudioOutput, Dispatcher
 from ._util import Deadline, new_id
 from ._validate import check_client_options, image_payload, optional_path
-from ._wiring import ClientWiring
 from .dispatch import ThreadDispatcher
 
 __all__ = ["RealtimeClient"]
@@ -38,10 +36,9 @@ _CALLBACKS = ("on_status_change", "on_mode_change", "on_message", "on_error", "o
               "on_disconnect", "on_interrupted", "on_usage", "on_go_away")
 _SESSION_OPTIONS = ("instructions", "voice", "tools", "vad_mode", "vad_config", "output_modalities",
                     "temperature", "max_output_tokens", "semantic_eagerness", "provider_options", "model")
-MANUAL_COMMIT_MIN_MS = 100
 
 
-class RealtimeClient(ClientWiring):
+class RealtimeClient:
     """A realtime voice conversation with an AI model, for code that is not async.
 
     ``connect()`` blocks until the session is live; everything else returns at once, and
@@ -67,7 +64,8 @@ class RealtimeClient(ClientWiring):
             into its left and right channels.
         dispatcher: where callbacks run (default: one ``realtime-callbacks`` thread).
         tool_timeout: seconds a tool handler may take before an error result is sent.
-        ping_interval / ping_timeout: WebSocket keep-alive after this much inbound silence.
+        ping_interval / ping_timeout: WebSocket keep-alive after this much inbound silence
+            (default: what the provider tolerates, 20 s / 20 s for OpenAI; 0 turns pings off).
         max_frame_bytes: larger incoming frames end the connection (code 1009).
         token_refresh: refetch the token before ``expires_at`` (60 s early, or halfway for
             short-lived tokens).
@@ -122,8 +120,8 @@ class RealtimeClient(ClientWiring):
         record_to: Optional[str] = None,
         dispatcher: Optional[Dispatcher] = None,
         tool_timeout: float = 30.0,
-        ping_interval: float = 20.0,
-        ping_timeout: float = 20.0,
+        ping_interval: Optional[float] = None,
+        ping_timeout: Optional[float] = None,
         max_frame_bytes: int = 32 * 1024 * 1024,
         token_refresh: bool = True,
         reconnect: Union[bool, ReconnectPolicy] = True,
@@ -148,10 +146,10 @@ class RealtimeClient(ClientWiring):
                              output_device=output_device, record_to=record_to, tool_timeout=tool_timeout,
                              ping_interval=ping_interval, ping_timeout=ping_timeout,
                              max_frame_bytes=max_frame_bytes, token_refresh=token_refresh, echo=echo)
-        callbacks = dict(on_status_change=on_status_change, on_mode_change=on_mode_change,
-                         on_message=on_message, on_error=on_error, on_connect=on_connect,
-                         on_disconnect=on_disconnect, on_interrupted=on_interrupted, on_usage=on_usage,
-                         on_go_away=on_go_away)
+        callbacks: Dict[str, Optional[Callable[..., Any]]] = dict(
+            on_status_change=on_status_change, on_mode_change=on_mode_change, on_message=on_message,
+            on_error=on_error, on_connect=on_connect, on_disconnect=on_disconnect,
+            on_interrupted=on_interrupted, on_usage=on_usage, on_go_away=on_go_away)
         for name, cb in callbacks.items():
             if cb is not None and not callable(cb):
                 raise TypeError(f"{name} must be callable, got {type(cb).__name__}")
@@ -159,62 +157,41 @@ class RealtimeClient(ClientWiring):
             from .adapters import openai_realtime
 
             adapter = openai_realtime()
-        from ._tools import ToolRunner, as_tool
+        from ._tools import as_session_tool
 
-        self._runner_cls = ToolRunner
-
-        self._config = SessionConfig(
-            model=model, voice=voice, instructions=instructions, tools=tuple(as_tool(t) for t in tools),
-            vad_mode=vad_mode, vad_config=vad_config, output_modalities=output_modalities,
-            temperature=temperature, max_output_tokens=max_output_tokens,
-            semantic_eagerness=semantic_eagerness, provider_options=dict(provider_options or {}))
-        self._get_token = get_token
-        self._adapter = adapter
-        self._auto_playback = auto_playback
-        self._auto_capture = auto_capture
-        self._audio_input = audio_input
-        self._audio_output = audio_output
-        self._audio_options: Dict[str, Any] = dict(input_device=input_device, output_device=output_device,
-                                                   echo=echo, record_to=optional_path(record_to))
-        self._own_dispatcher = ThreadDispatcher() if dispatcher is None else None
-        self._dispatcher: Dispatcher = dispatcher or self._own_dispatcher  # type: ignore[assignment]
-        self._callbacks: Dict[str, Optional[Callable[..., Any]]] = callbacks
-        self._subscribers: List[Callable[[ClientState], Any]] = []
-        self._transport_options = dict(ping_interval=ping_interval, ping_timeout=ping_timeout,
-                                       max_frame_bytes=max_frame_bytes)
-        self._token_refresh = token_refresh
+        config = SessionConfig(
+            model=model, voice=voice, instructions=instructions,
+            tools=tuple(as_session_tool(t) for t in tools), vad_mode=vad_mode, vad_config=vad_config,
+            output_modalities=output_modalities, temperature=temperature,
+            max_output_tokens=max_output_tokens, semantic_eagerness=semantic_eagerness,
+            provider_options=dict(provider_options or {}))
+        check = getattr(adapter, "check_config", None)
+        if callable(check):
+            check(config)
         if reconnect is True:
             reconnect = ReconnectPolicy()
         if reconnect is not False and not isinstance(reconnect, ReconnectPolicy):
             raise TypeError("reconnect must be True, False or a ReconnectPolicy")
-        self._reconnect = reconnect or None
-        self._reconnector = None
-        self._stop_reconnect = threading.Event()
-        self._replay_count = 0
-        self._pending_frames = collections.deque()
         if max_queued_frames < 1:
             raise ValueError(f"max_queued_frames must be at least 1, got {max_queued_frames!r}")
-        self._max_queued_frames = max_queued_frames
-
-        self._lock = threading.Lock()
-        self._cond = threading.Condition(self._lock)
-        self._conv = Conversation(adapter, transcribes_input=getattr(adapter, "transcribes_input", True))
-        self._state = self._conv.snapshot()
-        self._seen_version = -1
-        self._notifier = Notifier(self._dispatcher)
-        self._generation = 0
-        self._destroyed = False
-        self._disconnecting = False
-        self._closed_info: Optional[CloseInfo] = None
-        self._transport: Optional[WebSocketTransport] = None
-        self._engine: Any = None
-        self._token: Optional[RealtimeToken] = None
+        self._adapter = adapter
+        self._get_token = get_token
+        self._audio = AudioOptions(auto_playback=auto_playback, auto_capture=auto_capture,
+                                   audio_input=audio_input, audio_output=audio_output,
+                                   input_device=input_device, output_device=output_device, echo=echo,
+                                   record_to=optional_path(record_to))
+        self._own_dispatcher = ThreadDispatcher() if dispatcher is None else None
+        self._dispatcher: Dispatcher = dispatcher or self._own_dispatcher  # type: ignore[assignment]
+        self._transport_options = dict(ping_interval=ping_interval, ping_timeout=ping_timeout,
+                                       max_frame_bytes=max_frame_bytes)
+        self._token_refresh = token_refresh
+        self._reconnect: Optional[ReconnectPolicy] = reconnect or None
+        self._max_queued = max_queued_frames
         self._tool_timeout = tool_timeout
-        self._tools = ToolRunner(self._config.tools, default_timeout=tool_timeout,
-                                 on_result=self._on_tool_result)
-        self._refresher: Optional[TokenRefresher] = None
+        self._state = StateOwner(config, self._dispatcher, callbacks)
+        self._live: Optional[LiveSession] = None
+        self._destroyed = False
         self._ask_lock = threading.Lock()
-        self._captured_ms = 0.0
         from ._shutdown import register
 
         register(self)
@@ -224,46 +201,51 @@ class RealtimeClient(ClientWiring):
     @property
     def state(self) -> ClientState:
         """The current :class:`ClientState` snapshot (immutable)."""
-        return self._state
+        return self._state.state
 
     @property
     def status(self) -> RealtimeStatus:
-        return self._state.status
+        return self._state.state.status
 
     @property
     def mode(self) -> RealtimeMode:
-        return self._state.mode
+        return self._state.state.mode
 
     @property
     def messages(self) -> Tuple[RealtimeMessage, ...]:
-        return self._state.messages
+        return self._state.state.messages
 
     @property
     def error(self) -> Optional[Exception]:
-        return self._state.error
+        """The current error: the latest one reported through ``on_error`` (a provider error
+        event, a failed response, a refused session update, a device or token failure, or what
+        ended the session), until the next successful ``connect()`` or reconnect clears it."""
+        return self._state.state.error
 
     @property
     def pending_user_transcript(self) -> str:
-        return self._state.pending_user_transcript
+        return self._state.state.pending_user_transcript
 
     @property
     def pending_assistant_transcript(self) -> str:
-        return self._state.pending_assistant_transcript
+        return self._state.state.pending_assistant_transcript
 
     @property
     def session_config(self) -> SessionConfig:
-        """The session settings applied on connect and remembered for reconnects."""
-        return self._config
+        """The session settings: those asked for, less any change the provider refused."""
+        with self._state.lock:
+            return self._state.conv.config
 
     @property
     def audio(self) -> Any:
         """The :class:`~realtime_client.audio.AudioVisualization`, or ``None`` when not connected."""
-        engine = self._engine
+        live = self._live
+        engine = live.engine if live is not None else None
         return engine.visualization if engine is not None else None
 
     def __repr__(self) -> str:
-        s = self._state
-        return (f"<RealtimeClient provider={self._adapter.provider} status={s.status.value} "
+        s = self._state.state
+        return (f"<RealtimeClient provider={provider_of(self._adapter)} status={s.status.value} "
                 f"mode={s.mode.value} messages={len(s.messages)}>")
 
     def on_state_change(self, callback: Callable[[ClientState], Any]) -> Callable[[], None]:
@@ -273,13 +255,14 @@ class RealtimeClient(ClientWiring):
         """
         if not callable(callback):
             raise TypeError("on_state_change needs a callable")
-        with self._lock:
+        state = self._state
+        with state.lock:
             self._check_usable()
-            self._subscribers = [*self._subscribers, callback]
+            state.subscribers = [*state.subscribers, callback]
 
         def unsubscribe() -> None:
-            with self._lock:
-                self._subscribers = [s for s in self._subscribers if s is not callback]
+            with state.lock:
+                state.subscribers = [s for s in state.subscribers if s is not callback]
 
         return unsubscribe
 
@@ -299,49 +282,41 @@ class RealtimeClient(ClientWiring):
         callbacks fired while connecting would wait behind the call).
         """
         deadline = Deadline(timeout)
-        with self._lock:
+        state = self._state
+        with state.lock:
             self._check_usable()
-            if self._conv.status is RealtimeStatus.CONNECTED:
+            status = state.conv.status
+            if status is RealtimeStatus.CONNECTED:
                 return
-            if self._conv.status in (RealtimeStatus.CONNECTING, RealtimeStatus.RECONNECTING):
+            if status in (RealtimeStatus.CONNECTING, RealtimeStatus.RECONNECTING):
                 raise RealtimeError("connect() is already in progress on another thread",
                                     code="CONNECTION_FAILED")
-            self._generation += 1
-            generation = self._generation
-            self._disconnecting = False
-            self._closed_info = None
-            self._conv.reset_session()
-            self._conv.manual = self._config.vad_mode == "manual"
-            self._conv.set_status(RealtimeStatus.CONNECTING)
-            self._commit_locked()
+            live = self._live = self._new_live()
+            state.commit_locked(state.conv.reduce(act.Connecting(state.conv.config.vad_mode == "manual")))
         if self._own_dispatcher is not None:
             self._own_dispatcher.start()
-        self._tools = self._runner_cls(self._config.tools, default_timeout=self._tool_timeout,
-                                       on_result=self._on_tool_result)
-        self._drain_outbox()
+        state.flush()
         try:
-            self._open_session(generation, deadline)
-            self._start_audio()
+            live.start(deadline)
         except BaseException as exc:
             err = exc if isinstance(exc, RealtimeError) else ConnectionFailedError(
                 f"connect failed: {type(exc).__name__}: {exc}")
-            self._teardown(Deadline(1.0))
-            with self._lock:
-                self._conv.set_status(RealtimeStatus.ERROR, err)
-                self._notify_locked("on_error", err)
-                self._commit_locked()
-            self._drain_outbox()
+            live.close(Deadline(1.0))
+            with state.lock:
+                if self._live is live:
+                    self._live = None
+            state.dispatch(act.ConnectFailed(err))
+            state.flush()
             if err is exc:
                 raise
             raise err from exc
-        with self._lock:
-            self._conv.set_status(RealtimeStatus.CONNECTED)
-            self._conv.mic_open = self._engine is not None and self._engine_capturing()
-            self._conv.settle_mode()
-            self._notify_locked("on_connect")
-            self._commit_locked()
-        self._drain_outbox()
-        self._start_refresher()
+
+    def _new_live(self) -> LiveSession:
+        return LiveSession(state=self._state, adapter=self._adapter, get_token=self._get_token,
+                           audio=self._audio, dispatcher=self._dispatcher,
+                           tools=self._state.conv.config.tools, tool_timeout=self._tool_timeout,
+                           transport_options=self._transport_options, token_refresh=self._token_refresh,
+                           reconnect=self._reconnect)
 
     def disconnect(self) -> None:
         """Stop audio, close the connection, cancel timers and join threads; status ``idle``.
@@ -350,19 +325,13 @@ class RealtimeClient(ClientWiring):
         All ``realtime-*`` threads are joined within about one second.
         """
         deadline = Deadline(1.0)
-        with self._lock:
-            self._disconnecting = True
-            self._generation += 1
-            was = self._conv.status
-            self._cond.notify_all()
-        self._teardown(deadline)
-        with self._lock:
-            self._conv.reset_session()
-            self._conv.set_status(RealtimeStatus.IDLE)
-            if was in (RealtimeStatus.CONNECTED, RealtimeStatus.RECONNECTING):
-                self._notify_locked("on_disconnect")
-            self._commit_locked()
-        self._drain_outbox()
+        state = self._state
+        with state.lock:
+            live, self._live = self._live, None
+        if live is not None:
+            live.close(deadline)
+        state.dispatch(act.SessionEnded(RealtimeStatus.IDLE))
+        state.flush()
         if self._own_dispatcher is not None:
             self._own_dispatcher.stop(max(0.05, deadline.remaining()))
 
@@ -372,10 +341,11 @@ class RealtimeClient(ClientWiring):
         After this every method except ``disconnect``/``destroy`` raises ``RealtimeError``.
         """
         self.disconnect()
-        with self._lock:
+        state = self._state
+        with state.lock:
             self._destroyed = True
-            self._subscribers = []
-            self._callbacks = dict.fromkeys(self._callbacks)
+            state.subscribers = []
+            state.callbacks = dict.fromkeys(state.callbacks)
 
     def __enter__(self) -> RealtimeClient:
         self.connect()
@@ -388,16 +358,21 @@ class RealtimeClient(ClientWiring):
         if self._destroyed:
             raise RealtimeError("this RealtimeClient was destroyed; create a new one", code="UNKNOWN")
 
-    def _require_connected_locked(self, what: str) -> None:
-        self._check_usable()
-        if self._conv.status is not RealtimeStatus.CONNECTED:
-            raise RealtimeError(f"cannot {what}: the client is {self._conv.status.value}, not connected",
-                                code="CONNECTION_FAILED")
+    def _run(self, item: Any) -> None:
+        live = self._live
+        if live is not None:
+            live.run(item)
+        else:
+            self._state.dispatch(item)
+            self._state.flush()
 
     # --- conversation intents --------------------------------------------------------------
 
     def send_text(self, text: str) -> RealtimeMessage:
         """Add a user text message and ask for a response. Returns at once with the message.
+
+        While the client is reconnecting the message is queued and sent once the session is
+        back (at most ``max_queued_frames`` waiting messages).
 
         Raises:
             TypeError: not a string. ValueError: empty text. RealtimeError: not connected.
@@ -419,134 +394,121 @@ class RealtimeClient(ClientWiring):
         return self._send_user_parts((ImagePart(data, mime_type),), "send an image")
 
     def _send_user_parts(self, parts: Tuple[Any, ...], what: str) -> RealtimeMessage:
-        fx = Effects()
-        with self._lock:
+        state = self._state
+        with state.lock:
             self._check_usable()
-            if self._conv.status is RealtimeStatus.RECONNECTING:
-                if len(self._pending_frames) + 2 > self._max_queued_frames:
-                    raise RealtimeError(f"cannot {what}: reconnecting, and {len(self._pending_frames)} "
-                                        "frames are already waiting to be sent", code="CONNECTION_FAILED")
-            else:
-                self._require_connected_locked(what)
+            status = state.conv.status
+            if status is RealtimeStatus.RECONNECTING:
+                if len(state.conv.queued) + 2 > self._max_queued:
+                    raise RealtimeError(f"cannot {what}: reconnecting, and {len(state.conv.queued)} "
+                                        "messages are already waiting to be sent", code="CONNECTION_FAILED")
+            elif status is not RealtimeStatus.CONNECTED:
+                raise RealtimeError(f"cannot {what}: the client is {status.value}, not connected",
+                                    code="CONNECTION_FAILED")
             msg = RealtimeMessage(id=new_id("msg"), role="user", parts=parts)
-            self._conv.add_user_message(msg, fx)
-            self._commit_locked(fx)
-        self._apply(fx)
+        self._run(act.SendUser(msg))
         return msg
 
     def update_session(self, **changes: Any) -> None:
         """Change session settings (``instructions``, ``voice``, ``tools``, ``vad_mode``, ...).
 
-        The change is remembered for later connects; when connected it is sent at once and a
-        rejection by the provider arrives through ``on_error``.
+        Only the settings named here are sent, and only once the provider accepted them do they
+        become part of what a reconnect re-applies. A change the provider refuses (OpenAI cannot
+        change the voice once the assistant has spoken) arrives through ``on_error`` and is
+        forgotten, so it does not poison later updates. When not connected the change applies
+        with the next ``connect()``.
         """
         unknown = set(changes) - set(_SESSION_OPTIONS)
         if unknown:
             raise TypeError(f"unknown session option(s): {', '.join(sorted(unknown))}")
         if "tools" in changes:
-            from ._tools import as_tool
+            from ._tools import as_session_tool
 
-            changes["tools"] = tuple(as_tool(t) for t in changes["tools"])
-        with self._lock:
+            changes["tools"] = tuple(as_session_tool(t) for t in changes["tools"])
+        state = self._state
+        with state.lock:
             self._check_usable()
-            self._config = self._config.merged(**changes)
-            self._conv.manual = self._config.vad_mode == "manual"
-            connected = self._conv.status is RealtimeStatus.CONNECTED
-            config = self._config
-            if connected:
-                self._conv.config_event_id = new_id("evt_cfg")
-            event_id = self._conv.config_event_id
-        self._tools.update_tools(config.tools)
-        if connected:
-            self._send(self._adapter.session_update(config, event_id))
+            config = state.conv.config.merged(**changes)
+        check = getattr(self._adapter, "check_config", None)
+        if callable(check):
+            check(config)
+        live = self._live
+        if live is not None and "tools" in changes:
+            live.update_tools(config.tools)
+        self._run(act.ChangeConfig(new_id("cfg"), config, tuple(changes)))
 
     def interrupt(self) -> None:
         """Cut the assistant off now: stop playback, cancel the response, truncate to what was heard.
 
         Does nothing (and raises nothing) when nothing is playing and no response is active.
         """
-        engine = self._engine
-        played = engine.flush() if engine is not None else None
-        fx = Effects()
-        with self._lock:
-            if self._conv.status is not RealtimeStatus.CONNECTED:
-                return
-            self._conv.interrupt(played, cancel=True, fx=fx)
-            self._commit_locked(fx)
-        self._apply(fx)
+        self._run(act.RequestInterrupt())
 
     def start_listening(self) -> None:
         """Open the microphone and stream it to the provider."""
-        with self._lock:
-            self._require_connected_locked("start listening")
-            engine = self._engine
-        if engine is None or not self._has_input():
+        with self._state.lock:
+            self._check_usable()
+            if self._state.conv.status is not RealtimeStatus.CONNECTED:
+                status = self._state.conv.status.value
+                raise RealtimeError(f"cannot start listening: the client is {status}, not connected",
+                                    code="CONNECTION_FAILED")
+        live = self._live
+        engine = live.engine if live is not None else None
+        if engine is None or not engine.has_input:
             raise RealtimeError("no audio input: pass audio_input= or use the default microphone",
                                 code="AUDIO_DEVICE")
-        with self._lock:
-            self._captured_ms = 0.0
         engine.start_capture()
-        with self._lock:
-            self._conv.mic_open = True
-            self._conv.settle_mode()
-            self._commit_locked()
-        self._drain_outbox()
+        self._run(act.MicChanged(True))
 
     def stop_listening(self) -> None:
         """Close the microphone. With ``vad_mode='manual'`` this commits the captured audio
-        (at least 100 ms; less is discarded) and asks for a response: push-to-talk."""
-        engine = self._engine
+        (at least the provider's minimum, 100 ms for OpenAI; less is discarded) and asks for a
+        response: push-to-talk."""
+        live = self._live
+        engine = live.engine if live is not None else None
         if engine is not None:
             engine.stop_capture()
-        fx = Effects()
-        with self._lock:
-            if self._conv.status is not RealtimeStatus.CONNECTED:
-                return
-            was_open = self._conv.mic_open
-            self._conv.mic_open = False
-            if was_open and self._conv.manual:
-                if self._captured_ms >= MANUAL_COMMIT_MIN_MS:
-                    fx.frames.append(self._adapter.commit_audio())
-                    self._conv.request_response(fx)
-                    self._conv.mode = RealtimeMode.THINKING
-                else:
-                    fx.frames.append(self._adapter.clear_audio())
-                    self._conv.settle_mode()
-            self._captured_ms = 0.0
-            self._commit_locked(fx)
-        self._apply(fx)
+        self._run(act.PushToTalkEnded())
 
     def ask(self, text: str, timeout: float = 60.0) -> RealtimeMessage:
         """Send ``text`` and block until the assistant's answer is complete; return it.
 
-        Concurrent calls are serialized. Raises the builtin ``TimeoutError`` on timeout.
+        Concurrent calls are serialized. Raises the builtin ``TimeoutError`` on timeout, and
+        the provider's error at once when the response fails or is refused.
         """
         deadline = Deadline(timeout)
         if not self._ask_lock.acquire(timeout=deadline.remaining()):
             raise TimeoutError("another ask() is still waiting for its answer")
         try:
-            with self._lock:
-                seen = self._conv.turns_completed
+            with self._state.lock:
+                seen = self._state.conv.turns_completed
             self.send_text(text)
             return self._wait_turn(seen, deadline)
         finally:
             self._ask_lock.release()
 
     def wait_for_response(self, timeout: float = 60.0) -> RealtimeMessage:
-        """Block until the next assistant answer is complete (tool round trips included)."""
-        with self._lock:
+        """Block until the next assistant answer is complete (tool round trips included).
+
+        Raises the builtin ``TimeoutError`` on timeout, and the provider's error at once when
+        the response fails."""
+        with self._state.lock:
             self._check_usable()
-            seen = self._conv.turns_completed
+            seen = self._state.conv.turns_completed
         return self._wait_turn(seen, Deadline(timeout))
 
     def _wait_turn(self, seen: int, deadline: Deadline) -> RealtimeMessage:
-        with self._cond:
-            ended = (RealtimeStatus.IDLE, RealtimeStatus.ERROR)
-            self._cond.wait_for(lambda: self._conv.turns_completed > seen or self._conv.status in ended,
+        state, conv = self._state, self._state.conv
+        ended = (RealtimeStatus.IDLE, RealtimeStatus.ERROR)
+        with state.cond:
+            state.cond.wait_for(lambda: conv.turns_completed > seen or conv.status in ended,
                                 deadline.remaining())
-            if self._conv.turns_completed > seen and self._conv.last_turn is not None:
-                return self._conv.last_turn
-            status, error = self._conv.status, self._conv.error
+            result = conv.last_result if conv.turns_completed > seen else None
+            status, error = conv.status, conv.error
+        if isinstance(result, RealtimeMessage):
+            return result
+        if isinstance(result, Exception):
+            raise result
         if status in ended:
             if isinstance(error, RealtimeError):
                 raise error

@@ -1,60 +1,84 @@
-"""Normalized events: what every adapter turns provider frames into.
+"""Normalized, turn-shaped events: what every provider session turns its frames into.
 
-They are provider-independent and carry only what the client needs. Ids are the
-provider's item/response/call ids. Audio is raw PCM16 little-endian mono at the
-adapter's ``output_sample_rate``.
+They say what happened in the conversation, not which frame said it: a turn started, a piece of
+assistant transcript arrived, the turn ended and why. A ``turn`` is whatever id the provider
+has (the OpenAI response id, a counter, an event id); ``item_id`` names one output of a turn
+(an assistant message) and is what truncation and playback bookkeeping key on. Audio is in the
+provider's output format (``ProviderInfo.output_format``).
 """
 
 from __future__ import annotations
 
-from typing import Any, Dict, Optional, Tuple, Union
+from typing import Any, Iterable, Optional, Tuple, Union
 
 import attrs
 
 from ._models import UsageInfo
+from .audio._format import PCM16_24K, AudioFormat
 
 __all__ = [
-    "AssistantItemStarted",
-    "AudioDelta",
-    "AudioDone",
+    "OUTCOMES",
+    "AssistantTranscript",
+    "AudioChunk",
+    "ConfigApplied",
+    "ConfigRejected",
     "Event",
     "GoAway",
     "Ignored",
-    "InputCommitted",
-    "ItemTruncated",
+    "Interrupted",
     "Malformed",
+    "OutputStarted",
     "ProviderErrorEvent",
-    "ResponseDone",
-    "ResponseStarted",
-    "SessionReady",
-    "SessionUpdated",
+    "Ready",
+    "ResumptionUpdate",
     "SpeechStarted",
     "SpeechStopped",
     "ToolCall",
-    "TranscriptDelta",
-    "TranscriptDone",
+    "ToolCallCancelled",
+    "TurnEnded",
+    "TurnStarted",
     "UnknownEvent",
+    "UserAudioCommitted",
+    "UserTranscript",
     "UserTranscriptFailed",
 ]
 
+OUTCOMES = ("completed", "interrupted", "failed", "cut_off")
+ERROR_KINDS = ("benign", "retry", "response_rejected", "config_rejected", "fatal", "other")
+
+
+def _as_tuple(items: Iterable[Any]) -> Tuple[Any, ...]:
+    return tuple(items)
+
 
 @attrs.frozen
-class SessionReady:
-    """The provider created the session (OpenAI ``session.created``)."""
+class Ready:
+    """The handshake is over and the session configuration is applied: the session is live."""
 
-    session: Dict[str, Any] = attrs.field(factory=dict)
+    input_format: AudioFormat = PCM16_24K
+    output_format: AudioFormat = PCM16_24K
+    session_id: Optional[str] = None
 
 
 @attrs.frozen
-class SessionUpdated:
-    """The provider applied a session update; ``session`` is the full effective config."""
+class ConfigApplied:
+    """The provider accepted the session update ``update_id``."""
 
-    session: Dict[str, Any] = attrs.field(factory=dict)
+    update_id: str
+
+
+@attrs.frozen
+class ConfigRejected:
+    """The provider refused the session update ``update_id``; nothing of it was applied."""
+
+    update_id: str
+    message: str
+    code: Optional[str] = None
 
 
 @attrs.frozen
 class SpeechStarted:
-    """Server VAD heard the user start speaking; ``item_id`` is the future user item."""
+    """The provider's VAD heard the user start speaking; ``item_id`` is the future user message."""
 
     item_id: Optional[str] = None
     audio_start_ms: Optional[int] = None
@@ -62,137 +86,162 @@ class SpeechStarted:
 
 @attrs.frozen
 class SpeechStopped:
+    """The provider's VAD heard the user stop speaking."""
+
     item_id: Optional[str] = None
     audio_end_ms: Optional[int] = None
 
 
 @attrs.frozen
-class InputCommitted:
-    """The input audio buffer became user item ``item_id``."""
+class UserAudioCommitted:
+    """The user's spoken turn became message ``item_id`` (its transcript may follow)."""
 
     item_id: str
-    previous_item_id: Optional[str] = None
 
 
 @attrs.frozen
-class TranscriptDelta:
-    """A piece of transcript. ``role`` is ``user`` or ``assistant``; ``kind`` is ``audio``
-    (transcript of speech) or ``text`` (text output)."""
+class UserTranscript:
+    """User speech as text: a ``final`` transcript, or a delta of a pending one."""
 
-    role: str
-    item_id: str
-    delta: str
-    kind: str = "audio"
-    response_id: Optional[str] = None
-
-
-@attrs.frozen
-class TranscriptDone:
-    """A final transcript (or final text) for one item."""
-
-    role: str
-    item_id: str
+    item_id: Optional[str]
     text: str
-    kind: str = "audio"
-    response_id: Optional[str] = None
+    final: bool
 
 
 @attrs.frozen
 class UserTranscriptFailed:
-    item_id: str
+    """Transcribing ``item_id`` failed; the message stays without a transcript."""
+
+    item_id: Optional[str]
     message: str = ""
 
 
 @attrs.frozen
-class ResponseStarted:
-    response_id: str
+class TurnStarted:
+    """The assistant started turn ``turn``."""
+
+    turn: str
 
 
 @attrs.frozen
-class AssistantItemStarted:
-    """The model started an output item (a message or a function call) in a response."""
+class OutputStarted:
+    """Turn ``turn`` started output ``item_id`` (``kind``: ``message`` or ``function_call``)."""
 
+    turn: Optional[str]
     item_id: str
-    response_id: Optional[str] = None
-    item_type: str = "message"
+    kind: str = "message"
 
 
 @attrs.frozen
-class AudioDelta:
-    """A chunk of assistant audio for ``item_id`` (PCM16 at the adapter's output rate)."""
+class AssistantTranscript:
+    """Assistant text: a ``final`` text for the item, or a delta. ``kind`` is ``audio`` (the
+    transcript of speech) or ``text`` (text output)."""
 
-    item_id: str
-    pcm: bytes = attrs.field(repr=lambda b: f"<{len(b)} bytes>")
-    response_id: Optional[str] = None
-    content_index: int = 0
+    turn: Optional[str]
+    item_id: Optional[str]
+    text: str
+    final: bool
+    kind: str = "audio"
 
 
 @attrs.frozen
-class AudioDone:
+class AudioChunk:
+    """Assistant audio of ``item_id`` in the provider's output format."""
+
+    turn: Optional[str]
     item_id: str
-    response_id: Optional[str] = None
+    audio: bytes = attrs.field(repr=lambda b: f"<{len(b)} bytes>")
 
 
 @attrs.frozen
 class ToolCall:
     """The model asks the client to run tool ``name`` with JSON ``arguments``."""
 
+    turn: Optional[str]
     call_id: str
     name: str
     arguments: str
     item_id: Optional[str] = None
-    response_id: Optional[str] = None
 
 
 @attrs.frozen
-class ResponseDone:
-    """A response ended. ``status`` is ``completed``, ``cancelled``, ``failed`` or
-    ``incomplete``; ``reason`` e.g. ``turn_detected`` or ``client_cancelled``."""
+class ToolCallCancelled:
+    """The provider abandoned these tool calls (the user interrupted): drop their results."""
 
-    response_id: str
-    status: str = "completed"
-    reason: Optional[str] = None
+    call_ids: Tuple[str, ...] = attrs.field(converter=_as_tuple)
+
+
+@attrs.frozen
+class TurnEnded:
+    """Turn ``turn`` ended.
+
+    Attributes:
+        outcome: ``completed``, ``interrupted`` (barge-in or cancel), ``failed`` (``error``
+            says why) or ``cut_off`` (a length limit).
+        usage: token usage, when the provider reports it with the turn.
+        item_ids: the turn's output items, in order.
+        reason: the provider's reason, e.g. ``max_output_tokens``.
+    """
+
+    turn: str
+    outcome: str = attrs.field(default="completed", validator=attrs.validators.in_(OUTCOMES))
     usage: Optional[UsageInfo] = None
-    output_item_ids: Tuple[str, ...] = attrs.field(default=(), converter=tuple)
-    error_message: Optional[str] = None
-
-
-@attrs.frozen
-class ItemTruncated:
-    item_id: str
-    audio_end_ms: int = 0
-
-
-@attrs.frozen
-class ProviderErrorEvent:
-    """The provider reported an error. ``benign`` marks errors caused by the client's own
-    housekeeping racing the server (e.g. cancelling a response that just ended)."""
-
-    message: str
+    item_ids: Tuple[str, ...] = attrs.field(default=(), converter=_as_tuple)
+    error: Optional[str] = None
     code: Optional[str] = None
-    error_type: Optional[str] = None
-    param: Optional[str] = None
-    event_id: Optional[str] = None
-    benign: bool = False
+    reason: Optional[str] = None
+
+
+@attrs.frozen
+class Interrupted:
+    """The provider cut the assistant off itself (server-side barge-in): flush playback."""
+
+    turn: Optional[str] = None
 
 
 @attrs.frozen
 class GoAway:
-    """The provider will end the session in ``time_left`` seconds."""
+    """The provider will end the connection in ``time_left`` seconds."""
 
     time_left: float
 
 
 @attrs.frozen
+class ResumptionUpdate:
+    """A handle the next connection can resume this session with."""
+
+    handle: str
+
+
+@attrs.frozen
+class ProviderErrorEvent:
+    """The provider reported an error; ``kind`` says what the client should make of it.
+
+    ``benign``: an answer to the client's own housekeeping (a cancel that raced the end of a
+    response); never surfaced. ``retry``: our request raced the server; ask again later.
+    ``response_rejected``: our request for a response was refused (the turn fails).
+    ``config_rejected``: a session update was refused. ``fatal``: the session cannot go on.
+    ``other``: reported, and the session continues.
+    """
+
+    message: str
+    code: Optional[str] = None
+    kind: str = attrs.field(default="other", validator=attrs.validators.in_(ERROR_KINDS))
+    error_type: Optional[str] = None
+    param: Optional[str] = None
+    event_id: Optional[str] = None
+
+
+@attrs.frozen
 class Ignored:
-    """A known event the client has no use for."""
+    """A known frame the client has no use for."""
 
     type: str
 
 
 @attrs.frozen
 class UnknownEvent:
-    """An event type the adapter does not know; the client logs it once per type."""
+    """A frame type the provider session does not know; the client logs it once per type."""
 
     type: str
 
@@ -206,8 +255,8 @@ class Malformed:
 
 
 Event = Union[
-    SessionReady, SessionUpdated, SpeechStarted, SpeechStopped, InputCommitted, TranscriptDelta,
-    TranscriptDone, UserTranscriptFailed, ResponseStarted, AssistantItemStarted, AudioDelta,
-    AudioDone, ToolCall, ResponseDone, ItemTruncated, ProviderErrorEvent, GoAway, Ignored,
-    UnknownEvent, Malformed,
+    Ready, ConfigApplied, ConfigRejected, SpeechStarted, SpeechStopped, UserAudioCommitted,
+    UserTranscript, UserTranscriptFailed, TurnStarted, OutputStarted, AssistantTranscript,
+    AudioChunk, ToolCall, ToolCallCancelled, TurnEnded, Interrupted, GoAway, ResumptionUpdate,
+    ProviderErrorEvent, Ignored, UnknownEvent, Malformed,
 ]

@@ -8,7 +8,7 @@ Gemini has no response.create, ElevenLabs no truncate.
 
 from __future__ import annotations
 
-from typing import Optional, Tuple, Union
+from typing import Any, Iterable, Optional, Tuple, Union
 
 import attrs
 
@@ -28,12 +28,16 @@ __all__ = [
 ]
 
 
+def _as_tuple(items: Iterable[Any]) -> Tuple[Any, ...]:
+    return tuple(items)
+
+
 @attrs.frozen
 class UserMessage:
     """A user message of text and image parts (``message_id`` is the client's id for it)."""
 
     message_id: str
-    parts: Tuple[Union[TextPart, ImagePart], ...] = attrs.field(converter=tuple)
+    parts: Tuple[Union[TextPart, ImagePart], ...] = attrs.field(converter=_as_tuple)
 
 
 @attrs.frozen
@@ -89,19 +93,19 @@ class ToolResult:
 
 @attrs.frozen
 class UpdateSession:
-    """Apply ``config`` to the live session; ``applied`` is what the provider has accepted so
-    far (send only the difference). ``update_id`` comes back in ConfigApplied/ConfigRejected."""
+    """Change the live session from ``previous`` to ``config``: only the difference goes on the
+    wire. ``update_id`` comes back in ConfigApplied/ConfigRejected."""
 
     update_id: str
     config: SessionConfig
-    applied: SessionConfig
+    previous: SessionConfig
 
 
 @attrs.frozen
 class Replay:
     """Seed a fresh session with the conversation so far (after a reconnect)."""
 
-    messages: Tuple[RealtimeMessage, ...] = attrs.field(converter=tuple)
+    messages: Tuple[RealtimeMessage, ...] = attrs.field(converter=_as_tuple)
 
 
 Intent = Union[UserMessage, RequestResponse, AppendAudio, CommitAudio, ClearAudio, Interrupt,

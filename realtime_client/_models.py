@@ -128,6 +128,9 @@ def _any_tuple(items: Iterable[Any]) -> Tuple[Any, ...]:
 _ROLES = ("user", "assistant")
 
 
+_STOP_REASONS = ("completed", "interrupted", "cut_off", "failed", "disconnected")
+
+
 @attrs.frozen
 class RealtimeMessage:
     """One message of the conversation.
@@ -137,8 +140,14 @@ class RealtimeMessage:
         role: ``"user"`` or ``"assistant"``.
         timestamp: creation time, epoch seconds.
         parts: the content, in order.
-        interrupted: the assistant was cut off before finishing.
+        interrupted: the user cut the assistant off (barge-in or ``interrupt()``).
         duration_ms: audio duration (heard duration when interrupted), if audio.
+        stop_reason: why an assistant message ended: ``"completed"``, ``"interrupted"``
+            (the user), ``"cut_off"`` (a length limit such as ``max_output_tokens``),
+            ``"failed"`` (the provider failed the response) or ``"disconnected"`` (the
+            connection dropped mid-answer); ``None`` for user messages.
+
+    .. versionchanged:: 0.2.0 ``stop_reason``.
     """
 
     id: str
@@ -147,6 +156,8 @@ class RealtimeMessage:
     timestamp: float = attrs.field(factory=time.time)
     interrupted: bool = False
     duration_ms: Optional[float] = None
+    stop_reason: Optional[str] = attrs.field(
+        default=None, validator=attrs.validators.optional(attrs.validators.in_(_STOP_REASONS)))
 
     @property
     def text(self) -> str:

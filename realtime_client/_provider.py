@@ -20,7 +20,7 @@ lock of its own; ``receive`` and ``send`` may therefore come from different thre
 
 from __future__ import annotations
 
-from typing import Any, List, Mapping, Optional, Protocol, Tuple, Union, runtime_checkable
+from typing import Any, Iterable, List, Mapping, Optional, Protocol, Tuple, Union, runtime_checkable
 
 import attrs
 
@@ -39,6 +39,10 @@ __all__ = [
     "Received",
     "ResumeState",
 ]
+
+
+def _as_tuple(items: Iterable[Any]) -> Tuple[Any, ...]:
+    return tuple(items)
 
 
 @attrs.frozen
@@ -79,8 +83,8 @@ class ProviderInfo:
 class Received:
     """What one received frame means: normalized events, and frames to send back at once."""
 
-    events: Tuple[Event, ...] = attrs.field(default=(), converter=tuple)
-    replies: Tuple[Frame, ...] = attrs.field(default=(), converter=tuple)
+    events: Tuple[Event, ...] = attrs.field(default=(), converter=_as_tuple)
+    replies: Tuple[Frame, ...] = attrs.field(default=(), converter=_as_tuple)
 
 
 @attrs.frozen

@@ -22,7 +22,7 @@ import attrs
 
 from ._tool_schema import coerce_arguments, function_schema, plain
 
-__all__ = ["Tool", "ToolOutcome", "ToolRunner", "as_tool", "tool"]
+__all__ = ["Tool", "ToolOutcome", "ToolRunner", "as_session_tool", "as_tool", "client_tools", "tool"]
 
 logger = logging.getLogger("realtime_client")
 
@@ -177,6 +177,31 @@ def as_tool(value: Any) -> Tool:
     raise TypeError(f"a tool must be a Tool or a function, got {type(value).__name__}")
 
 
+def as_session_tool(value: Any) -> Any:
+    """A tool for ``SessionConfig.tools``: a :class:`Tool` (run by the client), or a dict the
+    provider runs itself (e.g. ``{"type": "mcp", ...}``, ``{"type": "web_search"}``), kept as
+    a copy.
+
+    Raises:
+        TypeError: not a Tool, a function or a provider tool dict; or a ``function`` dict
+            (the client could not run it: use :func:`tool`).
+    """
+    if isinstance(value, Mapping):
+        kind = value.get("type")
+        if not isinstance(kind, str) or not kind:
+            raise TypeError("a provider tool dict needs a string 'type' (e.g. 'mcp')")
+        if kind == "function":
+            raise TypeError(f"function tool {value.get('name')!r} given as a dict has no handler: "
+                            "decorate the function with @tool (or pass it as is)")
+        return dict(value)
+    return as_tool(value)
+
+
+def client_tools(tools: Sequence[Any]) -> List[Tool]:
+    """The tools the client runs itself (provider tool dicts are left to the provider)."""
+    return [t for t in tools if isinstance(t, Tool)]
+
+
 # --- running calls --------------------------------------------------------------------------
 
 
@@ -260,6 +285,8 @@ class ToolRunner:
     def _index(tools: Sequence[Any]) -> Dict[str, Tool]:
         index: Dict[str, Tool] = {}
         for item in tools:
+            if isinstance(item, Mapping):
+                continue  # a provider-run tool (MCP, web search): nothing to run here
             t = as_tool(item)
             if t.name in index:
                 raise ValueError(f"duplicate tool name {t.name!r}")

@@ -13,7 +13,7 @@ import socket
 import threading
 import time
 from contextlib import contextmanager
-from typing import Callable, Iterator, Optional, Union
+from typing import Callable, Iterator, Mapping, Optional, Union
 from urllib.parse import urlsplit
 
 import attrs
@@ -90,17 +90,20 @@ class WebSocketTransport:
         ping_interval: seconds of inbound silence before a WebSocket ping is sent.
         ping_timeout: seconds to wait for the pong before the connection is declared dead.
         max_frame_bytes: frames larger than this close the connection with code 1009.
+        audio_fields: the provider's event type -> base64 audio field, for the wire log.
 
     Threads: ``open``/``close`` from a control thread; ``send`` from any thread.
     """
 
     def __init__(self, *, on_frame: FrameSink, on_close: CloseSink, ping_interval: float = 20.0,
-                 ping_timeout: float = 20.0, max_frame_bytes: int = 32 * 1024 * 1024) -> None:
+                 ping_timeout: float = 20.0, max_frame_bytes: int = 32 * 1024 * 1024,
+                 audio_fields: Mapping[str, str] = {}) -> None:
         self._on_frame = on_frame
         self._on_close = on_close
         self._ping_interval = ping_interval
         self._ping_timeout = ping_timeout
         self._max_frame_bytes = max_frame_bytes
+        self._audio_fields = audio_fields
         self._ws: Optional[websocket.WebSocket] = None
         self._reader: Optional[threading.Thread] = None
         self._closing = threading.Event()
@@ -146,7 +149,7 @@ class WebSocketTransport:
         ws = self._ws
         if ws is None or self._closed.is_set():
             raise ConnectionFailedError("not connected: the WebSocket is closed")
-        log_frame("send", text)
+        log_frame("send", text, self._audio_fields)
         try:
             ws.send(text)
         except (websocket.WebSocketException, OSError) as exc:
@@ -237,7 +240,7 @@ class WebSocketTransport:
                         payload = data
                 else:
                     payload = data
-                log_frame("recv", payload)
+                log_frame("recv", payload, self._audio_fields)
                 try:
                     self._on_frame(payload)
                 except Exception:  # the frame sink is ours; never let it kill the reader

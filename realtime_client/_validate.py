@@ -8,7 +8,8 @@ import os
 import re
 from typing import Any, Mapping, Optional, Tuple, Union
 
-from ._types import Adapter, AudioInput, AudioOutput
+from ._provider import Adapter
+from ._types import AudioInput, AudioOutput
 
 __all__ = ["IMAGE_TYPES", "MAX_IMAGE_BYTES", "check_client_options", "image_payload"]
 
@@ -108,9 +109,10 @@ def check_client_options(*, adapter: Any, instructions: Any, voice: Any, model: 
         if device is not None and (isinstance(device, bool) or not isinstance(device, (int, str))):
             raise TypeError(f"{name} must be a device index, a name substring or None, got {device!r}")
     _optional("record_to", record_to, (str, os.PathLike), "a file path")
-    for name, value in (("tool_timeout", tool_timeout), ("ping_interval", ping_interval),
-                        ("ping_timeout", ping_timeout)):
-        _positive_number(name, value)
+    _positive_number("tool_timeout", tool_timeout)
+    for name, value in (("ping_interval", ping_interval), ("ping_timeout", ping_timeout)):
+        if value is not None and value != 0:  # None: the provider's default; 0: no pings
+            _positive_number(name, value)
     if isinstance(max_frame_bytes, bool) or not isinstance(max_frame_bytes, int) or max_frame_bytes <= 0:
         raise ValueError(f"max_frame_bytes must be a positive int, got {max_frame_bytes!r}")
     if not isinstance(token_refresh, bool):

@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import logging
 import re
-from typing import Any, Optional, Union
+from typing import Any, Mapping, Optional, Union
 
 __all__ = ["MAX_LINE_CHARS", "WIRE_LOGGER", "format_frame", "log_frame", "redact_text"]
 
@@ -31,14 +31,10 @@ _SECRET_KEYS = frozenset({
     "access_token", "refresh_token", "ephemeral_key", "x_api_key", "openai_insecure_api_key",
 })
 _MAYBE_SECRET_KEYS = frozenset({"value", "key", "credential", "credentials"})
-# Fields that carry base64 audio, by event type.
-_AUDIO_FIELDS = {
-    "response.output_audio.delta": "delta",
-    "response.audio.delta": "delta",
-    "input_audio_buffer.append": "audio",
-    "output_audio_buffer.append": "audio",
-}
-_AUDIO_KEYS = frozenset({"audio"})  # e.g. the content parts of conversation.item.retrieved
+# Fields that carry base64 audio come from the provider (``ProviderInfo.audio_fields``: event
+# type -> field); an ``audio`` key holding base64 is audio whatever the provider.
+_AUDIO_KEYS = frozenset({"audio"})
+_NO_FIELDS: Mapping[str, str] = {}
 
 _SECRET_TOKEN = re.compile(r"(?<![A-Za-z0-9])(?:(?:sk|rk)-|ek_)[A-Za-z0-9_\-*]{3,}")
 _BEARER = re.compile(r"(?i)\b(bearer)\s+[^\s\"',;]+")
@@ -49,24 +45,27 @@ _DATA_URL = re.compile(r"^(data:[^,;]{0,100}(?:;[^,;]{0,100})*;base64,)(.*)$", r
 _MIN_B64 = 64  # shorter strings are shown as they are (ids, short text)
 
 
-def log_frame(direction: str, frame: Union[str, bytes]) -> None:
+def log_frame(direction: str, frame: Union[str, bytes],
+              audio_fields: Mapping[str, str] = _NO_FIELDS) -> None:
     """Log ``frame`` at DEBUG on ``realtime_client.wire`` if that logger is enabled for DEBUG.
 
     Args:
         direction: a short label such as ``"send"`` or ``"recv"``.
         frame: the frame's text (or bytes for a binary frame).
+        audio_fields: the provider's event type -> field holding base64 audio.
 
     Never raises. Threads: any thread (the reader and every sender).
     """
     if not _wire_log.isEnabledFor(logging.DEBUG):
         return
     try:
-        _wire_log.debug("%s", format_frame(direction, frame))
+        _wire_log.debug("%s", format_frame(direction, frame, audio_fields=audio_fields))
     except Exception:  # a log line must never break the connection
         pass
 
 
-def format_frame(direction: str, frame: Any, limit: int = MAX_LINE_CHARS) -> str:
+def format_frame(direction: str, frame: Any, limit: int = MAX_LINE_CHARS,
+                 audio_fields: Mapping[str, str] = _NO_FIELDS) -> str:
     """A one-line, log-safe description of a WebSocket frame.
 
     JSON text frames are re-serialized compactly with base64 payloads replaced by
@@ -81,12 +80,13 @@ def format_frame(direction: str, frame: Any, limit: int = MAX_LINE_CHARS) -> str
         direction: a label put first, such as ``"send"`` or ``"recv"``.
         frame: ``str`` or ``bytes`` (a decoded dict or list is accepted too).
         limit: the maximum length of the returned line.
+        audio_fields: the provider's event type -> field holding base64 audio.
 
     Returns:
         The line, without newlines. Never raises.
     """
     try:
-        body = _describe(frame, limit)
+        body = _describe(frame, limit, audio_fields)
     except Exception as exc:  # pragma: no cover - defensive: describing must never fail
         body = f"<unprintable {type(frame).__name__} frame: {type(exc).__name__}>"
     return _cap(f"{direction} {body}", limit)
@@ -102,22 +102,22 @@ def redact_text(text: str) -> str:
 # --- internals --------------------------------------------------------------------------
 
 
-def _describe(frame: Any, limit: int) -> str:
+def _describe(frame: Any, limit: int, fields: Mapping[str, str]) -> str:
     if isinstance(frame, (dict, list)):
-        return _dumps(_clean(frame, None, None))
+        return _dumps(_clean(frame, None, None, fields))
     if isinstance(frame, (bytes, bytearray, memoryview)):
         data = bytes(frame)
         try:
             text = data.decode("utf-8")
         except UnicodeDecodeError:
             return f"<binary frame, {len(data)} bytes>"
-        return f"<binary frame, {len(data)} bytes> {_describe_text(text, limit)}"
+        return f"<binary frame, {len(data)} bytes> {_describe_text(text, limit, fields)}"
     if isinstance(frame, str):
-        return _describe_text(frame, limit)
+        return _describe_text(frame, limit, fields)
     return f"<{type(frame).__name__} frame>"
 
 
-def _describe_text(text: str, limit: int) -> str:
+def _describe_text(text: str, limit: int, fields: Mapping[str, str]) -> str:
     if text[:1] in ("{", "["):
         try:
             decoded = json.loads(text)
@@ -125,7 +125,7 @@ def _describe_text(text: str, limit: int) -> str:
             decoded = None
         if isinstance(decoded, (dict, list)):
             try:
-                return _dumps(_clean(decoded, None, None))
+                return _dumps(_clean(decoded, None, None, fields))
             except RecursionError:  # absurdly deep nesting: fall back to the pattern pass
                 pass
     # Not JSON: redact and elide pattern by pattern, on a bounded head of the text.
@@ -140,29 +140,29 @@ def _dumps(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)
 
 
-def _clean(value: Any, key: Optional[str], event_type: Optional[str]) -> Any:
+def _clean(value: Any, key: Optional[str], event_type: Optional[str], fields: Mapping[str, str]) -> Any:
     """A copy of a decoded JSON value, safe to log (recursive)."""
     if isinstance(value, dict):
         kind = value.get("type")
         inner_type = kind if isinstance(kind, str) else event_type
         out = {}
         for k, v in value.items():
-            out[k] = _clean(v, str(k), inner_type if k != "type" else None)
+            out[k] = _clean(v, str(k), inner_type if k != "type" else None, fields)
         return out
     if isinstance(value, list):
-        return [_clean(v, key, event_type) for v in value]
+        return [_clean(v, key, event_type, fields) for v in value]
     if isinstance(value, str):
-        return _clean_str(value, key, event_type)
+        return _clean_str(value, key, event_type, fields)
     return value
 
 
-def _clean_str(value: str, key: Optional[str], event_type: Optional[str]) -> str:
+def _clean_str(value: str, key: Optional[str], event_type: Optional[str], fields: Mapping[str, str]) -> str:
     name = (key or "").lower().replace("-", "_")
     if name in _SECRET_KEYS and value:
         return REDACTED
     if name in _MAYBE_SECRET_KEYS and _looks_like_secret(value):
         return REDACTED
-    audio_field = _AUDIO_FIELDS.get(event_type or "")
+    audio_field = fields.get(event_type or "")
     if (name == audio_field or name in _AUDIO_KEYS) and _B64_VALUE.fullmatch(value) is not None:
         return f"<{_b64_size(value)} bytes audio>"
     if len(value) >= _MIN_B64:

@@ -641,3 +641,65 @@ def test_session_time_cap_reports_go_away_and_error(make_client):
         assert "1001" in str(rec.of("on_error")[0]) and "maximum duration" in str(rec.of("on_error")[0])
         client.disconnect()
     check_conformance(capped)
+
+
+# --- regressions from the outside audit of the OpenAI path (issue 7) ------------------------------
+
+
+def test_provider_error_is_the_current_error_until_the_next_connect(server, make_client):
+    """A provider error event that reached on_error is client.error (also in snapshots) until reconnect."""
+    rec = Recorder()
+    states: List[Any] = []
+    client = make_client(**rec.options())
+    client.on_state_change(states.append)
+    client.connect(timeout=5)
+    server.send_error("server_error", "The server had an error")
+    wait_until(lambda: rec.of("on_error"), what="on_error")
+    assert isinstance(client.error, ProviderError) and client.error is rec.of("on_error")[0]
+    wait_until(lambda: any(s.error is client.error for s in states), what="a snapshot with the error")
+    assert client.status == RealtimeStatus.CONNECTED  # the session goes on
+    client.disconnect()
+    assert client.error is not None
+    client.connect(timeout=5)
+    assert client.error is None
+
+
+def test_a_rejected_voice_change_does_not_poison_later_updates(server, make_client):
+    """After cannot_update_voice, a later update sends only its own change and is accepted."""
+    rec = Recorder()
+    client = make_client(voice="marin", **rec.options())
+    client.connect(timeout=5)
+    client.ask("say something", timeout=10)  # assistant audio now exists: the voice is fixed
+    client.update_session(voice="cedar")
+    wait_until(lambda: rec.of("on_error"), what="the rejection")
+    assert rec.of("on_error")[0].details["code"] == "cannot_update_voice"
+    assert client.session_config.voice == "marin"  # the refused change is forgotten
+    client.update_session(instructions="Be brief.")
+    wait_until(lambda: len(frames_of(server, "session.update")) == 3, what="the second update")
+    last = frames_of(server, "session.update")[-1]["session"]
+    assert last == {"type": "realtime", "instructions": "Be brief."}
+    time.sleep(0.2)
+    assert len(rec.of("on_error")) == 1
+    wait_until(lambda: server.connections[-1].session["instructions"] == "Be brief.", what="applied")
+
+
+def test_a_user_message_is_answered_while_a_tool_runs(server, make_client):
+    """Asynchronous function calling: a message sent while a slow tool runs gets a response at once."""
+    release = threading.Event()
+
+    @tool
+    def slow_lookup() -> str:
+        """Looks something up slowly."""
+        release.wait(5)
+        return "found"
+
+    server.script(Reply.tool_call("slow_lookup", {}), Reply.text("Hello while you wait"),
+                  Reply.text("Here it is"))
+    client = make_client(tools=[slow_lookup], auto_playback=False)
+    client.connect(timeout=5)
+    client.send_text("look it up")
+    wait_until(lambda: any(p.type == "tool-call" for m in client.messages for p in m.parts), what="the call")
+    answer = client.ask("are you there?", timeout=5)
+    assert answer.text == "Hello while you wait" and not release.is_set()
+    release.set()
+    wait_until(lambda: client.messages[-1].text == "Here it is", what="the answer after the tool")

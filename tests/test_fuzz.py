@@ -39,8 +39,10 @@ from realtime_client import (
     ToolResultPart,
     UsageInfo,
 )
+from realtime_client import _actions as act
 from realtime_client import _events as ev
-from realtime_client._conversation import Conversation, Effects
+from realtime_client._models import SessionConfig
+from realtime_client._reducer import Conversation, Effects
 from realtime_client._tools import ToolOutcome
 from realtime_client.adapters import openai_realtime
 from realtime_client.audio._engine import PlayedItem
@@ -264,39 +266,48 @@ def random_frame(rnd: random.Random) -> Union[str, bytes]:
 
 
 class Driver:
-    """Feeds frames and user actions to a Conversation the way the client's wiring does, checking
-    every effect and the state after each step."""
+    """Feeds frames and user actions through an OpenAI provider session and the reducer the way
+    the client's state owner does, checking every effect, frame and the state after each step."""
 
     def __init__(self, playback: bool = True, transcribes: bool = True, manual: bool = False) -> None:
-        self.adapter = openai_realtime(url=URL)
-        self.conv = Conversation(self.adapter, transcribes_input=transcribes)
-        self.conv.set_status(RealtimeStatus.CONNECTED)
-        self.conv.manual = manual
-        self.conv.settle_mode()
-        self.playback = playback
+        self.session = openai_realtime(url=URL, input_transcription="whisper-1" if transcribes else None
+                                       ).new_session()
+        self.conv = Conversation(SessionConfig(vad_mode="manual" if manual else "server"))
+        self.session.start(self.conv.config, None)
+        info = self.session.info
+        for item in (act.Connecting(manual), act.SessionOpened(info), ev.Ready(info.input_format,
+                     info.output_format), act.Connected(mic_open=not manual, playback=playback)):
+            self.conv.reduce(item)
         self.calls: List[ev.ToolCall] = []
         self.played: List[str] = []
         self.max_messages = 0
         self.events = 0
+        self.sent: List[str] = []
+
+    def parse(self, frame: Union[str, bytes]) -> List[Any]:
+        received = self.session.receive(frame)
+        for reply in received.replies:
+            validate_client_frame(reply)
+        return list(received.events)
 
     # frames -----------------------------------------------------------------------------------
 
     def feed(self, frame: Union[str, bytes]) -> None:
-        events = self.adapter.parse(frame)
-        assert isinstance(events, list) and events
-        for event in events:
+        received = self.session.receive(frame)
+        assert received.events or received.replies or _is_session_created(frame)
+        for reply in received.replies:
+            validate_client_frame(reply)
+        for event in received.events:
             assert isinstance(event, EVENT_TYPES), event
             assert not (isinstance(event, ev.Malformed) and "internal" in event.reason), event
             self.events += 1
-            if isinstance(event, ev.SpeechStarted) and (self.conv.audible or self.conv.active_response):
-                self._apply_checked(lambda fx: self.conv.interrupt(None, cancel=False, fx=fx))
-            self._apply_checked(lambda fx, e=event: self.conv.handle(e, fx, self.playback))
+            self.step(event)
 
     # user and device actions ------------------------------------------------------------------
 
     def send_text(self, text: str) -> None:
         msg = RealtimeMessage(id=f"msg_{len(self.conv.messages)}", role="user", parts=(TextPart(text),))
-        self._apply_checked(lambda fx: self.conv.add_user_message(msg, fx))
+        self.step(act.SendUser(msg))
 
     def finish_tool(self, index: int, fail: bool) -> None:
         if not self.calls:
@@ -304,30 +315,37 @@ class Driver:
         call = self.calls.pop(index % len(self.calls))
         output = None if fail else {"ok": True}
         result = json.dumps({"error": "boom"} if fail else {"ok": True})
-        outcome = ToolOutcome(call.call_id, call.name, None, output, result, "boom" if fail else None)
-        self._apply_checked(lambda fx: self.conv.tool_finished(outcome, fx))
+        self.step(act.ToolFinished(ToolOutcome(call.call_id, call.name, None, output, result,
+                                               "boom" if fail else None)))
 
     def playback_started(self, index: int) -> None:
         if self.played:
-            self.conv.playback_started(self.played[index % len(self.played)])
+            self.step(act.PlaybackStarted(self.played[index % len(self.played)]))
 
     def playback_idle(self) -> None:
-        self.conv.playback_idle()
+        self.step(act.PlaybackIdle())
 
     def interrupt(self, index: int, heard: float, cancel: bool) -> None:
         played = None
         if self.played and index >= 0:
             played = PlayedItem(self.played[index % len(self.played)], heard, heard * 2)
-        self._apply_checked(lambda fx: self.conv.interrupt(played, cancel=cancel, fx=fx))
+        self.step(act.RequestInterrupt(), played)
 
     # checks -----------------------------------------------------------------------------------
 
-    def _apply_checked(self, step: Any) -> None:
-        fx = Effects()
-        step(fx)
-        for frame in fx.frames:
-            assert isinstance(frame, dict) and isinstance(frame.get("type"), str), frame
-            validate_client_frame(frame)  # even garbage in never makes us send a bad frame
+    def step(self, item: Any, played: Any = None) -> None:
+        """Reduce ``item``, encode its intents, and run phase two of an interrupt when asked."""
+        fx = self.conv.reduce(item)
+        self._check(fx)
+        if fx.flush:
+            self._check(self.conv.reduce(act.Flushed(played, fx.flush_by_speech)))
+
+    def _check(self, fx: Effects) -> None:
+        for intent in fx.intents:
+            for frame in self.session.send(intent):
+                assert isinstance(frame, dict) and isinstance(frame.get("type"), str), frame
+                validate_client_frame(frame)  # even garbage in never makes us send a bad frame
+                self.sent.append(frame["type"])
         for item_id, pcm in fx.play:
             assert isinstance(item_id, str) and isinstance(pcm, bytes)
             if item_id not in self.played:
@@ -362,10 +380,17 @@ class Driver:
         n = len(conv.messages)
         assert all(0 <= i < n for i in conv.item_message.values())
         assert all(0 <= i < n for i in conv.user_items.values())
-        assert all(t.message_index is None or 0 <= t.message_index < n for t in conv.responses.values())
+        assert all(t.message_index is None or 0 <= t.message_index < n for t in conv.turns.values())
         snap = conv.snapshot()
         assert isinstance(snap, ClientState) and snap.messages == tuple(conv.messages)
         assert snap.mode is conv.mode and snap.status is conv.status
+
+
+def _is_session_created(frame: Union[str, bytes]) -> bool:
+    try:
+        return json.loads(frame).get("type") == "session.created"
+    except Exception:
+        return False
 
 
 # --- tests ---------------------------------------------------------------------------------------
@@ -378,7 +403,7 @@ def ga_server_types() -> set:
 
 def test_the_corpus_covers_every_event_type_the_adapter_maps():
     """Every event type the adapter handles has a seed frame, and every GA seed is a valid server event."""
-    handled = set(openai_realtime(url=URL)._handlers)
+    handled = set(openai_realtime(url=URL).new_session()._handlers) | {"session.created"}
     assert handled <= set(KNOWN_TYPES), sorted(handled - set(KNOWN_TYPES))
     ga = ga_server_types()
     checked = [frame["type"] for frame in EXTRA_FRAMES if frame["type"] in ga]
@@ -414,21 +439,21 @@ def _noise(rnd: random.Random, oracle: Any) -> Union[str, bytes]:
     """A random frame the adapter turns only into Malformed, UnknownEvent or Ignored."""
     while True:
         frame = random_frame(rnd)
+        if _is_session_created(frame):
+            continue  # it answers with a session.update: not noise
         if all(isinstance(e, (ev.Malformed, ev.UnknownEvent, ev.Ignored)) for e in oracle.parse(frame)):
             return frame
 
 
 def _replay(frames: List[Union[str, bytes]]) -> Any:
     driver = Driver()
-    sent: List[str] = []
     played: List[tuple] = []
     for frame in frames:
-        fx = Effects()
-        for event in driver.adapter.parse(frame):
-            driver.conv.handle(event, fx, True)
-        sent += [f["type"] for f in fx.frames]
-        played += fx.play
-        driver.check_state()
+        for event in driver.parse(frame):
+            fx = driver.conv.reduce(event)
+            driver._check(fx)
+            played += fx.play
+    sent = driver.sent
     conv = driver.conv
     messages = [(m.id, m.role, m.parts, m.interrupted, m.duration_ms) for m in conv.messages]
     return messages, sent, played, conv.turns_completed, conv.pending_user, conv.pending_assistant, conv.mode
@@ -439,7 +464,7 @@ def _replay(frames: List[Union[str, bytes]]) -> Any:
 def test_noise_between_real_events_changes_nothing(rnd, session):
     """Malformed, unknown and ignorable frames spliced into a real session leave its outcome unchanged."""
     clean = [json.dumps(f) for f in SESSIONS[session]]
-    oracle = openai_realtime(url=URL)
+    oracle = Driver()
     noisy: List[Union[str, bytes]] = []
     for frame in clean:
         noisy += [_noise(rnd, oracle) for _ in range(rnd.randrange(3))]
@@ -546,12 +571,12 @@ def _burst(seed: int, count: int) -> List[Union[str, bytes]]:
 
 def _started_responses(frames: List[Union[str, bytes]]) -> List[str]:
     """Response ids the client will think are active after the burst (the pure adapter is the oracle)."""
-    adapter = openai_realtime(url=URL)
+    oracle = Driver()
     started = []
     for frame in frames:
-        for event in adapter.parse(frame):
-            if isinstance(event, ev.ResponseStarted):
-                started.append(event.response_id)
+        for event in oracle.parse(frame):
+            if isinstance(event, ev.TurnStarted):
+                started.append(event.turn)
     return started
 
 

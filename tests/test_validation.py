@@ -168,7 +168,7 @@ def test_valid_images_are_sent_as_user_messages(server, connected):
     ({"max_output_tokens": 0}, ValueError, "max_output_tokens must be a positive int"),
     ({"vad_config": 42}, TypeError, "vad_config must be a VADConfig or a dict"),
     ({"tools": [42]}, TypeError, "a tool must be a Tool or a function, got int"),
-    ({"ping_interval": 0}, ValueError, "ping_interval must be a positive number"),
+    ({"ping_interval": -1}, ValueError, "ping_interval must be a positive number"),
     ({"max_frame_bytes": -1}, ValueError, "max_frame_bytes must be a positive int"),
     ({"adapter": 42}, TypeError, "adapter must implement the Adapter protocol"),
     ({"instructions": 5}, TypeError, "instructions must be a string"),

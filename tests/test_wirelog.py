@@ -12,8 +12,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from realtime_client import SessionConfig, tool
-from realtime_client._wirelog import MAX_LINE_CHARS, WIRE_LOGGER, format_frame, log_frame, redact_text
+from realtime_client._wirelog import MAX_LINE_CHARS, WIRE_LOGGER, log_frame, redact_text
+from realtime_client._wirelog import format_frame as _format_frame
 from realtime_client.adapters import openai_realtime
+from realtime_client.adapters._openai._wire import AUDIO_FIELDS
+
+
+def format_frame(direction, frame, limit=MAX_LINE_CHARS):
+    """The wire log line for ``frame`` as the OpenAI provider's transport logs it."""
+    return _format_frame(direction, frame, limit, audio_fields=AUDIO_FIELDS)
 
 
 def body(line: str, direction: str = "recv") -> object:
@@ -73,9 +80,9 @@ def test_frames_without_audio_or_secrets_are_logged_faithfully():
         """Weather by city."""
         return "sunny"
 
-    frame = openai_realtime(url="ws://127.0.0.1:1/v1/realtime").session_update(
+    frame = openai_realtime(url="ws://127.0.0.1:1/v1/realtime").new_session().session_update(
         SessionConfig(instructions="Be brief.\nSpeak French: « très bien ».", voice="marin",
-                      tools=(get_weather,)), "evt_1")
+                      tools=(get_weather,)), event_id="evt_1")
     line = format_frame("send", json.dumps(frame))
     assert "\n" not in line
     assert body(line, "send") == frame

@@ -1,15 +1,23 @@
-"""Provider adapters: each turns one provider's wire protocol into normalized events.
+"""Providers: each turns one provider's wire protocol into normalized events, and back.
 
-``openai_realtime()`` speaks the OpenAI Realtime API (GA). An adapter is any object that
-satisfies :class:`realtime_client._types.Adapter`; nothing needs to subclass anything.
+``openai_realtime()`` speaks the OpenAI Realtime API (GA). A provider is a factory: it builds
+one sans-I/O protocol session per connection (see :mod:`realtime_client._provider`); nothing
+needs to subclass anything. :data:`ADAPTERS` maps provider names to their factories, for CLIs
+and examples that take ``--provider``.
 """
 
 from __future__ import annotations
 
+from typing import Any, Callable, Dict
+
 from ._openai import OpenAIRealtimeAdapter, openai_realtime
 
-__all__ = ["OpenAIRealtimeAdapter", "openai_realtime"]
+__all__ = ["ADAPTERS", "OpenAIRealtimeAdapter", "openai_realtime"]
 
-for _name in __all__:
+ADAPTERS: Dict[str, Callable[..., Any]] = {"openai": openai_realtime}
+"""Provider name -> adapter factory. Providers still on paper (``azure``, ``grok``, ``gemini``,
+``elevenlabs``: see docs/providers.md) join as they are implemented."""
+
+for _name in ("OpenAIRealtimeAdapter", "openai_realtime"):
     globals()[_name].__module__ = __name__
 del _name

@@ -1,0 +1,351 @@
+"""The conversation reducer on its own: events and actions in, state and intents out (no I/O)."""
+
+from __future__ import annotations
+
+import attrs
+import pytest
+
+from realtime_client import AudioPart, RealtimeMessage, RealtimeMode, RealtimeStatus, TextPart, ToolCallPart
+from realtime_client import _actions as act
+from realtime_client import _events as ev
+from realtime_client import _intents as it
+from realtime_client._models import SessionConfig
+from realtime_client._provider import ProviderInfo
+from realtime_client._reducer import Conversation, Effects
+from realtime_client._tools import ToolOutcome
+from realtime_client.audio._engine import PlayedItem
+
+OPENAI_LIKE = ProviderInfo("openai", can_truncate=True, commit_min_ms=100)
+
+
+def connected(info: ProviderInfo = OPENAI_LIKE, playback: bool = True, **config) -> Conversation:
+    c = Conversation(SessionConfig(**config))
+    for item in (act.Connecting(manual=c.config.vad_mode == "manual"), act.SessionOpened(info), ev.Ready(),
+                 act.Connected(mic_open=False, playback=playback)):
+        c.reduce(item)
+    return c
+
+
+@pytest.fixture
+def conv() -> Conversation:
+    return connected()
+
+
+def feed(conv: Conversation, *items) -> Effects:
+    """Reduce ``items`` in order; return their effects merged."""
+    total = Effects()
+    for item in items:
+        fx = conv.reduce(item)
+        total.intents += fx.intents
+        total.play += fx.play
+        total.drop_items += fx.drop_items
+        total.tool_calls += fx.tool_calls
+        total.cancel_tools += fx.cancel_tools
+        total.notifications += fx.notifications
+        total.flush = total.flush or fx.flush
+        total.fail = total.fail or fx.fail
+    return total
+
+
+def notified(fx: Effects, name: str) -> list:
+    return [args for n, args in fx.notifications if n == name]
+
+
+def kinds(fx: Effects) -> list:
+    return [type(i).__name__ for i in fx.intents]
+
+
+def audio_turn(turn: str = "resp_1", item: str = "item_a", ms: int = 1000, outcome: str = "completed",
+               reason=None) -> list:
+    pcm = b"\x00\x01" * (24 * ms)
+    return [ev.TurnStarted(turn), ev.OutputStarted(turn, item), ev.AudioChunk(turn, item, pcm),
+            ev.AssistantTranscript(turn, item, "Hello ", False),
+            ev.AssistantTranscript(turn, item, "there", False),
+            ev.AssistantTranscript(turn, item, "Hello there", True),
+            ev.TurnEnded(turn, outcome, item_ids=(item,), reason=reason)]
+
+
+def outcome(call_id: str, result: str = '{"ok": true}', output=None, error=None,
+            name: str = "f") -> ToolOutcome:
+    return ToolOutcome(call_id=call_id, name=name, input={}, output=output, result=result, error=error)
+
+
+def test_assistant_message_is_announced_once_when_the_turn_ends(conv):
+    """Streaming deltas update the pending transcript; the message appears and is announced at the end."""
+    events = audio_turn()
+    fx = feed(conv, *events[:-1])
+    assert conv.pending_assistant == "Hello there" and conv.messages == []
+    assert notified(fx, "on_message") == []
+    fx = feed(conv, events[-1])
+    (msg,), = notified(fx, "on_message")
+    assert msg.id == "item_a" and msg.parts == (AudioPart("Hello there", 1000.0),)
+    assert msg.stop_reason == "completed" and not msg.interrupted
+    assert conv.pending_assistant == "" and conv.turns_completed == 1
+
+
+def test_audio_goes_to_playback_only_when_enabled():
+    """Audio chunks become play effects with playback, and mark speaking without it."""
+    fx = feed(connected(), *audio_turn()[:3])
+    assert fx.play and fx.play[0][0] == "item_a"
+    quiet = connected(playback=False)
+    fx = feed(quiet, *audio_turn()[:3])
+    assert fx.play == [] and quiet.mode is RealtimeMode.SPEAKING
+
+
+def test_audio_duration_follows_the_provider_output_format():
+    """A G.711 provider's 8 kHz one-byte samples count 8 bytes a millisecond."""
+    from realtime_client.audio._format import AudioFormat
+
+    g711 = AudioFormat("g711_ulaw", 8000)
+    c = connected(ProviderInfo("openai", input_format=g711, output_format=g711, can_truncate=True))
+    feed(c, ev.TurnStarted("r"), ev.AudioChunk("r", "a", b"\xff" * 800), ev.TurnEnded("r", item_ids=("a",)))
+    assert c.messages[-1].duration_ms == 100.0
+
+
+def test_tool_result_before_the_turn_ends_requests_one_response(conv):
+    """A tool that finishes before the turn ends waits for it, then exactly one response request."""
+    fx = feed(conv, ev.TurnStarted("r1"), ev.ToolCall("r1", "call_1", "f", '{"a": 1}', "fc_1"))
+    assert [c.call_id for c in fx.tool_calls] == ["call_1"]
+    fx = feed(conv, act.ToolFinished(outcome("call_1", output={"ok": True})))
+    assert kinds(fx) == ["ToolResult"]
+    fx = feed(conv, ev.TurnEnded("r1", item_ids=("fc_1",)))
+    assert kinds(fx) == ["RequestResponse"]
+    call = next(p for p in conv.messages[-1].parts if isinstance(p, ToolCallPart))
+    assert call.output == {"ok": True} and conv.turns_completed == 0
+
+
+def test_tool_result_after_the_turn_ends_requests_the_response_itself(conv):
+    """A tool that finishes after the turn ended sends its result and then asks for the response."""
+    fx = feed(conv, ev.TurnStarted("r1"), ev.ToolCall("r1", "call_1", "f", "{}", "fc_1"),
+              ev.TurnEnded("r1", item_ids=("fc_1",)))
+    assert "RequestResponse" not in kinds(fx) and conv.mode is RealtimeMode.THINKING
+    fx = feed(conv, act.ToolFinished(outcome("call_1", "done", "done")))
+    assert kinds(fx) == ["ToolResult", "RequestResponse"]
+    result = fx.intents[0]
+    assert result == it.ToolResult("call_1", "f", "done", False)
+
+
+def test_failed_tool_result_is_marked_as_an_error(conv):
+    """A tool that raised or timed out sends its result with is_error (ElevenLabs needs the flag)."""
+    feed(conv, ev.TurnStarted("r1"), ev.ToolCall("r1", "call_1", "f", "{}", "fc_1"), ev.TurnEnded("r1"))
+    fx = feed(conv, act.ToolFinished(outcome("call_1", '{"error": "boom"}', error="boom")))
+    assert fx.intents[0] == it.ToolResult("call_1", "f", '{"error": "boom"}', True)
+
+
+def test_a_user_message_while_a_tool_runs_gets_a_response(conv):
+    """Asynchronous function calling: a new user message is answered without waiting for the tool."""
+    feed(conv, ev.TurnStarted("r1"), ev.ToolCall("r1", "call_1", "slow", "{}", "fc_1"), ev.TurnEnded("r1"))
+    fx = feed(conv, act.SendUser(RealtimeMessage(id="m", role="user", parts=(TextPart("still there?"),))))
+    assert kinds(fx) == ["UserMessage", "RequestResponse"]
+
+
+def test_text_sent_during_a_turn_waits_for_it(conv):
+    """A user message during an active turn defers the response request until that turn ends."""
+    feed(conv, ev.TurnStarted("r1"))
+    fx = feed(conv, act.SendUser(RealtimeMessage(id="msg_1", role="user", parts=(TextPart("hi"),))))
+    assert kinds(fx) == ["UserMessage"]
+    assert kinds(feed(conv, ev.TurnEnded("r1"))) == ["RequestResponse"]
+
+
+def test_interrupt_after_the_turn_ended_truncates_and_marks_the_message(conv):
+    """Interrupting audio still playing after the turn ended truncates to what was heard, no cancel."""
+    feed(conv, *audio_turn(ms=3000), act.PlaybackStarted("item_a"))
+    fx = feed(conv, act.RequestInterrupt())
+    assert fx.flush and kinds(fx) == [] and notified(fx, "on_interrupted") == [()]
+    fx = feed(conv, act.Flushed(PlayedItem("item_a", 1234.5, 3000.0), by_user_speech=False))
+    assert fx.intents == [it.Interrupt(None, "item_a", 1234.5, False)]
+    msg = conv.messages[-1]
+    assert msg.interrupted and msg.stop_reason == "interrupted"
+    assert msg.duration_ms == pytest.approx(1234.5, abs=0.1)
+    assert conv.mode is RealtimeMode.LISTENING
+
+
+def test_interrupt_during_a_turn_cancels_and_drops_late_audio(conv):
+    """Interrupting an active turn cancels it, truncates, and drops its later audio."""
+    feed(conv, *audio_turn(ms=500)[:3])
+    fx = feed(conv, act.RequestInterrupt())
+    assert fx.drop_items == ["item_a"]
+    fx = feed(conv, act.Flushed(PlayedItem("item_a", 200.0, 500.0), by_user_speech=False))
+    assert fx.intents == [it.Interrupt("resp_1", "item_a", 200.0, False)]
+    assert feed(conv, ev.AudioChunk("resp_1", "item_a", b"\x00" * 480)).play == []
+    fx = feed(conv, ev.TurnEnded("resp_1", "interrupted", reason="client_cancelled"))
+    (msg,), = notified(fx, "on_message")
+    assert msg.interrupted and msg.stop_reason == "interrupted"
+
+
+def test_interrupt_between_real_time_chunks_still_truncates(conv):
+    """With audio arriving at real-time pace the queue drains between chunks: the interrupt still
+    cancels and truncates to the heard milliseconds (regression: no truncate was sent)."""
+    feed(conv, *audio_turn(ms=200)[:3], act.PlaybackStarted("item_a"), act.PlaybackIdle())
+    assert conv.mode is RealtimeMode.THINKING  # between chunks: nothing audible, turn still active
+    fx = feed(conv, act.RequestInterrupt())
+    assert fx.flush
+    fx = feed(conv, act.Flushed(PlayedItem("item_a", 195.0, 200.0), by_user_speech=False))
+    assert fx.intents == [it.Interrupt("resp_1", "item_a", 195.0, False)]
+
+
+def test_server_barge_in_flushes_and_tells_the_provider(conv):
+    """Speech from the provider's VAD during a turn flushes playback and interrupts it."""
+    feed(conv, *audio_turn(ms=500)[:3], act.PlaybackStarted("item_a"))
+    fx = feed(conv, ev.SpeechStarted("u1", 10))
+    assert fx.flush and notified(fx, "on_interrupted") == [()] and conv.mode is RealtimeMode.LISTENING
+    fx = feed(conv, act.Flushed(PlayedItem("item_a", 300.0, 500.0), by_user_speech=True))
+    assert fx.intents == [it.Interrupt("resp_1", "item_a", 300.0, True)]
+
+
+def test_provider_announced_interruption_flushes_playback():
+    """An Interrupted event (Gemini, ElevenLabs) flushes even where speech does not interrupt."""
+    c = connected(ProviderInfo("gemini", speech_interrupts=False))
+    feed(c, *audio_turn(ms=500)[:3], act.PlaybackStarted("item_a"))
+    assert not feed(c, ev.SpeechStarted()).flush
+    assert feed(c, ev.Interrupted("resp_1")).flush
+
+
+def test_interrupt_with_nothing_going_on_does_nothing(conv):
+    """interrupt() with no turn and nothing audible changes nothing and sends nothing."""
+    fx = feed(conv, act.RequestInterrupt())
+    assert not fx.flush and fx.intents == [] and fx.notifications == []
+
+
+def test_finished_and_fully_heard_audio_is_not_truncated(conv):
+    """A flush that reports an item fully played after its turn ended sends no truncate."""
+    feed(conv, *audio_turn(ms=300), act.PlaybackStarted("item_a"))
+    feed(conv, act.RequestInterrupt())
+    fx = feed(conv, act.Flushed(PlayedItem("item_a", 300.0, 300.0), by_user_speech=False))
+    assert fx.intents == []
+
+
+def test_user_voice_message_is_placed_at_commit_and_announced_at_transcript(conv):
+    """A committed voice turn keeps its place in order; on_message fires when the transcript is final."""
+    fx = feed(conv, ev.SpeechStarted("u1", 1000), ev.SpeechStopped("u1", 2500), ev.UserAudioCommitted("u1"))
+    assert [m.id for m in conv.messages] == ["u1"] and notified(fx, "on_message") == []
+    feed(conv, *audio_turn())
+    fx = feed(conv, ev.UserTranscript("u1", "what ", False), ev.UserTranscript("u1", "what time", True))
+    (msg,), = notified(fx, "on_message")
+    assert msg.parts == (AudioPart("what time", 1500),)
+    assert [m.role for m in conv.messages] == ["user", "assistant"]
+
+
+def test_failed_turn_reports_a_provider_error_and_ends_the_wait(conv):
+    """A failed turn surfaces PROVIDER_ERROR, keeps it as the current error and ends waiters with it."""
+    seen = conv.turns_completed
+    fx = feed(conv, ev.TurnStarted("r1"), ev.TurnEnded("r1", "failed", error="Rate limit reached",
+                                                       code="rate_limit_exceeded"))
+    (err,), = notified(fx, "on_error")
+    assert err.code == "PROVIDER_ERROR" and "Rate limit" in str(err)
+    assert conv.error is err and conv.snapshot().error is err
+    assert conv.turns_completed == seen + 1 and conv.last_result is err
+    assert conv.mode is RealtimeMode.LISTENING
+
+
+def test_a_rejected_response_request_does_not_wedge_the_conversation(conv):
+    """After our response request is refused, the next message requests a response again."""
+    feed(conv, act.SendUser(RealtimeMessage(id="m1", role="user", parts=(TextPart("one"),))))
+    fx = feed(conv, ev.ProviderErrorEvent("Rate limit reached", "rate_limit_exceeded", "response_rejected"))
+    assert len(notified(fx, "on_error")) == 1 and isinstance(conv.last_result, Exception)
+    assert conv.mode is RealtimeMode.LISTENING
+    fx = feed(conv, act.SendUser(RealtimeMessage(id="m2", role="user", parts=(TextPart("two"),))))
+    assert kinds(fx) == ["UserMessage", "RequestResponse"]
+
+
+def test_a_raced_response_request_is_retried_quietly(conv):
+    """A 'retry' error (our request raced the server's own response) asks again after it, unreported."""
+    feed(conv, act.SendUser(RealtimeMessage(id="m1", role="user", parts=(TextPart("one"),))))
+    raced = ev.ProviderErrorEvent("already active", "conversation_already_has_active_response", "retry")
+    fx = feed(conv, raced, ev.TurnStarted("r_server"))
+    assert notified(fx, "on_error") == []
+    assert kinds(feed(conv, ev.TurnEnded("r_server"))) == ["RequestResponse"]
+
+
+def test_benign_errors_are_not_surfaced_and_fatal_ones_end_the_session(conv):
+    """Benign provider errors stay quiet; fatal ones are reported and end the session."""
+    assert notified(feed(conv, ev.ProviderErrorEvent("no active response", kind="benign")), "on_error") == []
+    fx = feed(conv, ev.ProviderErrorEvent("quota", "insufficient_quota", "fatal"))
+    assert len(notified(fx, "on_error")) == 1 and fx.fail is not None
+
+
+def test_a_cut_off_turn_is_not_marked_interrupted(conv):
+    """A turn cut by max_output_tokens ends with stop_reason cut_off and interrupted False."""
+    fx = feed(conv, *audio_turn(outcome="cut_off", reason="max_output_tokens"))
+    (msg,), = notified(fx, "on_message")
+    assert msg.stop_reason == "cut_off" and not msg.interrupted
+
+
+def test_the_current_error_stays_until_the_next_connect(conv):
+    """A provider error is the current error until a successful connect clears it."""
+    feed(conv, ev.ProviderErrorEvent("boom", "server_error"))
+    assert conv.error is not None
+    feed(conv, act.SessionEnded(RealtimeStatus.IDLE), act.Connecting(manual=False))
+    assert conv.error is not None
+    feed(conv, act.SessionOpened(OPENAI_LIKE), ev.Ready(), act.Connected(mic_open=False))
+    assert conv.error is None
+
+
+def test_a_rejected_update_is_forgotten_and_does_not_poison_the_next(conv):
+    """A refused change is reverted; the next update starts from what the provider accepted."""
+    fx = feed(conv, act.ChangeConfig("u1", conv.config.merged(voice="cedar"), ("voice",)))
+    (update,) = fx.intents
+    assert update == it.UpdateSession("u1", SessionConfig(voice="cedar"), SessionConfig())
+    fx = feed(conv, ev.ConfigRejected("u1", "Cannot update a conversation's voice", "cannot_update_voice"))
+    assert len(notified(fx, "on_error")) == 1 and conv.config.voice is None
+    fx = feed(conv, act.ChangeConfig("u2", conv.config.merged(instructions="Be brief."), ("instructions",)))
+    assert fx.intents[0].previous.voice is None and fx.intents[0].config.voice is None
+    feed(conv, ev.ConfigApplied("u2"))
+    assert conv.applied.instructions == "Be brief." and conv.applied.voice is None
+
+
+def test_push_to_talk_commits_enough_audio_and_clears_too_little():
+    """In manual mode closing the mic commits >= the provider's minimum and asks; less is cleared."""
+    c = connected(vad_mode="manual")
+    feed(c, act.MicChanged(True), act.CapturedAudio(b"\x00" * 4800, 100.0))
+    fx = feed(c, act.PushToTalkEnded())
+    assert kinds(fx) == ["CommitAudio", "RequestResponse"] and c.mode is RealtimeMode.THINKING
+    c = connected(vad_mode="manual")
+    feed(c, act.MicChanged(True), act.CapturedAudio(b"\x00" * 480, 10.0))
+    assert kinds(feed(c, act.PushToTalkEnded())) == ["ClearAudio"]
+
+
+def test_messages_sent_while_reconnecting_are_queued_then_replayed_in_order(conv):
+    """While reconnecting, intents wait; on resume the history replays first, then the queue."""
+    feed(conv, *audio_turn())
+    feed(conv, act.SessionLost())
+    assert conv.status is RealtimeStatus.RECONNECTING
+    fx = feed(conv, act.SendUser(RealtimeMessage(id="m", role="user", parts=(TextPart("during"),))))
+    assert fx.intents == [] and len(conv.queued) == 2
+    feed(conv, act.SessionOpened(OPENAI_LIKE), ev.Ready())
+    fx = feed(conv, act.Resumed(replay=True))
+    assert kinds(fx) == ["Replay", "UserMessage", "RequestResponse"]
+    assert [m.text for m in fx.intents[0].messages] == ["Hello there"]
+
+
+def test_partial_output_at_a_drop_is_kept(conv):
+    """Output streaming when the connection drops becomes a message ended by 'disconnected'."""
+    feed(conv, *audio_turn()[:4])
+    fx = feed(conv, act.SessionLost())
+    (msg,), = notified(fx, "on_message")
+    assert msg.stop_reason == "disconnected" and msg.interrupted and msg.text == "Hello "
+
+
+def test_provider_cancelled_tool_calls_send_no_result(conv):
+    """ToolCallCancelled drops the call: its later result is not sent."""
+    feed(conv, ev.TurnStarted("r1"), ev.ToolCall("r1", "c1", "f", "{}"), ev.ToolCallCancelled(("c1",)))
+    assert feed(conv, act.ToolFinished(outcome("c1"))).intents == []
+
+
+def test_messages_are_immutable_snapshots(conv):
+    """snapshot() hands out tuples of frozen messages."""
+    feed(conv, *audio_turn())
+    snap = conv.snapshot()
+    assert isinstance(snap.messages, tuple)
+    with pytest.raises(attrs.exceptions.FrozenInstanceError):
+        snap.messages[0].interrupted = True  # type: ignore[misc]
+
+
+def test_every_event_and_action_has_a_handler():
+    """The dispatch table covers every normalized event but Ignored/ResumptionUpdate, and every action."""
+    table = Conversation(SessionConfig())._handlers
+    events = [getattr(ev, n) for n in ev.__all__ if n not in ("Event", "OUTCOMES")]
+    missing = [e.__name__ for e in events if e not in table and e not in (ev.Ignored, ev.ResumptionUpdate)]
+    actions = [getattr(act, n) for n in act.__all__ if n != "Action"]
+    missing += [a.__name__ for a in actions if a not in table]
+    assert missing == []
