@@ -91,7 +91,7 @@ class AudioEngine(PlaybackCore):
         self._queue: Deque[Tuple[str, bytes, int]] = collections.deque()
         self._items: collections.OrderedDict[str, _Item] = collections.OrderedDict()
         self._dropped: collections.OrderedDict[str, None] = collections.OrderedDict()
-        self._timeline: List[str] = []  # items handed to the device since the last idle/flush
+        self._timeline: List[str] = []  # items handed to the device since the last flush
         self._gen = 0  # bumped by flush(); queued chunks of older generations are dead
         self._pos_s = 0.0
         self._last_end_t = float("-inf")
@@ -188,12 +188,14 @@ class AudioEngine(PlaybackCore):
         """Barge-in: discard all queued audio and abort the device now.
 
         Returns:
-            What was heard of the item playing, or ``None`` when nothing was playing. The
-            flushed items' counters stay answerable, and later audio for them is ignored.
+            What was heard of the item last audible since the previous flush, whether audio
+            is still queued or the queue ran dry between deltas (``heard_ms`` is clamped to
+            ``received_ms``); ``None`` when nothing was handed to the output since then, so
+            each item is reported by at most one flush. The flushed items' counters stay
+            answerable, and later audio for them is ignored.
         """
         with self._cond:
             now = time.monotonic()
-            was_playing = bool(self._queue) or self._active
             target = self._heard_item_locked(now)
             if target is None and self._queue:
                 target = self._queue[0][0]
@@ -202,10 +204,11 @@ class AudioEngine(PlaybackCore):
                 if item is not None and item.frozen_s is None:
                     item.frozen_s = self._heard_s_locked(item_id, item, now)
             result = None
-            if was_playing and target is not None:
+            if target is not None:
                 item = self._item_locked(target)
-                heard_ms = self._heard_ms_of(target, item, now)
-                result = PlayedItem(target, heard_ms, round(item.received_s * 1000.0, 3))
+                received_ms = round(item.received_s * 1000.0, 3)
+                heard_ms = min(self._heard_ms_of(target, item, now), received_ms)
+                result = PlayedItem(target, heard_ms, received_ms)
             for item_id in [e[0] for e in self._queue] + self._timeline:
                 self._drop_locked(item_id)
             if self._played is not None:

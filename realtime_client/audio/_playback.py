@@ -26,6 +26,7 @@ __all__ = ["PlaybackCore", "PlayedItem"]
 _log = logging.getLogger("realtime_client")
 
 _MAX_ITEMS = 512  # per-item counters kept (oldest forgotten first)
+_MAX_TIMELINE = 16  # items remembered on the timeline since the last flush
 
 
 @attrs.frozen
@@ -197,8 +198,7 @@ class PlaybackCore:
                 return False  # more audio came, or a flush already ended this playback
             self._active = False
             self._audible_announced = False
-            self._timeline = []
-            return True
+            return True  # the timeline stays: a flush still reports what was heard last
 
     def _write_pieces(self, out: AudioOutput, item_id: str, gen: int, data: bytes) -> None:
         step = max(2, out.sample_rate * self._chunk_ms // 1000 * 2)
@@ -219,10 +219,13 @@ class PlaybackCore:
             if self._stopping or gen != self._gen or item_id in self._dropped:
                 return False
             item = self._item_locked(item_id)
-            first = item.start_pos is None
-            if first:
+            if item.start_pos is None:
                 item.start_pos = self._pos_s
+            if not self._timeline or self._timeline[-1] != item_id:
+                if item_id in self._timeline:
+                    self._timeline.remove(item_id)
                 self._timeline.append(item_id)
+                del self._timeline[:-_MAX_TIMELINE]
             start_t = time.monotonic()
             self._write = _Write(item_id, gen, start_t, dur_s)
             if played is not None:
