@@ -9,6 +9,7 @@ from typing import Any, Callable, List
 from realtime_client.audio import BufferOutput
 from realtime_client.audio._engine import PlayedItem
 from tests.audio.engine_support import tone
+from tests.helpers import wait_until
 
 CHUNK_S = 0.2
 CHUNK_BYTES = int(24000 * CHUNK_S) * 2
@@ -87,15 +88,14 @@ def test_flush_during_paced_chunks_matches_what_was_played(make_engine: Callable
 def test_flush_reports_only_the_latest_item_once(make_engine: Callable[..., Any]) -> None:
     """After two items played and went idle, flush reports the last one, then nothing."""
     out = BufferOutput(24000, realtime=False)
-    engine, rec = make_engine(output=out)
+    engine, _rec = make_engine(output=out)
     engine.start_playback()
     engine.play("a", tone(440, 24000, 0.1))
     engine.play("b", tone(660, 24000, 0.05))
-    assert rec.idle.wait(2.0)
+    wait_until(lambda: len(out.played) == 7200 and not engine.is_playing, 2.0, "both items played")
     played = engine.flush()
     assert played == PlayedItem("b", 50.0, 50.0)
     assert engine.flush() is None
-    rec.idle.clear()
     engine.play("c", tone(440, 24000, 0.02))
-    assert rec.idle.wait(2.0)
+    wait_until(lambda: len(out.played) == 8160 and not engine.is_playing, 2.0, "c played")
     assert engine.flush() == PlayedItem("c", 20.0, 20.0)
