@@ -119,7 +119,7 @@ class CaptureLoop:
                 raise wrap_error(exc, "could not open the audio input") from exc
             stop = threading.Event()
             resampler = StreamResampler(rate, self._rate)
-            self._vis._input.rate = rate
+            self._vis._set_input_rate(rate)
             if self._clock is not None:
                 self._clock.restart()
             if self._echo is not None:
