@@ -37,6 +37,16 @@ __all__ = ["AudioEngine", "PlayedItem"]
 _log = logging.getLogger("realtime_client")
 
 
+def _wire_format(fmt: Optional[AudioFormat], rate: Optional[int], direction: str) -> AudioFormat:
+    if fmt is not None:
+        if not isinstance(fmt, AudioFormat):
+            raise TypeError(f"provider_{direction}_format must be an AudioFormat, got {fmt!r}")
+        return fmt
+    if rate is None:
+        raise ValueError(f"give provider_{direction}_rate or provider_{direction}_format")
+    return AudioFormat("pcm16", int(rate))
+
+
 class AudioEngine:
     """Capture and playback threads between the client and its audio devices (internal).
 
@@ -44,9 +54,12 @@ class AudioEngine:
         output: the speaker, or ``None`` for no playback (audio given to ``play`` is counted
             and dropped).
         input: the microphone, or ``None`` for no capture.
-        provider_output_rate: rate of the PCM16 given to :meth:`play`.
-        provider_input_rate: rate of the PCM16 handed to ``on_capture``.
-        on_capture: receives captured audio, ~``chunk_ms`` chunks; runs on ``realtime-capture``.
+        provider_output_rate: rate of the PCM16 given to :meth:`play` (ignored when
+            ``provider_output_format`` is given).
+        provider_input_rate: rate of the PCM16 handed to ``on_capture`` (ignored when
+            ``provider_input_format`` is given).
+        on_capture: receives captured audio in the input format, ~``chunk_ms`` chunks;
+            runs on ``realtime-capture``.
         on_playback_started: ``item_id`` whose first audio was written; on ``realtime-playback``.
         on_playback_idle: the queue drained and the device went quiet; on ``realtime-playback``.
         on_error: device failures (:class:`AudioDeviceError`), from either audio thread.
@@ -56,9 +69,15 @@ class AudioEngine:
             cleaned of the assistant's own voice before it is sent.
         record_to: a WAV path: the user (left, as sent) and the assistant (right, as
             played) are recorded there; finalized by :meth:`close`.
+        provider_input_format: the wire format ``on_capture`` receives, e.g.
+            ``AudioFormat("g711_ulaw", 8000)``: captured audio is resampled to its rate,
+            then encoded. Inside the engine (echo handling, recording) audio stays PCM16.
+        provider_output_format: the wire format :meth:`play` accepts: it is decoded to
+            PCM16, then resampled to the device. Every millisecond figure (``received_ms``,
+            ``heard_ms``, :class:`PlayedItem`) is measured in this format.
 
     Raises:
-        ValueError: an unknown ``echo`` mode.
+        ValueError: an unknown ``echo`` mode, or neither a rate nor a format for a direction.
         ImportError: ``echo="aec"`` without the ``livekit`` package.
         AudioDeviceError: ``record_to`` cannot be created.
 
@@ -67,13 +86,16 @@ class AudioEngine:
     """
 
     def __init__(self, *, output: Optional[AudioOutput], input: Optional[AudioInput],
-                 provider_output_rate: int, provider_input_rate: int,
+                 provider_output_rate: Optional[int] = None,
+                 provider_input_rate: Optional[int] = None,
                  on_capture: Callable[[bytes], None], on_playback_started: Callable[[str], None],
                  on_playback_idle: Callable[[], None], on_error: Callable[[Exception], None],
                  dispatcher: Callable[[Callable[[], None]], None], chunk_ms: int = 20,
-                 echo: str = "off", record_to: Optional[str] = None) -> None:
-        out_format = AudioFormat("pcm16", int(provider_output_rate))
-        in_format = AudioFormat("pcm16", int(provider_input_rate))
+                 echo: str = "off", record_to: Optional[str] = None,
+                 provider_input_format: Optional[AudioFormat] = None,
+                 provider_output_format: Optional[AudioFormat] = None) -> None:
+        out_format = _wire_format(provider_output_format, provider_output_rate, "output")
+        in_format = _wire_format(provider_input_format, provider_input_rate, "input")
         self._on_error = on_error
         self._lock = threading.Lock()
         self._closed = False
@@ -98,7 +120,7 @@ class AudioEngine:
                                   visualization=self.visualization, played=played,
                                   reference_rate=in_format.rate, on_started=on_playback_started,
                                   on_idle=on_playback_idle, on_error=self._report)
-        self._capture = CaptureLoop(input=input, provider_rate=in_format.rate,
+        self._capture = CaptureLoop(input=input, provider_format=in_format,
                                     chunk_ms=chunk_ms, visualization=self.visualization,
                                     on_capture=on_capture, on_error=self._report, clock=clock,
                                     echo=self.echo, recorder=self.recorder)
@@ -122,7 +144,7 @@ class AudioEngine:
         self._playback.start()
 
     def play(self, item_id: str, data: bytes) -> None:
-        """Queue provider audio of ``item_id`` for playback. Never blocks.
+        """Queue ``data`` of ``item_id``, in the provider output format, for playback. Never blocks.
 
         Audio of an item that was flushed or dropped is counted but not played.
         """

@@ -20,6 +20,7 @@ from .._types import AudioOutput
 from ._analysis import AudioVisualization
 from ._capture import safe_call, wrap_error
 from ._format import AudioFormat
+from ._g711 import decode
 from ._ledger import PlaybackLedger, PlayedItem
 from ._resample import StreamResampler
 from ._timeline import PlayedAudio, pcm_level
@@ -135,7 +136,7 @@ class Playback:
         if not data:
             return
         seconds = self._format.duration_ms(len(data)) / 1000.0
-        pcm = bytes(data)
+        pcm = decode(data, self._format.encoding)  # PCM16 at the provider rate
         with self._cond:
             self._ledger.receive(item_id, seconds)
             if self._output is None or self._stopping or self._state == "failed":
