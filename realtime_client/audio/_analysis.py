@@ -186,6 +186,14 @@ class AudioVisualization:
         """Record played PCM16 at ``rate`` (``rms`` 0-1 if known). Threads: ``realtime-playback``."""
         self._output.push(pcm, rate, self._dispatcher, rms)
 
+    def _set_input_rate(self, rate: int) -> None:
+        """The input device opened at ``rate`` Hz. Threads: the control thread."""
+        self._input.rate = int(rate)
+
+    def _set_output_rate(self, rate: int) -> None:
+        """The output device opened at ``rate`` Hz. Threads: the control thread."""
+        self._output.rate = int(rate)
+
     # --- public ------------------------------------------------------------------------
 
     @property

@@ -17,6 +17,8 @@ from .._errors import AudioDeviceError
 from .._types import AudioInput
 from ._analysis import AudioVisualization
 from ._echo import EchoProcessor
+from ._format import AudioFormat
+from ._g711 import encode
 from ._record import ConversationRecorder
 from ._resample import StreamResampler
 from ._timeline import InputTimer, StreamClock, pcm_level
@@ -48,7 +50,8 @@ class CaptureLoop:
 
     Args:
         input: the microphone (or ``None``: :meth:`start` does nothing).
-        provider_rate: the rate ``on_capture`` receives, in Hz.
+        provider_format: what ``on_capture`` receives: audio is resampled to its rate and
+            encoded last, after echo handling and recording (which work on PCM16).
         chunk_ms: size of the chunks read and sent.
         visualization: fed with the raw captured audio.
         on_capture: receives each processed chunk, on ``realtime-capture``.
@@ -60,13 +63,14 @@ class CaptureLoop:
     Threads: :meth:`start` and :meth:`stop` from any thread; the loop runs on its own thread.
     """
 
-    def __init__(self, *, input: Optional[AudioInput], provider_rate: int, chunk_ms: int,
+    def __init__(self, *, input: Optional[AudioInput], provider_format: AudioFormat, chunk_ms: int,
                  visualization: AudioVisualization, on_capture: Callable[[bytes], None],
                  on_error: Callable[[Exception], None], clock: Optional[StreamClock] = None,
                  echo: Optional[EchoProcessor] = None,
                  recorder: Optional[ConversationRecorder] = None) -> None:
         self._input = input
-        self._rate = int(provider_rate)
+        self._rate = provider_format.rate
+        self._encoding = provider_format.encoding
         self._chunk_ms = int(chunk_ms)
         self._vis = visualization
         self._on_capture = on_capture
@@ -119,7 +123,7 @@ class CaptureLoop:
                 raise wrap_error(exc, "could not open the audio input") from exc
             stop = threading.Event()
             resampler = StreamResampler(rate, self._rate)
-            self._vis._input.rate = rate
+            self._vis._set_input_rate(rate)
             if self._clock is not None:
                 self._clock.restart()
             if self._echo is not None:
@@ -212,4 +216,4 @@ class CaptureLoop:
                     _log.exception("echo handling failed; sending microphone audio unprocessed")
             if self._recorder is not None:
                 self._recorder.add_user(index, chunk)
-        safe_call(self._on_capture, chunk)
+        safe_call(self._on_capture, encode(chunk, self._encoding))

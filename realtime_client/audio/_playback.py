@@ -1,8 +1,10 @@
-"""The playback half of the audio engine: per-item heard-time bookkeeping and the playback thread.
+"""The playback side of the audio engine: provider audio → queue → resample → output device.
 
-``AudioEngine`` (``_engine.py``) builds the state and offers the control methods (``play``,
-``flush``, ``drop_item``); this base class holds what runs under its lock and on the
-``realtime-playback`` thread. See ``_engine.py`` for the timeline model.
+:class:`Playback` owns the output, the queue of provider audio, the per-item counters
+(``_ledger.PlaybackLedger``, see there for the timeline model) and the ``realtime-playback``
+thread. It places each piece it writes on the shared sample timeline (``_timeline.PlayedAudio``)
+at the moment it becomes audible, and a flush cuts what was never heard, so the echo processor
+and the recorder see exactly what the user heard.
 """
 
 from __future__ import annotations
@@ -11,146 +13,260 @@ import collections
 import logging
 import threading
 import time
-from typing import Callable, Deque, List, Optional, Tuple
+from typing import Callable, Deque, Optional, Tuple
 
-import attrs
-
+from .._errors import AudioDeviceError
 from .._types import AudioOutput
 from ._analysis import AudioVisualization
 from ._capture import safe_call, wrap_error
+from ._format import AudioFormat
+from ._g711 import decode
+from ._ledger import PlaybackLedger, PlayedItem
 from ._resample import StreamResampler
 from ._timeline import PlayedAudio, pcm_level
 
-__all__ = ["PlaybackCore", "PlayedItem"]
+__all__ = ["Playback", "PlayedItem"]
 
 _log = logging.getLogger("realtime_client")
 
-_MAX_ITEMS = 512  # per-item counters kept (oldest forgotten first)
+_FLUSH_WAIT_S = 0.25  # how long flush() keeps aborting a write that raced it
 
 
-@attrs.frozen
-class PlayedItem:
-    """What was heard of the item playing when playback was flushed."""
+class Playback:
+    """Owns the output device and the ``realtime-playback`` thread (internal; see ``AudioEngine``).
 
-    item_id: str
-    heard_ms: float
-    received_ms: float
+    Args:
+        output: the speaker, or ``None`` (audio given to :meth:`play` is counted and dropped).
+        provider_format: the encoding and rate of the bytes given to :meth:`play`.
+        chunk_ms: size of device writes.
+        visualization: fed with what is played.
+        played: the shared timeline to place played audio on, or ``None``.
+        reference_rate: the rate of ``played`` (the provider input rate).
+        on_started: ``item_id`` whose audio became audible; on ``realtime-playback``.
+        on_idle: the queue drained and the device went quiet; on ``realtime-playback``.
+        on_error: device failures (:class:`AudioDeviceError`); on ``realtime-playback``.
 
-
-class _Item:
-    __slots__ = ("frozen_s", "handed_s", "received_s", "start_pos", "started")
-
-    def __init__(self) -> None:
-        self.received_s = 0.0
-        self.handed_s = 0.0
-        self.start_pos: Optional[float] = None
-        self.frozen_s: Optional[float] = None
-        self.started = False
-
-
-@attrs.define
-class _Write:
-    item_id: str
-    gen: int
-    start_t: float
-    dur_s: float
-
-
-
-class PlaybackCore:
-    """Internal base of :class:`~._engine.AudioEngine`: bookkeeping and the playback loop.
-
-    Methods named ``*_locked`` need ``self._cond`` held; the others run on ``realtime-playback``.
+    Threads: every public method may be called from any thread; the callbacks are called
+    without the lock held. Methods whose names start with ``_thread`` run on
+    ``realtime-playback``.
     """
 
-    _cond: threading.Condition
-    _queue: Deque[Tuple[str, bytes, int]]
-    _items: collections.OrderedDict[str, _Item]
-    _dropped: collections.OrderedDict[str, None]
-    _timeline: List[str]
-    _gen: int
-    _pos_s: float
-    _last_end_t: float
-    _latency_s: float
-    _write: Optional[_Write]
-    _active: bool
-    _audible_announced: bool
-    _flushing: int
-    _stopping: bool
-    _playback_state: str
-    _chunk_ms: int
-    _played: Optional[PlayedAudio]
-    _ref_resampler: Optional[StreamResampler]
-    _on_playback_started: Callable[[str], None]
-    _on_playback_idle: Callable[[], None]
-    visualization: AudioVisualization
+    def __init__(self, *, output: Optional[AudioOutput], provider_format: AudioFormat,
+                 chunk_ms: int, visualization: AudioVisualization, played: Optional[PlayedAudio],
+                 reference_rate: int, on_started: Callable[[str], None], on_idle: Callable[[], None],
+                 on_error: Callable[[Exception], None]) -> None:
+        self._output = output
+        self._format = provider_format
+        self._chunk_ms = int(chunk_ms)
+        self._vis = visualization
+        self._played = played
+        self._reference_rate = int(reference_rate)
+        self._on_started = on_started
+        self._on_idle = on_idle
+        self._on_error = on_error
+        self._cond = threading.Condition()
+        self._ledger = PlaybackLedger()
+        self._queue: Deque[Tuple[str, bytes, int]] = collections.deque()  # (item, pcm16, gen)
+        self._active = False  # audio is being written or is still audible
+        self._audible_announced = False  # on_started fired since the last idle/flush
+        self._flushing = 0
+        self._stopping = False
+        self._state = "off"  # off | starting | running | failed
+        self._thread: Optional[threading.Thread] = None
+        self._ref_resampler: Optional[StreamResampler] = None  # device rate -> reference rate
 
-    def _report(self, err: Exception) -> None:
-        raise NotImplementedError
+    @property
+    def state(self) -> str:
+        """``off``, ``starting``, ``running`` or ``failed``."""
+        return self._state
 
-    # --- playback: bookkeeping (call with self._cond held) ---------------------------------
+    @property
+    def has_output(self) -> bool:
+        """An output device was given."""
+        return self._output is not None
 
-    def _item_locked(self, item_id: str) -> _Item:
-        item = self._items.get(item_id)
-        if item is None:
-            item = self._items[item_id] = _Item()
-            while len(self._items) > _MAX_ITEMS:
-                self._items.popitem(last=False)
-        return item
+    @property
+    def is_playing(self) -> bool:
+        """Audio is queued or still audible."""
+        with self._cond:
+            return bool(self._queue) or self._active
 
-    def _drop_locked(self, item_id: str) -> None:
-        self._dropped[item_id] = None
-        while len(self._dropped) > _MAX_ITEMS:
-            self._dropped.popitem(last=False)
+    def start(self) -> None:
+        """Open the output and start the ``realtime-playback`` thread. Idempotent.
 
-    def _heard_pos_locked(self, now: float) -> float:
-        w = self._write
-        if w is not None and w.gen == self._gen:
-            return self._pos_s + min(w.dur_s, max(0.0, now - w.start_t)) - self._latency_s
-        pending = min(self._latency_s, max(0.0, self._last_end_t + self._latency_s - now))
-        return self._pos_s - pending
-
-    def _heard_s_locked(self, item_id: str, item: _Item, now: float) -> float:
-        if item.frozen_s is not None:
-            return item.frozen_s
-        if item.start_pos is None:
-            return 0.0
-        handed = item.handed_s
-        w = self._write
-        if w is not None and w.gen == self._gen and w.item_id == item_id:
-            handed += min(w.dur_s, max(0.0, now - w.start_t))
-        return max(0.0, min(handed, self._heard_pos_locked(now) - item.start_pos))
-
-    def _heard_ms_of(self, item_id: str, item: _Item, now: float) -> float:
-        return round(self._heard_s_locked(item_id, item, now) * 1000.0, 3)
-
-    def _heard_item_locked(self, now: float) -> Optional[str]:
-        for item_id in reversed(self._timeline):
-            item = self._items.get(item_id)
-            if item is not None and self._heard_s_locked(item_id, item, now) > 0:
-                return item_id
-        return self._timeline[0] if self._timeline else None
-
-    # --- playback thread --------------------------------------------------------------------
-
-    def _playback_main(self, out: AudioOutput, resampler: StreamResampler) -> None:
+        Raises:
+            AudioDeviceError: the output could not be opened, or playback was closed.
+        """
+        out = self._output
+        with self._cond:
+            if self._stopping:
+                raise AudioDeviceError("the audio engine is closed")
+            if out is None or self._state in ("starting", "running"):
+                return
+            self._state = "starting"
         try:
-            self._playback_loop(out, resampler)
+            prefer = getattr(out, "prefer_sample_rate", None)
+            if callable(prefer):
+                prefer(self._format.rate)
+            out.open()
+            latency_s = max(0.0, float(out.latency_ms) / 1000.0)
+            resampler = StreamResampler(self._format.rate, int(out.sample_rate))
+            ref = None
+            if self._played is not None and self._played.keep_samples:
+                ref = StreamResampler(int(out.sample_rate), self._reference_rate)
+        except Exception as exc:
+            with self._cond:
+                self._state = "off"
+            raise wrap_error(exc, "could not open the audio output") from exc
+        self._vis._set_output_rate(int(out.sample_rate))
+        thread = threading.Thread(target=self._thread_main, args=(out, resampler),
+                                  name="realtime-playback", daemon=True)
+        with self._cond:
+            self._ledger.latency_s = latency_s
+            self._ref_resampler = ref
+            self._thread = thread
+            self._state = "running"
+        thread.start()
+
+    def play(self, item_id: str, data: bytes) -> None:
+        """Queue ``data`` (in the provider format) of ``item_id`` for playback. Never blocks.
+
+        Audio of an item that was flushed or dropped is counted but not played.
+        """
+        if not data:
+            return
+        seconds = self._format.duration_ms(len(data)) / 1000.0
+        pcm = decode(data, self._format.encoding)  # PCM16 at the provider rate
+        with self._cond:
+            self._ledger.receive(item_id, seconds)
+            if self._output is None or self._stopping or self._state == "failed":
+                return
+            if self._ledger.is_dropped(item_id):
+                return
+            self._queue.append((item_id, pcm, self._ledger.gen))
+            self._cond.notify_all()
+
+    def flush(self) -> Optional[PlayedItem]:
+        """Barge-in: discard all queued audio and abort the device now.
+
+        Returns:
+            What was heard of the item last audible since the previous flush (see
+            ``AudioEngine.flush``), or ``None``.
+        """
+        with self._cond:
+            now = time.monotonic()
+            result = self._ledger.cut(now, [e[0] for e in self._queue])
+            if self._played is not None:
+                self._played.cut(now)  # what the device still buffered is never heard
+            self._queue.clear()
+            self._active = False
+            self._audible_announced = False
+            running = self._state == "running"
+            self._flushing += 1
+            self._cond.notify_all()
+        try:
+            if running and self._output is not None:
+                self._abort_output()
+                self._wait_stale_write()
+        finally:
+            with self._cond:
+                self._flushing -= 1
+                self._cond.notify_all()
+        return result
+
+    def _wait_stale_write(self) -> None:
+        # A write that began just after our abort would still play a flushed piece: abort
+        # again until no write of an older generation is in progress.
+        deadline = time.monotonic() + _FLUSH_WAIT_S
+        while True:
+            with self._cond:
+                if not self._ledger.writing_stale():
+                    return
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    _log.warning("audio output did not abort within %.0f ms", _FLUSH_WAIT_S * 1000)
+                    return
+                self._cond.wait(min(0.005, remaining))
+                if not self._ledger.writing_stale():
+                    return
+            self._abort_output()
+
+    def _abort_output(self) -> None:
+        try:
+            if self._output is not None:
+                self._output.abort()
+        except Exception as exc:
+            _log.warning("aborting the audio output failed: %s", exc)
+
+    def drop_item(self, item_id: str) -> None:
+        """Discard the queued audio of ``item_id`` and ignore any that arrives later."""
+        with self._cond:
+            self._ledger.drop(item_id)
+            self._queue = collections.deque(e for e in self._queue if e[0] != item_id)
+            self._cond.notify_all()
+
+    def heard_ms(self, item_id: str) -> float:
+        """Milliseconds of ``item_id`` handed to the device minus the device latency (>= 0)."""
+        with self._cond:
+            return self._ledger.heard_ms(item_id, time.monotonic())
+
+    def received_ms(self, item_id: str) -> float:
+        """Milliseconds of ``item_id`` given to :meth:`play`."""
+        with self._cond:
+            return self._ledger.received_ms(item_id)
+
+    def request_stop(self) -> None:
+        """Begin closing: refuse new audio and tell the thread to stop (does not wait)."""
+        with self._cond:
+            self._stopping = True
+            self._queue.clear()
+            self._active = False
+            self._cond.notify_all()
+
+    def close(self, timeout: float) -> None:
+        """Stop the thread and close the output; waits at most about ``timeout`` s. Idempotent."""
+        deadline = time.monotonic() + max(0.0, timeout)
+        self.request_stop()
+        with self._cond:
+            thread, self._thread = self._thread, None
+        if thread is not None and thread is not threading.current_thread():
+            # A write ends within one piece; abort only a write that blocks longer than that.
+            thread.join(min(max(0.0, deadline - time.monotonic()), 0.1 + self._chunk_ms / 1000.0))
+            if thread.is_alive():
+                self._abort_output()
+                thread.join(max(0.0, deadline - time.monotonic()))
+            if thread.is_alive():
+                _log.warning("realtime-playback did not stop within %.1f s", timeout)
+        if self._output is not None and self._state != "off":
+            try:
+                self._output.close()
+            except Exception as exc:
+                _log.warning("closing the audio output failed: %s", exc)
+        with self._cond:
+            self._state = "off"
+            if self._played is not None:
+                self._played.cut(time.monotonic())  # the output is closed: nothing more is heard
+
+    # --- the realtime-playback thread -------------------------------------------------------
+
+    def _thread_main(self, out: AudioOutput, resampler: StreamResampler) -> None:
+        try:
+            self._thread_loop(out, resampler)
         except Exception as exc:
             err = wrap_error(exc, "audio output failed")
             _log.warning("playback stopped: %s", err)
             with self._cond:
-                self._playback_state = "failed"
+                self._state = "failed"
                 self._queue.clear()
                 self._active = False
-                self._write = None
+                self._ledger.abandon_write()
                 was_audible, self._audible_announced = self._audible_announced, False
                 self._cond.notify_all()
-            self._report(err)
+            safe_call(self._on_error, err)
             if was_audible:  # the speaker went silent for good: let the client leave 'speaking'
-                safe_call(self._on_playback_idle)
+                safe_call(self._on_idle)
 
-    def _playback_loop(self, out: AudioOutput, resampler: StreamResampler) -> None:
+    def _thread_loop(self, out: AudioOutput, resampler: StreamResampler) -> None:
         res_gen = 0
         last_item: Optional[str] = None
         while True:
@@ -160,97 +276,85 @@ class PlaybackCore:
                 if self._stopping:
                     return
                 entry = self._queue.popleft() if self._queue else None
-                gen = self._gen
+                gen = self._ledger.gen
                 if entry is not None:
                     self._active = True
+                ref = self._ref_resampler
             if gen != res_gen:  # a flush happened: forget audio held in the resamplers
                 resampler.reset()
-                if self._ref_resampler is not None:
-                    self._ref_resampler.reset()
+                if ref is not None:
+                    ref.reset()
                 res_gen = gen
             if entry is None:
-                if self._drain(out, resampler, last_item, gen):
-                    safe_call(self._on_playback_idle)
+                if self._thread_drain(out, resampler, last_item, gen):
+                    safe_call(self._on_idle)
                 last_item = None
                 continue
             item_id, pcm, entry_gen = entry
             if entry_gen != gen:
                 continue
             last_item = item_id
-            self._write_pieces(out, item_id, gen, resampler.process(pcm))
+            self._thread_write_pieces(out, item_id, gen, resampler.process(pcm))
 
-    def _drain(self, out: AudioOutput, resampler: StreamResampler, last_item: Optional[str],
-               gen: int) -> bool:
+    def _thread_drain(self, out: AudioOutput, resampler: StreamResampler, last_item: Optional[str],
+                      gen: int) -> bool:
         """The queue ran dry: play the resampler's tail, wait out the latency. True = now idle."""
         tail = resampler.flush()
         if tail and last_item is not None:
-            self._write_pieces(out, last_item, gen, tail)
+            self._thread_write_pieces(out, last_item, gen, tail)
         with self._cond:
-            if gen == self._gen:
-                deadline = time.monotonic() + self._latency_s
-                while not self._queue and not self._stopping and gen == self._gen:
+            if gen == self._ledger.gen:
+                deadline = time.monotonic() + self._ledger.latency_s
+                while not self._queue and not self._stopping and gen == self._ledger.gen:
                     remaining = deadline - time.monotonic()
                     if remaining <= 0:
                         break
                     self._cond.wait(remaining)
-            if self._queue or self._stopping or gen != self._gen:
+            if self._queue or self._stopping or gen != self._ledger.gen:
                 return False  # more audio came, or a flush already ended this playback
             self._active = False
             self._audible_announced = False
-            self._timeline = []
-            return True
+            return True  # the ledger's timeline stays: a flush still reports what was heard last
 
-    def _write_pieces(self, out: AudioOutput, item_id: str, gen: int, data: bytes) -> None:
+    def _thread_write_pieces(self, out: AudioOutput, item_id: str, gen: int, data: bytes) -> None:
         step = max(2, out.sample_rate * self._chunk_ms // 1000 * 2)
         for offset in range(0, len(data), step):
-            if not self._write_piece(out, item_id, gen, data[offset : offset + step]):
+            if not self._thread_write_piece(out, item_id, gen, data[offset : offset + step]):
                 return
 
-    def _write_piece(self, out: AudioOutput, item_id: str, gen: int, data: bytes) -> bool:
+    def _thread_write_piece(self, out: AudioOutput, item_id: str, gen: int, data: bytes) -> bool:
         """Write one piece unless it was flushed or dropped meanwhile. False = stop this chunk."""
         dur_s = len(data) / 2.0 / out.sample_rate
-        played, ref = self._played, None
+        played, ref_resampler = self._played, self._ref_resampler
         level = pcm_level(data)  # shared by the echo reference and the visualization
-        if played is not None and self._ref_resampler is not None:
-            ref = self._ref_resampler.process(data)
+        ref = ref_resampler.process(data) if played is not None and ref_resampler is not None else None
         with self._cond:
             while self._flushing and not self._stopping:
                 self._cond.wait(0.05)
-            if self._stopping or gen != self._gen or item_id in self._dropped:
+            if self._stopping or gen != self._ledger.gen or self._ledger.is_dropped(item_id):
                 return False
-            item = self._item_locked(item_id)
-            first = item.start_pos is None
-            if first:
-                item.start_pos = self._pos_s
-                self._timeline.append(item_id)
             start_t = time.monotonic()
-            self._write = _Write(item_id, gen, start_t, dur_s)
+            self._ledger.begin_write(item_id, gen, start_t, dur_s)
             if played is not None:
                 # under the lock, so a concurrent flush either sees it (and cuts it) or precedes it
                 n = len(ref) // 2 if ref is not None else round(dur_s * played.rate)
-                played.add(start_t + self._latency_s, ref, n=n, level=level)
+                played.add(start_t + self._ledger.latency_s, ref, n=n, level=level)
         try:
             out.write(data)
         finally:
             with self._cond:
-                self._write = None
-                committed = gen == self._gen and item.frozen_s is None
-                if committed:
-                    self._pos_s += dur_s
-                    item.handed_s += dur_s
-                    self._last_end_t = time.monotonic()
+                committed = self._ledger.end_write(time.monotonic())
                 # announce the first audio of an item, and any resumption after the output went idle
-                fire_started = committed and (not item.started or not self._audible_announced)
+                fire_started = committed and (self._ledger.mark_started(item_id)
+                                              or not self._audible_announced)
                 if fire_started:
-                    item.started = True
                     self._audible_announced = True
                 self._cond.notify_all()
         latency_s = max(0.0, float(out.latency_ms) / 1000.0)
         with self._cond:
-            self._latency_s = latency_s
+            self._ledger.latency_s = latency_s
         if committed:
-            self.visualization._push_output(data, out.sample_rate, level / 32768.0)
+            self._vis._push_output(data, out.sample_rate, level / 32768.0)
         if fire_started:
-            safe_call(self._on_playback_started, item_id)
+            safe_call(self._on_started, item_id)
         return committed
-

@@ -25,10 +25,13 @@ import subprocess
 import threading
 import time
 from pathlib import Path
-from typing import Any, Dict, Iterator, List, Optional, Tuple
+from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
 
 import numpy as np
 import pytest
+
+from realtime_client.audio._engine import AudioEngine
+from tests.audio.engine_support import Dispatcher, Recorder
 
 SPK_RATE = 24000
 MIC_RATE = 48000
@@ -331,3 +334,33 @@ class DeviceFeeder:
             self._thread.join(30.0)
         self._stream.close()
         self._pa.terminate()
+
+
+
+@pytest.fixture
+def dispatcher() -> Iterator[Dispatcher]:
+    """A dispatcher thread like the client's, stopped after the test."""
+    d = Dispatcher()
+    yield d
+    d.stop()
+
+
+@pytest.fixture
+def make_engine(dispatcher: Dispatcher) -> Iterator[Callable[..., Tuple[AudioEngine, Recorder]]]:
+    """Build AudioEngines reporting into a Recorder; closes them and checks no thread outlives them."""
+    made: List[AudioEngine] = []
+
+    def factory(output: Any = None, input: Any = None, out_rate: int = 24000,
+                in_rate: int = 24000, **kwargs: Any) -> Tuple[AudioEngine, Recorder]:
+        rec = Recorder()
+        engine = AudioEngine(output=output, input=input, provider_output_rate=out_rate,
+                             provider_input_rate=in_rate, on_capture=rec.capture,
+                             on_playback_started=rec.started, on_playback_idle=rec.on_idle,
+                             on_error=rec.error, dispatcher=dispatcher, **kwargs)
+        made.append(engine)
+        return engine, rec
+
+    yield factory
+    for engine in made:
+        engine.close(timeout=2.0)
+    assert not [t.name for t in threading.enumerate() if t.name.startswith("realtime-")]

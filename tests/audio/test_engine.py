@@ -2,120 +2,19 @@
 
 from __future__ import annotations
 
-import queue
 import threading
 import time
 import wave
 from pathlib import Path
-from typing import Any, Callable, Iterator, List, Optional, Tuple
+from typing import Any, Callable, List, Tuple
 
 import numpy as np
 import pytest
 
 from realtime_client import AudioDeviceError
 from realtime_client.audio import BufferOutput, WavFileInput
-from realtime_client.audio._engine import AudioEngine, PlayedItem
-
-
-def tone(freq: float, rate: int, seconds: float, amplitude: float = 0.5) -> bytes:
-    t = np.arange(int(rate * seconds)) / rate
-    return (np.sin(2 * np.pi * freq * t) * amplitude * 32767).astype(np.int16).tobytes()
-
-
-def chunks(pcm: bytes, size: int) -> List[bytes]:
-    return [pcm[k : k + size] for k in range(0, len(pcm), size)]
-
-
-def peak_hz(pcm: bytes, rate: int) -> float:
-    x = np.frombuffer(pcm, np.int16).astype(np.float64)
-    spectrum = np.abs(np.fft.rfft(x * np.hanning(x.size)))
-    return float(np.argmax(spectrum) * rate / x.size)
-
-
-class Dispatcher:
-    """Runs callbacks on one thread, like the client's default dispatcher."""
-
-    def __init__(self) -> None:
-        self.jobs: queue.Queue[Optional[Callable[[], None]]] = queue.Queue()
-        self.thread = threading.Thread(target=self._run, name="test-dispatcher", daemon=True)
-        self.thread.start()
-
-    def __call__(self, fn: Callable[[], None]) -> None:
-        self.jobs.put(fn)
-
-    def _run(self) -> None:
-        while (fn := self.jobs.get()) is not None:
-            fn()
-
-    def drain(self) -> None:
-        done = threading.Event()
-        self.jobs.put(done.set)
-        assert done.wait(2.0)
-
-    def stop(self) -> None:
-        self.jobs.put(None)
-        self.thread.join(2.0)
-
-
-class Recorder:
-    """Collects what the engine reports, with the thread each report came from."""
-
-    def __init__(self) -> None:
-        self.events: List[Tuple[str, Any, str, float]] = []
-        self.captured: List[bytes] = []
-        self.capture_threads: List[str] = []
-        self.errors: List[Exception] = []
-        self.idle = threading.Event()
-        self.lock = threading.Lock()
-
-    def _add(self, kind: str, value: Any) -> None:
-        with self.lock:
-            self.events.append((kind, value, threading.current_thread().name, time.monotonic()))
-
-    def started(self, item_id: str) -> None:
-        self._add("started", item_id)
-
-    def on_idle(self) -> None:
-        self._add("idle", None)
-        self.idle.set()
-
-    def capture(self, pcm: bytes) -> None:
-        self.capture_threads.append(threading.current_thread().name)
-        self.captured.append(pcm)
-
-    def error(self, exc: Exception) -> None:
-        self.errors.append(exc)
-
-    def kinds(self) -> List[Tuple[str, Any]]:
-        with self.lock:
-            return [(k, v) for k, v, _, _ in self.events]
-
-
-@pytest.fixture
-def dispatcher() -> Iterator[Dispatcher]:
-    d = Dispatcher()
-    yield d
-    d.stop()
-
-
-@pytest.fixture
-def make_engine(dispatcher: Dispatcher) -> Iterator[Callable[..., Tuple[AudioEngine, Recorder]]]:
-    made: List[AudioEngine] = []
-
-    def factory(output: Any = None, input: Any = None, out_rate: int = 24000,
-                in_rate: int = 24000) -> Tuple[AudioEngine, Recorder]:
-        rec = Recorder()
-        engine = AudioEngine(output=output, input=input, provider_output_rate=out_rate,
-                             provider_input_rate=in_rate, on_capture=rec.capture,
-                             on_playback_started=rec.started, on_playback_idle=rec.on_idle,
-                             on_error=rec.error, dispatcher=dispatcher)
-        made.append(engine)
-        return engine, rec
-
-    yield factory
-    for engine in made:
-        engine.close(timeout=2.0)
-    assert not [t.name for t in threading.enumerate() if t.name.startswith("realtime-")]
+from realtime_client.audio._engine import PlayedItem
+from tests.audio.engine_support import Dispatcher, chunks, peak_hz, tone
 
 
 def test_plays_one_second_in_real_time_and_tracks_heard(make_engine: Callable[..., Any]) -> None:
