@@ -8,13 +8,12 @@ import os
 import re
 from typing import Any, Mapping, Optional, Tuple, Union
 
+from ._images import FETCH_TIMEOUT, IMAGE_TYPES, MAX_IMAGE_BYTES, fetch_image, image_type
 from ._provider import Adapter
 from ._types import AudioInput, AudioOutput
 
 __all__ = ["IMAGE_TYPES", "MAX_IMAGE_BYTES", "check_client_options", "image_payload"]
 
-IMAGE_TYPES = ("image/png", "image/jpeg", "image/webp", "image/gif")
-MAX_IMAGE_BYTES = 20 * 1024 * 1024
 _WHITESPACE = re.compile(r"\s+")
 _DATA_URL = re.compile(r"^data:([^;,]+)(?:;[^,]*)?;base64,(.*)$", re.DOTALL | re.IGNORECASE)
 
@@ -30,50 +29,68 @@ def _mime(mime_type: Any) -> str:
     return mime
 
 
-def _decoded_size(b64: str) -> int:
+def _checked(image: bytes) -> str:
+    """The sniffed mime type of ``image`` after checking it is non-empty and within the limit."""
+    if not image:
+        raise ValueError("image data is empty")
+    if len(image) > MAX_IMAGE_BYTES:
+        raise ValueError(f"image is {len(image)} bytes; the limit is {MAX_IMAGE_BYTES}")
+    return image_type(image)
+
+
+def _decoded(b64: str) -> bytes:
     try:
-        size = len(base64.b64decode(b64, validate=True))
+        return base64.b64decode(b64, validate=True)
     except (binascii.Error, ValueError) as exc:
         raise ValueError("image data is not valid base64") from exc
-    if size == 0:
-        raise ValueError("image data is empty")
-    if size > MAX_IMAGE_BYTES:
-        raise ValueError(f"image is {size} bytes; the limit is {MAX_IMAGE_BYTES}")
-    return size
 
 
-def image_payload(data: Union[str, bytes, bytearray], mime_type: str) -> Tuple[str, str]:
-    """Normalize ``send_image`` input to ``(data, mime_type)``: base64 text (whitespace removed), an
-    http(s) URL, or a ``data:`` URL whose declared type is an allowed image type.
+def image_payload(data: Union[str, bytes, bytearray], mime_type: str,
+                  *, timeout: float = FETCH_TIMEOUT) -> Tuple[str, str]:
+    """Normalize ``send_image`` input to ``(data, mime_type)`` for an ``ImagePart``.
+
+    ``data`` may be raw bytes, base64 text (whitespace removed), a ``data:`` URL, or an http(s)
+    URL, which is downloaded (see :func:`realtime_client._images.fetch_image`) and returned as
+    base64. Only PNG and JPEG are accepted, recognised by their magic bytes; the sniffed type is
+    the one returned, so ``mime_type`` (and a data URL's declared type) only has to be one of
+    ``image/png``/``image/jpeg``. A data URL comes back as a data URL of the sniffed type.
+
+    Args:
+        data: the image.
+        mime_type: ``"image/png"`` or ``"image/jpeg"`` (``image/jpg`` is taken as jpeg).
+        timeout: seconds for downloading an http(s) URL: connect, redirects and body together.
 
     Raises:
         TypeError: data is not str/bytes, or mime_type is not a str.
-        ValueError: empty, not base64, over 20 MiB, or not an allowed image type.
+        ValueError: empty, not base64, over 20 MiB, or not a PNG/JPEG (the message names the type
+            it got); for a URL also a Content-Type other than PNG/JPEG.
+        ConnectionFailedError: a URL could not be fetched (network failure, timeout, HTTP error).
+
+    Threads: the caller's; a URL blocks it for at most about ``timeout`` seconds.
     """
     if isinstance(data, (bytes, bytearray)):
-        if not data:
-            raise ValueError("image data is empty")
-        if len(data) > MAX_IMAGE_BYTES:
-            raise ValueError(f"image is {len(data)} bytes; the limit is {MAX_IMAGE_BYTES}")
-        return base64.b64encode(bytes(data)).decode("ascii"), _mime(mime_type)
+        _mime(mime_type)
+        mime = _checked(bytes(data))
+        return base64.b64encode(bytes(data)).decode("ascii"), mime
     if not isinstance(data, str):
         raise TypeError(f"send_image data must be str or bytes, got {type(data).__name__}")
+    _mime(mime_type)
     text = data.strip()
     if not text:
         raise ValueError("image data is empty")
     if text.lower().startswith(("http://", "https://")):
-        return text, _mime(mime_type)
+        image, mime = fetch_image(text, timeout=timeout)
+        return base64.b64encode(image).decode("ascii"), mime
     if text.lower().startswith("data:"):
         match = _DATA_URL.match(text)
         if match is None:
             raise ValueError("a data: URL must look like data:image/png;base64,<data>")
-        mime = _mime(match.group(1))
+        _mime(match.group(1))
         payload = _WHITESPACE.sub("", match.group(2))
-        _decoded_size(payload)
+        mime = _checked(_decoded(payload))
         return f"data:{mime};base64,{payload}", mime
     payload = _WHITESPACE.sub("", text)
-    _decoded_size(payload)
-    return payload, _mime(mime_type)
+    return payload, _checked(_decoded(payload))
 
 
 def _optional(name: str, value: Any, kinds: Any, what: str) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
 import socket
@@ -195,13 +196,16 @@ def test_image_input(server, make_client):
     """send_image sends an input_image data URI and records an ImagePart."""
     client = make_client()
     client.connect(timeout=5)
-    msg = client.send_image("aGVsbG8=", "image/png")
-    assert msg.parts == (ImagePart("aGVsbG8=", "image/png"),)
+    png = base64.b64encode(b"\x89PNG\r\n\x1a\n" + b"\0" * 16).decode("ascii")
+    msg = client.send_image(png, "image/png")
+    assert msg.parts == (ImagePart(png, "image/png"),)
     item = server.wait_for_frame("conversation.item.create")["item"]
-    assert item["content"] == [{"type": "input_image", "image_url": "data:image/png;base64,aGVsbG8="}]
+    assert item["content"] == [{"type": "input_image", "image_url": f"data:image/png;base64,{png}"}]
     client.wait_for_response(timeout=10)
     with pytest.raises(ValueError):
-        client.send_image("aGVsbG8=", "image/tiff")
+        client.send_image(png, "image/tiff")
+    with pytest.raises(ValueError, match="not a PNG or JPEG"):
+        client.send_image("aGVsbG8=", "image/png")
     with pytest.raises(ValueError):
         client.send_image("not base64!!", "image/png")
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import re
 import sys
 from typing import Any, Dict, List
 
@@ -21,7 +22,11 @@ from realtime_client.adapters import openai_realtime
 from realtime_client.testing import FakeRealtimeServer
 
 LOOPBACK = "ws://127.0.0.1:1/v1/realtime"
-PNG = base64.b64encode(b"\x89PNG\r\n\x1a\n" + b"\0" * 64).decode("ascii")
+PNG_BYTES = b"\x89PNG\r\n\x1a\n" + b"\0" * 64
+PNG = base64.b64encode(PNG_BYTES).decode("ascii")
+JPEG_BYTES = b"\xff\xd8\xff\xe0\0\x10JFIF\0" + b"\0" * 64
+GIF_BYTES = b"GIF89a" + b"\0" * 64
+WEBP_BYTES = b"RIFF\x10\0\0\0WEBPVP8 " + b"\0" * 64
 
 
 def offline(**options: Any) -> RealtimeClient:
@@ -82,17 +87,19 @@ def test_oversized_images_are_refused_with_the_limit_in_the_message(connected):
 
 
 def test_an_image_of_exactly_the_limit_passes_validation():
-    """An image of exactly 20 MiB passes validation (on a disconnected client it then fails on state)."""
+    """A 20 MiB PNG (the limit exactly) passes validation (a disconnected client then fails on state)."""
     client = offline()
     with pytest.raises(ConnectionFailedError, match="not connected"):
-        client.send_image(b"\0" * MAX_IMAGE_BYTES)
+        client.send_image(PNG_BYTES + b"\0" * (MAX_IMAGE_BYTES - len(PNG_BYTES)))
     client.destroy()
 
 
-@pytest.mark.parametrize("mime", ["image/bmp", "image/svg+xml", "text/plain", "", "png"])
+@pytest.mark.parametrize("mime", ["image/bmp", "image/svg+xml", "image/webp", "image/gif", "text/plain", "",
+                                  "png"])
 def test_unsupported_mime_types_are_refused_listing_the_supported_ones(connected, mime):
-    """A mime type outside png/jpeg/webp/gif raises ValueError listing the accepted types."""
-    with pytest.raises(ValueError, match="image/png, image/jpeg, image/webp, image/gif"):
+    """A mime type other than png/jpeg raises ValueError naming it and listing the accepted types."""
+    expected = f"unsupported image type '{mime}'; use one of image/png, image/jpeg"
+    with pytest.raises(ValueError, match=f"^{re.escape(expected)}$"):
         connected.send_image(PNG, mime)
     assert connected.messages == ()
 
@@ -106,14 +113,12 @@ def test_mime_type_is_case_insensitive_and_must_be_a_string(connected):
 
 def test_empty_images_and_non_image_data_urls_are_refused(connected):
     """Empty data and data: URLs of other types are refused; wrapped base64 is accepted."""
-    import base64
-
     for empty in (b"", ""):
         with pytest.raises(ValueError, match="empty"):
             connected.send_image(empty)
     with pytest.raises(ValueError, match="unsupported image type"):
         connected.send_image("data:text/html;base64,PGgxPmhpPC9oMT4=")
-    wrapped = base64.encodebytes(b"\x89PNG" + b"\0" * 200).decode()
+    wrapped = base64.encodebytes(PNG_BYTES + b"\0" * 200).decode()
     assert "\n" in wrapped
     assert "\n" not in connected.send_image(wrapped).parts[0].data
 
@@ -133,17 +138,38 @@ def test_image_data_of_the_wrong_type_is_refused(connected, data):
         connected.send_image(data)
 
 
-def test_valid_images_are_sent_as_user_messages(server, connected):
-    """Raw bytes, base64 text and an https URL each become one user message with an input_image."""
-    connected.send_image(base64.b64decode(PNG), "image/png")
-    connected.send_image(PNG, "image/webp")
-    connected.send_image("https://example.com/cat.jpg", "image/jpeg")
-    server.wait_for_frame("conversation.item.create", count=3)
+@pytest.mark.parametrize("name, image", [("GIF", GIF_BYTES), ("WebP", WEBP_BYTES)], ids=["GIF", "WebP"])
+def test_gif_and_webp_are_refused_in_every_input_form(connected, name, image):
+    """GIF or WebP bytes as raw bytes, base64 or a data URL raise ValueError naming the format."""
+    b64 = base64.b64encode(image).decode("ascii")
+    for data in (image, b64, f"data:image/png;base64,{b64}"):
+        with pytest.raises(ValueError, match=f"is {name}; only PNG and JPEG images can be sent"):
+            connected.send_image(data, "image/png")
+    with pytest.raises(ValueError, match="unsupported image type 'image/gif'"):
+        connected.send_image(f"data:image/gif;base64,{b64}")
+    assert connected.messages == ()
+
+
+def test_bytes_that_are_no_image_at_all_are_refused_showing_their_start(connected):
+    """Base64 of text raises ValueError saying it is not a PNG or JPEG and showing its first bytes."""
+    with pytest.raises(ValueError, match=r"not a PNG or JPEG image \(it starts with 68 65 6c 6c 6f"):
+        connected.send_image("aGVsbG8=", "image/png")
+
+
+def test_valid_images_are_sent_as_user_messages_with_their_sniffed_type(server, connected):
+    """Raw bytes, base64 text and data URLs each become one input_image typed by their magic bytes."""
+    jpeg = base64.b64encode(JPEG_BYTES).decode("ascii")
+    connected.send_image(PNG_BYTES, "image/png")
+    connected.send_image(PNG, "image/jpeg")
+    connected.send_image(jpeg)
+    connected.send_image(f"data:image/png;base64,{jpeg}")
+    server.wait_for_frame("conversation.item.create", count=4)
     urls = [f["item"]["content"][0]["image_url"] for f in server.received
             if f.get("type") == "conversation.item.create"]
-    assert urls == [f"data:image/png;base64,{PNG}", f"data:image/webp;base64,{PNG}",
-                    "https://example.com/cat.jpg"]
-    assert [m.role for m in connected.messages] == ["user", "user", "user"]
+    assert urls == [f"data:image/png;base64,{PNG}", f"data:image/png;base64,{PNG}",
+                    f"data:image/jpeg;base64,{jpeg}", f"data:image/jpeg;base64,{jpeg}"]
+    assert [m.parts[0].mime_type for m in connected.messages] == ["image/png", "image/png",
+                                                                  "image/jpeg", "image/jpeg"]
 
 
 # --- constructor options -----------------------------------------------------------------------
