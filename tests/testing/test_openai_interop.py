@@ -36,7 +36,7 @@ def _recv_until(conn: object, type_: str) -> List[object]:
 
 def test_openai_sdk_completes_a_text_turn(server: FakeRealtimeServer) -> None:
     """The sync SDK client gets session.created, updates the session and completes a text turn."""
-    client = openai.OpenAI(base_url=server.base_url, api_key=server.token().token)
+    client = openai.OpenAI(base_url=server.base_url + "/v1", api_key=server.token().token)
     with client.realtime.connect(model="gpt-realtime") as conn:
         assert conn.recv().type == "session.created"
         conn.session.update(
@@ -61,7 +61,7 @@ def test_openai_sdk_completes_a_text_turn(server: FakeRealtimeServer) -> None:
 def test_openai_sdk_voice_turn_and_audio_reply(server: FakeRealtimeServer) -> None:
     """Audio appended through the SDK triggers server VAD and a spoken reply the SDK parses."""
     server.script(Reply.text("Nice to hear you."))
-    client = openai.OpenAI(base_url=server.base_url, api_key="x")
+    client = openai.OpenAI(base_url=server.base_url + "/v1", api_key="x")
     with client.realtime.connect(model="gpt-realtime") as conn:
         conn.recv()
         pcm = np.concatenate([silence(300), synthesize_speech(800, seed=9), silence(700)])
