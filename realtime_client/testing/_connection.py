@@ -1,9 +1,13 @@
-"""One client connection of the fake server: its protocol session, outgoing queue and sender thread.
+"""One client connection of the fake server: its peer, outgoing queue and sender thread.
 
-Threads: the websockets handler thread runs :meth:`FakeConnection._run` (receive and handle);
-``realtime-fake-sender-N`` sends queued frames and steps active responses; every other method
-may be called from any thread. Lock order: a connection's lock may be held while taking the
-server's lock, never the reverse.
+The connection knows nothing of the server object: it is built with its WebSocket, the
+provider :class:`~._peer.Peer`, a :class:`FrameSink` to report frames into, and its options.
+The server drives it only through the public methods below.
+
+Threads: the websockets handler thread runs :meth:`FakeConnection.serve` (receive and handle);
+``realtime-fake-sender-N`` sends queued frames, steps the peer's streams and its timers; every
+other method may be called from any thread. Lock order: a connection's lock may be held while
+taking the sink's lock, never the reverse.
 """
 
 from __future__ import annotations
@@ -15,22 +19,46 @@ import logging
 import socket
 import threading
 import time
-from typing import TYPE_CHECKING, Any, Deque, Dict, List, Optional, Tuple, Union
+from typing import Any, Deque, Dict, List, Optional, Protocol, Tuple, Union
 
+import attrs
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.server import ServerConnection
 
-from ._session import ProtocolSession
+from ._peer import Frame, Peer
 
-if TYPE_CHECKING:
-    from ._server import FakeRealtimeServer
-
-__all__ = ["SESSION_LIMIT_REASON", "SHUTDOWN_REASON", "FakeConnection"]
+__all__ = ["SHUTDOWN_REASON", "ConnectionOptions", "FakeConnection", "FrameSink"]
 
 _log = logging.getLogger("realtime_client")
-SESSION_LIMIT_REASON = "Your session hit the maximum duration of 60 minutes."
 SHUTDOWN_REASON = "Server shutting down."
 _Action = Tuple[Any, ...]
+
+
+class FrameSink(Protocol):
+    """Where a connection reports the frames it received and sent (the server's recorder)."""
+
+    def record_received(self, event: Any) -> None:
+        """Note a parsed frame the connection received."""
+
+    def record_sent(self, text: str, type_: Optional[str]) -> None:
+        """Note a frame the connection sent, with its type."""
+
+
+@attrs.frozen
+class ConnectionOptions:
+    """How a connection behaves, fixed when it opens.
+
+    Attributes:
+        pacing: ``"fast"`` or ``"realtime"`` (streams wait for the audio time they carry).
+        max_session_seconds: close this long after opening (None: never).
+        session_cap: the close code and reason used then.
+        stall_until: send nothing before this monotonic time.
+    """
+
+    pacing: str = "fast"
+    max_session_seconds: Optional[float] = None
+    session_cap: Tuple[int, str] = (1001, "")
+    stall_until: float = 0.0
 
 
 class FakeConnection:
@@ -38,41 +66,45 @@ class FakeConnection:
 
     Attributes:
         number: 1 for the server's first connection, then 2, ...
-        model: the ``?model=`` of the URL (or the server's default).
+        model: the model this connection serves (the ``?model=`` of the URL or the default).
         path: the request path with its query string.
         headers: the request headers, credentials removed.
+        peer: the provider protocol object serving this connection.
         received: the JSON frames this connection received, parsed, in order.
         sent: the protocol frames sent on this connection (raw text), fault frames excluded.
         close_code, close_reason: the close this server initiated (None if it did not);
-            ``close_code`` is 1006 after :meth:`FakeRealtimeServer.drop_connections`.
+            ``close_code`` is 1006 after :meth:`abort`.
 
-    Threads: attributes are safe to read from any thread.
+    Threads: attributes are safe to read, and the control methods safe to call, from any thread.
+
+    .. versionchanged:: 0.2.0 ``peer`` and the public control methods.
     """
 
-    def __init__(self, server: FakeRealtimeServer, ws: ServerConnection, number: int,
-                 info: Dict[str, Any]) -> None:
+    def __init__(self, number: int, ws: ServerConnection, peer: Peer, sink: FrameSink, *,
+                 path: str = "", headers: Optional[Dict[str, str]] = None,
+                 options: ConnectionOptions = ConnectionOptions()) -> None:
         self.number = number
-        self.model: str = info["model"]
-        self.path: str = info["path"]
-        self.headers: Dict[str, str] = info["headers"]
+        self.peer = peer
+        self.model: str = peer.model
+        self.path = path
+        self.headers: Dict[str, str] = dict(headers or {})
         self.received: List[Any] = []
         self.sent: List[str] = []
         self.close_code: Optional[int] = None
         self.close_reason: Optional[str] = None
-        self._server = server
         self._ws = ws
+        self._sink = sink
+        self._options = options
+        self._pacing = options.pacing
         self._cond = threading.Condition()
-        self._proto = ProtocolSession(
-            model=self.model, next_reply=server._pop_reply, next_transcript=server._pop_transcript,
-            audio_chunk_ms=server.audio_chunk_ms, rate_limits=server.rate_limits,
-            instructions=server.instructions, voice=server.voice)
         self._outq: Deque[_Action] = collections.deque()
         self._due: Dict[str, float] = {}
-        self._stall_until = server._stall_until
+        self._tick_at: Optional[float] = 0.0  # when to call peer.tick() next; None: never
+        self._stall_until = options.stall_until
         self._close_request: Optional[Tuple[int, str]] = None
         self._closed = False
         self._finished = threading.Event()
-        limit = server.max_session_seconds
+        limit = options.max_session_seconds
         self._deadline = None if limit is None else time.monotonic() + limit
         self._sender = threading.Thread(target=self._send_loop, name=f"realtime-fake-sender-{number}",
                                         daemon=True)
@@ -85,13 +117,13 @@ class FakeConnection:
     def session(self) -> Dict[str, Any]:
         """A copy of the connection's current effective session."""
         with self._cond:
-            return copy.deepcopy(self._proto.session)
+            return copy.deepcopy(self.peer.session)
 
     @property
     def items(self) -> List[Dict[str, Any]]:
         """A copy of the conversation items, in order (audio omitted)."""
         with self._cond:
-            return copy.deepcopy(self._proto.items)
+            return copy.deepcopy(self.peer.items)
 
     @property
     def closed(self) -> bool:
@@ -100,37 +132,71 @@ class FakeConnection:
 
     # -- control (any thread) -------------------------------------------------------------------
 
-    def _enqueue(self, action: _Action) -> None:
+    def send_event(self, event: Frame) -> None:
+        """Queue a server frame (the peer fills a missing ``event_id``); it is recorded in ``sent``."""
         with self._cond:
-            self._outq.append(action)
+            self._outq.append(("frame", self.peer.complete_event(copy.deepcopy(event))))
             self._cond.notify_all()
 
-    def _request_close(self, code: int, reason: str) -> None:
+    def send_error(self, code: str, message: str, *, error_type: str = "invalid_request_error",
+                   param: Optional[str] = None) -> None:
+        """Queue the provider's error frame."""
+        with self._cond:
+            self._outq.append(("frame", self.peer.error_event(code, message, error_type=error_type,
+                                                              param=param)))
+            self._cond.notify_all()
+
+    def send_raw(self, data: Union[str, bytes]) -> None:
+        """Queue ``data`` to send as-is (a text or binary frame); not recorded."""
+        self._enqueue(("raw", data))
+
+    def close(self, code: int, reason: str = "") -> None:
+        """Close with a close frame after the frames already queued."""
+        self._enqueue(("close", code, reason))
+
+    def close_now(self, code: int, reason: str = "") -> None:
+        """Close with a close frame before anything still queued (used when the server stops)."""
         with self._cond:
             if self._close_request is None:
                 self._close_request = (code, reason)
             self._cond.notify_all()
 
-    def _stall(self, until: float) -> None:
+    def stall(self, until: float) -> None:
+        """Send nothing before the monotonic time ``until``; frames queue up meanwhile."""
         with self._cond:
             self._stall_until = max(self._stall_until, until)
             self._cond.notify_all()
 
-    def _drop(self) -> None:
+    def set_pacing(self, pacing: str) -> None:
+        """Switch between ``"fast"`` and ``"realtime"`` streaming from the next step on."""
+        with self._cond:
+            self._pacing = pacing
+            self._cond.notify_all()
+
+    def abort(self) -> None:
+        """Shut the TCP socket down without a close frame (the client sees an abnormal drop)."""
         self.close_code, self.close_reason = 1006, ""
         try:
             self._ws.socket.shutdown(socket.SHUT_RDWR)
         except OSError:
             pass
 
+    def wait_closed(self, timeout: float) -> bool:
+        """Block up to ``timeout`` seconds for the connection to end; return whether it did."""
+        return self._finished.wait(max(0.0, timeout))
+
+    def _enqueue(self, action: _Action) -> None:
+        with self._cond:
+            self._outq.append(action)
+            self._cond.notify_all()
+
     # -- handler thread --------------------------------------------------------------------------
 
-    def _run(self) -> None:
-        """Serve the connection until it closes. Threads: the websockets handler thread."""
+    def serve(self) -> None:
+        """Serve the connection until it closes. Threads: the websockets handler thread only."""
         try:
             with self._cond:
-                self._proto.open()
-                self._flush_locked()
+                self._outq.extend(("frame", f) for f in self.peer.open())
             self._sender.start()
             for message in self._ws:
                 self._receive(message)
@@ -147,26 +213,13 @@ class FakeConnection:
             self._finished.set()
 
     def _receive(self, message: Union[str, bytes]) -> None:
-        event: Any = None
         with self._cond:
-            if isinstance(message, bytes):
-                self._proto.error("invalid_value", "Binary frames are not supported; send JSON text frames.")
-            else:
-                try:
-                    event = json.loads(message)
-                except ValueError as exc:
-                    self._proto.error("invalid_json", f"Invalid JSON in client event: {exc}.")
-                else:
-                    self._proto.handle(event)
-            self._flush_locked()
+            handled = self.peer.receive(message)
+            self._outq.extend(("frame", f) for f in handled.frames)
             self._cond.notify_all()
-        if event is not None:
-            self.received.append(event)
-            self._server._record_received(event)
-
-    def _flush_locked(self) -> None:
-        for frame in self._proto.take_outbox():
-            self._outq.append(("frame", frame))
+        if handled.record:
+            self.received.append(handled.event)
+            self._sink.record_received(handled.event)
 
     # -- sender thread ---------------------------------------------------------------------------
 
@@ -179,7 +232,7 @@ class FakeConnection:
                 if action[0] == "frame":
                     text = json.dumps(action[1])
                     self.sent.append(text)
-                    self._server._record_sent(text, action[1].get("type"))
+                    self._sink.record_sent(text, action[1].get("type"))
                     self._ws.send(text)
                 elif action[0] == "raw":
                     self._ws.send(action[1])
@@ -199,7 +252,7 @@ class FakeConnection:
                 if self._closed:
                     return None
                 if self._deadline is not None and now >= self._deadline:
-                    return ("close", 1001, SESSION_LIMIT_REASON)
+                    return ("close", *self._options.session_cap)
                 if self._close_request is not None:
                     return ("close", *self._close_request)
                 wake = self._deadline
@@ -207,19 +260,39 @@ class FakeConnection:
                     wake = self._stall_until if wake is None else min(wake, self._stall_until)
                     self._cond.wait(wake - now)
                     continue
+                if self._tick_at is not None and self._tick_at <= now:
+                    frames, self._tick_at = self.peer.tick(now)
+                    self._outq.extend(("frame", f) for f in frames)
                 if self._outq:
                     return self._outq.popleft()
-                runs = self._proto.runs
-                if runs:
-                    run = min(runs, key=lambda r: self._due.get(r.id, now))
-                    due = self._due.get(run.id, now)
-                    if due <= now:
-                        frames, pace_ms = self._proto.step(run)
-                        if run.done:
-                            self._due.pop(run.id, None)
-                        elif self._server.pacing == "realtime":
-                            self._due[run.id] = max(due, now - 0.05) + pace_ms / 1000.0
-                        self._outq.extend(("frame", f) for f in frames)
-                        continue
-                    wake = due if wake is None else min(wake, due)
+                wake = _earliest(wake, self._tick_at)
+                stepped, due = self._step_streams_locked(now)
+                if stepped:
+                    continue
+                wake = _earliest(wake, due)
                 self._cond.wait(None if wake is None else max(0.0, wake - now))
+
+    def _step_streams_locked(self, now: float) -> Tuple[bool, Optional[float]]:
+        """Step the stream that is due: ``(True, None)``; else ``(False, when the next is due or None)``."""
+        streams = self.peer.streams()
+        for gone in set(self._due) - set(streams):
+            del self._due[gone]
+        if not streams:
+            return False, None
+        stream = min(streams, key=lambda s: self._due.get(s, now))
+        due = self._due.get(stream, now)
+        if due > now:
+            return False, due
+        step = self.peer.advance(stream)
+        if step.done:
+            self._due.pop(stream, None)
+        elif self._pacing == "realtime":
+            self._due[stream] = max(due, now - 0.05) + step.audio_ms / 1000.0
+        self._outq.extend(("frame", f) for f in step.frames)
+        return True, None
+
+
+def _earliest(a: Optional[float], b: Optional[float]) -> Optional[float]:
+    if a is None:
+        return b
+    return a if b is None else min(a, b)

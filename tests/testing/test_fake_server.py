@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import ssl
 import subprocess
 import sys
 import textwrap
@@ -562,6 +563,195 @@ def test_g711_output_format(server: FakeRealtimeServer) -> None:
     )
     assert len(audio) == 500 * 8
     client.close()
+
+
+# --- scripted outcomes the client team needs (protocols.md §8.1) -----------------------------------
+
+
+def test_failed_reply_reports_rate_limit_in_response_done(server: FakeRealtimeServer) -> None:
+    """Reply.failed sends response.created then response.done failed, with no output and the error."""
+    server.script(Reply.failed(code="rate_limit_exceeded", message="Rate limit reached."))
+    client = Client(server)
+    frames = client.text_turn("hi")
+    kinds = _types(frames)
+    assert kinds[kinds.index("response.created") :] == ["response.created", "response.done"]
+    done = frames[-1]["response"]
+    assert done["status"] == "failed" and done["output"] == []
+    assert done["status_details"] == {
+        "type": "failed",
+        "error": {"type": "tokens", "code": "rate_limit_exceeded", "message": "Rate limit reached."},
+    }
+    assert client.recv()["type"] == "rate_limits.updated"
+    assert client.text_turn("again")[-1]["response"]["status"] == "completed"
+    client.close()
+
+
+def test_error_reply_rejects_response_create_naming_the_client_event(server: FakeRealtimeServer) -> None:
+    """Reply.error answers response.create with an error whose event_id is the client's, and no response."""
+    server.script(Reply.error("rate_limit_exceeded", "Too many requests.", error_type="tokens"))
+    client = Client(server)
+    client.send("response.create", event_id="evt_client_7")
+    error = client.recv()
+    assert error["type"] == "error"
+    assert error["error"] == {"type": "tokens", "code": "rate_limit_exceeded",
+                              "message": "Too many requests.", "param": None, "event_id": "evt_client_7"}
+    client.send("input_audio_buffer.clear")
+    assert client.recv()["type"] == "input_audio_buffer.cleared"
+    assert "response.created" not in [json.loads(f)["type"] for f in server.sent]
+    client.close()
+
+
+def test_reply_max_output_tokens_cuts_off_with_partial_text(server: FakeRealtimeServer) -> None:
+    """A Reply's max_output_tokens ends the response incomplete (max_output_tokens) with partial text."""
+    full = "one two three four five six seven eight nine ten eleven twelve"
+    server.script(Reply.text(full, max_output_tokens=4))
+    client = Client(server)
+    client.send("session.update", session={"type": "realtime", "output_modalities": ["text"]})
+    client.recv()
+    frames = client.text_turn("count")
+    done = frames[-1]["response"]
+    assert done["status"] == "incomplete"
+    assert done["status_details"] == {"type": "incomplete", "reason": "max_output_tokens"}
+    assert done["max_output_tokens"] == 4
+    text = done["output"][0]["content"][0]["text"]
+    assert text and full.startswith(text) and text != full
+    assert done["output"][0]["status"] == "incomplete"
+    client.close()
+
+
+def test_session_max_output_tokens_cuts_off_the_default_reply(server: FakeRealtimeServer) -> None:
+    """A small session max_output_tokens cuts replies off the same way."""
+    client = Client(server)
+    client.send("session.update", session={"type": "realtime", "max_output_tokens": 3,
+                                           "output_modalities": ["text"]})
+    assert client.recv()["session"]["max_output_tokens"] == 3
+    done = client.text_turn("a rather long question to repeat back")[-1]["response"]
+    assert (done["status"], done["status_details"]["reason"]) == ("incomplete", "max_output_tokens")
+    assert done["output"][0]["content"][0]["text"].startswith("You said")
+    client.close()
+
+
+def test_sequence_reply_streams_a_message_then_a_function_call(server: FakeRealtimeServer) -> None:
+    """Reply.sequence puts a spoken message and a function call into one response, in order."""
+    server.script(Reply.sequence(Reply.audio("Let me check.", duration_ms=400),
+                                 Reply.tool_call("get_weather", {"city": "Paris"}, call_id="call_w1")))
+    client = Client(server)
+    frames = client.text_turn("weather in Paris?")
+    kinds = _types(frames)
+    assert kinds.count("response.created") == 1 and kinds.count("response.output_item.added") == 2
+    added = [f for f in frames if f["type"] == "response.output_item.added"]
+    assert [(f["output_index"], f["item"]["type"]) for f in added] == [(0, "message"), (1, "function_call")]
+    assert kinds.index("response.output_audio.done") < kinds.index("response.function_call_arguments.delta")
+    output = frames[-1]["response"]["output"]
+    assert output[0]["content"] == [{"type": "output_audio", "transcript": "Let me check."}]
+    assert (output[1]["name"], json.loads(output[1]["arguments"]), output[1]["call_id"]) == (
+        "get_weather", {"city": "Paris"}, "call_w1")
+    assert frames[-1]["response"]["status"] == "completed"
+    items = server.wait_for_connection().items
+    assert [i["type"] for i in items] == ["message", "message", "function_call"]
+    client.close()
+
+
+def test_sequence_accepts_only_output_items() -> None:
+    """Reply.sequence refuses an empty sequence and nested outcomes such as Reply.failed."""
+    with pytest.raises(ValueError):
+        Reply.sequence()
+    with pytest.raises(ValueError, match="failed"):
+        Reply.sequence(Reply.text("x"), Reply.failed())
+
+
+def test_session_update_accepts_its_own_model_and_refuses_another(server: FakeRealtimeServer) -> None:
+    """A session.update naming the session's model is applied; another model gets an error event."""
+    client = Client(server, model="gpt-realtime-2.1")
+    client.send("session.update", event_id="evt_m1",
+                session={"type": "realtime", "model": "gpt-realtime-2.1", "instructions": "Hi."})
+    updated = client.recv()
+    assert updated["type"] == "session.updated" and updated["session"]["model"] == "gpt-realtime-2.1"
+    client.send("session.update", event_id="evt_m2",
+                session={"type": "realtime", "model": "gpt-realtime-mini"})
+    error = client.recv()
+    assert error["type"] == "error"
+    assert (error["error"]["param"], error["error"]["event_id"]) == ("session.model", "evt_m2")
+    assert server.wait_for_connection().session["model"] == "gpt-realtime-2.1"
+    client.close()
+
+
+def test_item_added_and_done_follow_creates_commits_and_outputs(server: FakeRealtimeServer) -> None:
+    """conversation.item.added/done come for a client create, a commit and each output item, GA style."""
+    client = Client(server)
+    client.send("session.update", session={"type": "realtime", "audio": {"input": {"turn_detection": None}}})
+    client.recv()
+    client.send("conversation.item.create", item={"type": "message", "role": "user",
+                                                  "content": [{"type": "input_text", "text": "first"}]})
+    created = [client.recv(), client.recv()]
+    assert _types(created) == ["conversation.item.added", "conversation.item.done"]
+    assert created[0]["previous_item_id"] is None and created[0]["item"]["id"] == created[1]["item"]["id"]
+    client.append(synthesize_speech(300))
+    client.send("input_audio_buffer.commit")
+    committed = [client.recv() for _ in range(3)]
+    assert _types(committed) == ["input_audio_buffer.committed", "conversation.item.added",
+                                 "conversation.item.done"]
+    assert committed[1]["previous_item_id"] == created[0]["item"]["id"]
+    client.send("response.create")
+    frames = client.until("response.done")
+    kinds = _types(frames)
+    assert kinds.index("response.output_item.added") < kinds.index("conversation.item.added")
+    assert kinds.index("response.output_item.done") < kinds.index("conversation.item.done")
+    done_item = frames[kinds.index("conversation.item.done")]
+    assert done_item["item"]["status"] == "completed"
+    assert done_item["previous_item_id"] == committed[0]["item_id"]
+    client.close()
+
+
+# --- public surface, drops and TLS ----------------------------------------------------------------
+
+
+def test_unknown_provider_is_a_value_error_naming_the_known_ones() -> None:
+    """FakeRealtimeServer(provider=...) refuses an unknown provider and lists the known ones."""
+    with pytest.raises(ValueError, match="openai"):
+        FakeRealtimeServer(provider="nope")
+
+
+def test_surface_url_base_url_token_and_adapter(server: FakeRealtimeServer) -> None:
+    """url, base_url, get_token, adapter() and ca_file describe a plain ws:// OpenAI server."""
+    assert server.url == f"ws://127.0.0.1:{server.port}/v1/realtime"
+    assert server.base_url == f"http://127.0.0.1:{server.port}"
+    assert server.ca_file is None and server.provider == "openai"
+    token = server.get_token()
+    assert token.provider == "openai" and token.config.model == server.model
+    adapter = server.adapter(model="gpt-realtime")
+    assert type(adapter).__name__ == "OpenAIRealtimeAdapter"
+    Client(server, token=token.token).close()
+
+
+def test_drop_with_a_code_sends_that_close_frame(server: FakeRealtimeServer) -> None:
+    """drop(code=...) closes every live connection with that code; drop() aborts without a frame."""
+    for code in (1011, None):
+        with ws_connect(server.url + "?model=gpt-realtime",
+                        additional_headers={"Authorization": "Bearer x"}) as ws:
+            ws.recv()
+            server.drop(code=code, reason="" if code is None else "boom")
+            with pytest.raises(ConnectionClosed) as info:
+                ws.recv(timeout=5)
+            if code is None:
+                assert info.value.rcvd is None
+            else:
+                assert (info.value.rcvd.code, info.value.rcvd.reason) == (1011, "boom")
+    assert server.connections[0].close_code == 1011 and server.connections[1].close_code == 1006
+
+
+def test_tls_server_speaks_wss_to_websocket_client_trusting_its_ca(make_server: Any) -> None:
+    """With tls=True websocket-client connects to wss:// with sslopt ca_certs and is refused without it."""
+    server = make_server(tls=True)
+    assert server.url.startswith("wss://") and server.base_url.startswith("https://")
+    assert server.ca_file is not None
+    assert Path(server.ca_file).read_text().startswith("-----BEGIN CERTIFICATE")
+    ws = websocket.create_connection(server.url + "?model=gpt-realtime", timeout=5,
+                                     header=["Authorization: Bearer x"], sslopt={"ca_certs": server.ca_file})
+    assert json.loads(ws.recv())["type"] == "session.created"
+    ws.close()
+    with pytest.raises(ssl.SSLError):
+        websocket.create_connection(server.url, timeout=5, header=["Authorization: Bearer x"])
 
 
 # --- input audio and VAD --------------------------------------------------------------------------

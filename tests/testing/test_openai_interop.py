@@ -36,7 +36,7 @@ def _recv_until(conn: object, type_: str) -> List[object]:
 
 def test_openai_sdk_completes_a_text_turn(server: FakeRealtimeServer) -> None:
     """The sync SDK client gets session.created, updates the session and completes a text turn."""
-    client = openai.OpenAI(base_url=server.base_url, api_key=server.token().token)
+    client = openai.OpenAI(base_url=server.base_url + "/v1", api_key=server.token().token)
     with client.realtime.connect(model="gpt-realtime") as conn:
         assert conn.recv().type == "session.created"
         conn.session.update(
@@ -61,7 +61,7 @@ def test_openai_sdk_completes_a_text_turn(server: FakeRealtimeServer) -> None:
 def test_openai_sdk_voice_turn_and_audio_reply(server: FakeRealtimeServer) -> None:
     """Audio appended through the SDK triggers server VAD and a spoken reply the SDK parses."""
     server.script(Reply.text("Nice to hear you."))
-    client = openai.OpenAI(base_url=server.base_url, api_key="x")
+    client = openai.OpenAI(base_url=server.base_url + "/v1", api_key="x")
     with client.realtime.connect(model="gpt-realtime") as conn:
         conn.recv()
         pcm = np.concatenate([silence(300), synthesize_speech(800, seed=9), silence(700)])
@@ -73,3 +73,25 @@ def test_openai_sdk_voice_turn_and_audio_reply(server: FakeRealtimeServer) -> No
         audio = b"".join(base64.b64decode(e.delta) for e in events if e.type == "response.output_audio.delta")
         assert len(audio) > 0 and len(audio) % 2 == 0
         assert events[-1].response.output[0].content[0].transcript == "Nice to hear you."
+
+
+def test_openai_sdk_connects_over_tls_to_the_fake() -> None:
+    """With tls=True the sync SDK reaches wss:// through an ssl context trusting the fake's CA."""
+    with FakeRealtimeServer(tls=True) as tls_server:
+        server_ca = tls_server.ca_file
+        assert tls_server.url.startswith("wss://") and tls_server.base_url.startswith("https://")
+        client = openai.OpenAI(base_url=tls_server.base_url + "/v1", api_key=tls_server.token().token)
+        options = {"ssl": tls_server.ssl_context()}
+        with client.realtime.connect(model="gpt-realtime", websocket_connection_options=options) as conn:
+            assert conn.recv().type == "session.created"
+            text = {"type": "input_text", "text": "Secure"}
+            conn.conversation.item.create(item={"type": "message", "role": "user", "content": [text]})
+            conn.response.create(response={"output_modalities": ["text"]})
+            done = _recv_until(conn, "response.done")[-1]
+            assert done.response.output[0].content[0].text == "You said: Secure"
+    assert server_ca is not None
+    for frame in tls_server.sent:
+        validate_server_frame(frame)
+    for frame in tls_server.received:
+        validate_client_frame(frame)
+    assert [t.name for t in threading.enumerate() if t.name.startswith("realtime-")] == []

@@ -17,6 +17,7 @@ __all__ = [
     "DEFAULT_MODEL",
     "DEFAULT_URL",
     "DEFAULT_VOICE",
+    "ENDPOINT_PATH",
     "FATAL_CODES",
     "G711_RATE",
     "MAX_APPEND_BYTES",
@@ -26,11 +27,19 @@ __all__ = [
     "RECONNECT_CLOSE_CODES",
     "SESSION_CAP_CLOSE_CODE",
     "SESSION_CAP_REASON",
+    "SUBPROTOCOL",
+    "SUBPROTOCOL_KEY_PREFIX",
     "UNKNOWN_PARAMETER",
+    "UNLIMITED_OUTPUT_TOKENS",
     "VOICES",
 ]
 
 DEFAULT_URL = "wss://api.openai.com/v1/realtime"
+ENDPOINT_PATH = "/v1/realtime"  # the path of DEFAULT_URL, served by any base URL
+# Browsers cannot set headers: they offer the subprotocols "realtime" and
+# "openai-insecure-api-key.<key>"; the server selects "realtime".
+SUBPROTOCOL = "realtime"
+SUBPROTOCOL_KEY_PREFIX = "openai-insecure-api-key."
 # gpt-realtime is deprecated (shutdown announced for 2027-01-20); the openai package and
 # openai-agents recommend gpt-realtime-2.1. One constant, so the next change is one line.
 DEFAULT_MODEL = "gpt-realtime-2.1"
@@ -43,6 +52,7 @@ G711_RATE = 8000
 COMMIT_MIN_MS = 100  # a shorter commit is answered with COMMIT_EMPTY
 MAX_APPEND_BYTES = 15 * 1024 * 1024
 MAX_OUTPUT_TOKENS = 4096
+UNLIMITED_OUTPUT_TOKENS = "inf"  # the default max_output_tokens: no limit
 
 # Error codes (``error.code``).
 CANCEL_NOT_ACTIVE = "response_cancel_not_active"

@@ -1,8 +1,10 @@
-"""Scripted replies and the step-wise streaming of one response (protocols.md §1.9 A/B/C).
+"""How the OpenAI peer renders a :class:`Reply`: the step-wise stream of one response (§1.9 A/B/C).
 
-A :class:`ResponseRun` is I/O free: the fake server's sender thread calls :meth:`ResponseRun.step`
-for the next batch of frames and the audio time they represent, so a ``response.cancel``,
-truncate or barge-in handled in between can stop the response with the partial ``*.done`` events.
+A :class:`ResponseRun` is I/O free: the fake server's sender thread asks the peer for the next
+step, which calls :meth:`ResponseRun.step` for the next batch of frames and the audio time they
+represent, so a ``response.cancel``, truncate or barge-in handled in between can stop the
+response with the partial ``*.done`` events. One response may carry several output items
+(:meth:`Reply.sequence`), end ``incomplete`` at ``max_output_tokens``, or fail (:meth:`Reply.failed`).
 """
 
 from __future__ import annotations
@@ -13,11 +15,11 @@ import json
 import math
 from typing import Any, Callable, Dict, Generator, List, Optional, Tuple, Union
 
-import attrs
+from ...adapters._openai._wire import G711_RATE, PCM_RATE, UNLIMITED_OUTPUT_TOKENS
+from .._audio import alaw_encode, pcm16_bytes, synthesize_speech, ulaw_encode
+from .._reply import Reply, split_words, text_tokens
 
-from ._audio import alaw_encode, pcm16_bytes, synthesize_speech, ulaw_encode
-
-__all__ = ["Reply", "ResponseRun", "bytes_per_ms", "default_reply", "encode_audio", "input_usage"]
+__all__ = ["ResponseRun", "bytes_per_ms", "default_reply", "encode_audio", "input_usage"]
 
 #: pacing of one text or arguments delta in "realtime" mode (assistant audio paces itself)
 TEXT_DELTA_MS = 30.0
@@ -29,73 +31,18 @@ _Steps = Generator[Tuple[List[Dict[str, Any]], float], None, None]
 
 def bytes_per_ms(fmt: Optional[Dict[str, Any]]) -> int:
     """Bytes per millisecond of an audio format object (48 for 24 kHz PCM16, 8 for G.711)."""
-    return 8 if fmt and fmt.get("type") in ("audio/pcmu", "audio/pcma") else 48
+    g711 = fmt and fmt.get("type") in ("audio/pcmu", "audio/pcma")
+    return G711_RATE // 1000 if g711 else PCM_RATE * 2 // 1000
 
 
 def encode_audio(duration_ms: float, fmt: Optional[Dict[str, Any]], seed: int) -> bytes:
     """Synthetic speech of ``duration_ms`` in the wire format ``fmt``."""
     kind = (fmt or {}).get("type", "audio/pcm")
     if kind == "audio/pcmu":
-        return ulaw_encode(synthesize_speech(duration_ms, 8000, seed))
+        return ulaw_encode(synthesize_speech(duration_ms, G711_RATE, seed))
     if kind == "audio/pcma":
-        return alaw_encode(synthesize_speech(duration_ms, 8000, seed))
-    return pcm16_bytes(synthesize_speech(duration_ms, 24000, seed))
-
-
-def _words(text: str) -> List[str]:
-    """Split into deltas that join back to ``text`` exactly (each word keeps its leading space)."""
-    pieces: List[str] = []
-    for i, word in enumerate(text.split(" ")):
-        piece = word if i == 0 else " " + word
-        if pieces and not word:
-            pieces[-1] += piece
-        else:
-            pieces.append(piece)
-    return [p for p in pieces if p]
-
-
-def text_tokens(text: str) -> int:
-    """A plausible token count for ``text`` (about four characters per token)."""
-    return math.ceil(len(text) / 4.0)
-
-
-@attrs.frozen
-class Reply:
-    """One scripted assistant reply for :meth:`FakeRealtimeServer.script`; build it with a classmethod.
-
-    .. versionadded:: 0.1.0
-    """
-
-    kind: str = attrs.field(validator=attrs.validators.in_(("text", "audio", "tool_call", "error")))
-    content: str = ""
-    duration_ms: Optional[float] = None
-    name: str = ""
-    arguments: str = ""
-    call_id: Optional[str] = None
-    code: str = ""
-    error_type: str = "invalid_request_error"
-
-    @classmethod
-    def text(cls, text: str) -> Reply:
-        """A message: audio with this transcript in audio modality, ``output_text`` in text modality."""
-        return cls("text", content=text)
-
-    @classmethod
-    def audio(cls, transcript: str, duration_ms: Optional[float] = None) -> Reply:
-        """An audio message even in text modality; ``duration_ms`` defaults to 60 ms per character."""
-        return cls("audio", content=transcript, duration_ms=duration_ms)
-
-    @classmethod
-    def tool_call(cls, name: str, arguments: Union[Dict[str, Any], str],
-                  call_id: Optional[str] = None) -> Reply:
-        """A ``function_call`` item in its own response; ``arguments`` may be a dict or a JSON string."""
-        args = arguments if isinstance(arguments, str) else json.dumps(arguments)
-        return cls("tool_call", name=name, arguments=args, call_id=call_id)
-
-    @classmethod
-    def error(cls, code: str, message: str, error_type: str = "invalid_request_error") -> Reply:
-        """Answer the ``response.create`` with an ``error`` event instead of a response."""
-        return cls("error", content=message, code=code, error_type=error_type)
+        return alaw_encode(synthesize_speech(duration_ms, G711_RATE, seed))
+    return pcm16_bytes(synthesize_speech(duration_ms, PCM_RATE, seed))
 
 
 class _Output:
@@ -125,10 +72,10 @@ class ResponseRun:
         self.id: str = ctx.new_id("resp")
         self.reply = reply
         self.in_conversation = conversation_id is not None
-        self.modality = "audio" if reply.kind == "audio" else modality
+        self.modality = "audio" if any(part.kind == "audio" for part in reply.items) else modality
         self.fmt = fmt
         self.chunk_ms = max(1, int(chunk_ms))
-        self.max_output_tokens = max_output_tokens
+        self.max_output_tokens = _effective_limit(max_output_tokens, reply)
         self.done = False
         self._current: Optional[_Output] = None
         self._out_text = ""
@@ -138,7 +85,7 @@ class ResponseRun:
         self.response: Dict[str, Any] = {
             "object": "realtime.response", "id": self.id, "status": "in_progress", "status_details": None,
             "output": [], "conversation_id": conversation_id, "output_modalities": [self.modality],
-            "max_output_tokens": max_output_tokens,
+            "max_output_tokens": self.max_output_tokens,
             "audio": {"output": {"format": copy.deepcopy(fmt), "voice": voice_name}},
             "metadata": metadata, "usage": None,
         }
@@ -190,20 +137,36 @@ class ResponseRun:
 
     def _run(self) -> _Steps:
         reply = self.reply
-        if reply.kind == "tool_call":
-            yield from self._tool_call(reply)
+        if reply.kind == "failed":
+            error = {"type": reply.error_type, "code": reply.code, "message": reply.content}
+            yield self._done("failed", {"type": "failed", "error": error}), 0.0
             return
-        text, duration, cut = self._fit(reply.content, reply.duration_ms)
+        lead: List[Dict[str, Any]] = []  # the previous item's closing frames, sent with the next step
+        for part in reply.items:
+            if part.kind == "tool_call":
+                lead = yield from self._tool_call(part, lead)
+                continue
+            lead, cut = yield from self._message(part, lead)
+            if cut:
+                details = {"type": "incomplete", "reason": "max_output_tokens"}
+                yield lead + self._done("incomplete", details), 0.0
+                return
+        yield lead + self._done("completed", None), 0.0
+
+    def _message(self, part: Reply, lead: List[Dict[str, Any]]) -> Generator[
+            Tuple[List[Dict[str, Any]], float], None, Tuple[List[Dict[str, Any]], bool]]:
+        """Stream one assistant message; return its closing frames and whether it was cut off."""
+        audio = self.modality == "audio"
+        text, duration, cut = self._fit(part.content, part.duration_ms)
         item = {"id": self._ctx.new_id("item"), "object": "realtime.item", "type": "message",
                 "role": "assistant", "status": "in_progress", "content": []}
-        audio = self.modality == "audio"
-        frames = self._begin(item, "audio" if audio else "text")
+        frames = lead + self._begin(item, "audio" if audio else "text")
         out = self._current
         assert out is not None
-        part = {"type": "audio", "transcript": ""} if audio else {"type": "text", "text": ""}
-        frames.append(self._ev("response.content_part.added", out, part=part))
+        content_part = {"type": "audio", "transcript": ""} if audio else {"type": "text", "text": ""}
+        frames.append(self._ev("response.content_part.added", out, part=content_part))
         yield frames, 0.0
-        words = _words(text)
+        words = split_words(text)
         if audio:
             bpm = bytes_per_ms(self.fmt)
             data = encode_audio(duration, self.fmt, seed=len(text) * 7919 + sum(map(ord, text[:64])))
@@ -227,17 +190,15 @@ class ResponseRun:
             for word in words:
                 out.sent_text += word
                 yield [self._ev("response.output_text.delta", out, delta=word)], TEXT_DELTA_MS
-        if cut:
-            yield (self._finish_current("incomplete")
-                   + self._done("incomplete", {"type": "incomplete", "reason": "max_output_tokens"})), 0.0
-        else:
-            yield self._finish_current("completed") + self._done("completed", None), 0.0
+        return self._finish_current("incomplete" if cut else "completed"), cut
 
-    def _tool_call(self, reply: Reply) -> _Steps:
+    def _tool_call(self, reply: Reply, lead: List[Dict[str, Any]]) -> Generator[
+            Tuple[List[Dict[str, Any]], float], None, List[Dict[str, Any]]]:
+        """Stream one function call; return its closing frames."""
         call_id = reply.call_id or self._ctx.new_id("call")
         item = {"id": self._ctx.new_id("item"), "object": "realtime.item", "type": "function_call",
                 "status": "in_progress", "call_id": call_id, "name": reply.name, "arguments": ""}
-        yield self._begin(item, "call"), 0.0
+        yield lead + self._begin(item, "call"), 0.0
         out = self._current
         assert out is not None
         args = reply.arguments
@@ -245,17 +206,17 @@ class ResponseRun:
             out.sent_text += args[i:i + 16]
             yield [self._ev("response.function_call_arguments.delta", out, content=False, call_id=call_id,
                             delta=args[i:i + 16])], TEXT_DELTA_MS
-        yield self._finish_current("completed") + self._done("completed", None), 0.0
+        return self._finish_current("completed")
 
     def _fit(self, text: str, duration_ms: Optional[float]) -> Tuple[str, float, bool]:
-        """Cut ``text`` (and its audio) to ``max_output_tokens``; return text, duration, cut?"""
+        """Cut ``text`` (and its audio) to the tokens left; return text, duration and whether it was cut."""
         full = duration_ms if duration_ms is not None else max(300.0, MS_PER_CHAR * len(text))
-        if self.max_output_tokens == "inf":
+        if self.max_output_tokens == UNLIMITED_OUTPUT_TOKENS:
             return text, full, False
-        limit = int(self.max_output_tokens)
-        words = _words(text)
+        used = text_tokens(self._out_text) + math.ceil(self._out_audio_ms / 50.0)
+        limit = int(self.max_output_tokens) - used
         kept = ""
-        for word in words:
+        for word in split_words(text):
             candidate = kept + word
             ms = full * len(candidate) / max(1, len(text))
             tokens = text_tokens(candidate) + (math.ceil(ms / 50.0) if self.modality == "audio" else 0)
@@ -322,6 +283,15 @@ class ResponseRun:
             "input_token_details": copy.deepcopy(inp),
             "output_token_details": {"text_tokens": out_text, "audio_tokens": out_audio},
         }
+
+
+def _effective_limit(requested: Union[int, str], reply: Reply) -> Union[int, str]:
+    """The response's token limit: the request's, lowered by a scripted ``max_output_tokens``."""
+    scripted = [p.max_output_tokens for p in reply.items if p.max_output_tokens is not None]
+    if not scripted:
+        return requested
+    lowest = min(scripted)
+    return lowest if requested == UNLIMITED_OUTPUT_TOKENS else min(int(requested), lowest)
 
 
 def default_reply(context: List[Dict[str, Any]]) -> Reply:

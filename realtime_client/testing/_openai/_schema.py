@@ -10,6 +10,9 @@ from __future__ import annotations
 import copy
 from typing import Any, Dict, Iterable, Mapping, Optional, Sequence, Tuple
 
+from ...adapters._openai._wire import MAX_OUTPUT_TOKENS as _MAX_TOKENS
+from ...adapters._openai._wire import PCM_RATE, UNKNOWN_PARAMETER, UNLIMITED_OUTPUT_TOKENS, VOICES
+
 __all__ = [
     "CLIENT_EVENT_FIELDS",
     "ITEM",
@@ -120,11 +123,9 @@ class OneOf:
 
 # --- the GA schemas (protocols.md §1.4, §1.6; field lists from the openai package's models) ----
 
-VOICES = ("alloy", "ash", "ballad", "coral", "echo", "sage", "shimmer", "verse", "marin", "cedar")
-
-_PCM_DEFAULT = {"type": "audio/pcm", "rate": 24000}
+_PCM_DEFAULT = {"type": "audio/pcm", "rate": PCM_RATE}
 FORMAT = Tagged(
-    {"audio/pcm": Obj({"type": Str(), "rate": Enum(24000)}),
+    {"audio/pcm": Obj({"type": Str(), "rate": Enum(PCM_RATE)}),
      "audio/pcmu": Obj({"type": Str()}),
      "audio/pcma": Obj({"type": Str()})},
     defaults={"audio/pcm": _PCM_DEFAULT, "audio/pcmu": {"type": "audio/pcmu"},
@@ -162,7 +163,7 @@ TOOL_CHOICE = OneOf(
             "mcp": Obj({"type": Str(), "server_label": Str(), "name": Nullable(Str())},
                        required=("server_label",))}),
 )
-MAX_OUTPUT_TOKENS = OneOf(Int(1, 4096), Enum("inf"))
+MAX_OUTPUT_TOKENS = OneOf(Int(1, _MAX_TOKENS), Enum(UNLIMITED_OUTPUT_TOKENS))
 PROMPT = Nullable(Obj({"id": Str(), "version": Nullable(Str()), "variables": Nullable(AnyJSON("object"))},
                       required=("id",)))
 REASONING = Nullable(Obj({"effort": Enum("minimal", "low", "medium", "high", "xhigh")}))
@@ -255,7 +256,7 @@ def default_session(model: str, instructions: str, voice: str) -> Dict[str, Any]
         "instructions": instructions,
         "tools": [],
         "tool_choice": "auto",
-        "max_output_tokens": "inf",
+        "max_output_tokens": UNLIMITED_OUTPUT_TOKENS,
         "truncation": "auto",
         "tracing": None,
         "prompt": None,
@@ -419,7 +420,7 @@ def validate(spec: Any, value: Any, path: str) -> None:
     """Raise :class:`SchemaError` for the first unknown key, else the first bad value."""
     unknown = find_unknown(spec, value, path)
     if unknown:
-        raise SchemaError("unknown_parameter", unknown, f"Unknown parameter: '{unknown}'.")
+        raise SchemaError(UNKNOWN_PARAMETER, unknown, f"Unknown parameter: '{unknown}'.")
     _check(spec, value, path)
 
 
