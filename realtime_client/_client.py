@@ -384,11 +384,19 @@ class RealtimeClient:
         return self._send_user_parts((TextPart(text),), "send text")
 
     def send_image(self, data: Union[str, bytes], mime_type: str = "image/png") -> RealtimeMessage:
-        """Send an image as a user message: raw bytes, base64 text, an http(s) URL or a ``data:`` URL.
+        """Send an image as a user message: raw bytes, base64 text, a ``data:`` URL or an http(s) URL.
+
+        Only PNG and JPEG are accepted, recognised by their magic bytes. An http(s) URL is
+        downloaded on the calling thread and sent inline as a ``data:`` URI (providers do not
+        fetch URLs): at most 10 s in total, at most 20 MiB, PNG/JPEG content only.
 
         Raises:
             TypeError / ValueError: not an image we can send (empty, not base64, over 20 MiB, or
-                not PNG/JPEG/WebP/GIF). RealtimeError: not connected.
+                not PNG/JPEG; the message names what it got).
+            ConnectionFailedError: a URL could not be fetched (the message shows the URL
+                without its query string). RealtimeError: not connected.
+
+        Threads: any thread; with a URL it blocks up to 10 s, so avoid calling it from a callback.
         """
         data, mime_type = image_payload(data, mime_type)
         return self._send_user_parts((ImagePart(data, mime_type),), "send an image")

@@ -298,8 +298,8 @@ class LiveSession:
             info = self._state.conv.info
         self._input_format = info.input_format
         engine = AudioEngine(output=output if opts.auto_playback or opts.audio_output else None,
-                             input=source, provider_output_rate=info.output_format.rate,
-                             provider_input_rate=info.input_format.rate,
+                             input=source, provider_output_format=info.output_format,
+                             provider_input_format=info.input_format,
                              on_capture=self._on_capture, on_playback_started=self._on_playback_started,
                              on_playback_idle=self._on_playback_idle, on_error=self._report_error,
                              dispatcher=self._dispatcher, echo=opts.echo, record_to=opts.record_to)

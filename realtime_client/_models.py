@@ -102,7 +102,7 @@ class ToolResultPart:
 
 @attrs.frozen
 class ImagePart:
-    """An image the user sent: base64 data or an http(s) URL."""
+    """An image the user sent: base64 PNG or JPEG data (``send_image`` inlines URLs)."""
 
     data: str
     mime_type: str = "image/png"

@@ -707,3 +707,78 @@ def test_a_user_message_is_answered_while_a_tool_runs(server, make_client):
     assert answer.text == "Hello while you wait" and not release.is_set()
     release.set()
     wait_until(lambda: client.messages[-1].text == "Here it is", what="the answer after the tool")
+
+
+def test_interrupt_while_audio_arrives_at_real_time_pace_truncates(server, make_client):
+    """With 200 ms chunks every 200 ms the queue drains between chunks; interrupt() still cancels
+    and truncates to what was heard (regression: only response.cancel was sent)."""
+    out = BufferOutput(realtime=True)
+    server.pacing = "realtime"
+    server.audio_chunk_ms = 200
+    server.script(Reply.audio("A long answer delivered slowly over the network.", duration_ms=3000))
+    client = make_client(audio_output=out)
+    client.connect(timeout=5)
+    client.send_text("talk slowly")
+    wait_until(lambda: len(out.played) >= 48 * 600, timeout=5, what="600 ms played")
+    client.interrupt()
+    played_ms = len(out.played) / 48
+    server.wait_for_frame("response.cancel")
+    trunc = server.wait_for_frame("conversation.item.truncate")
+    assert abs(trunc["audio_end_ms"] - played_ms) <= 60
+    wait_until(lambda: client.messages and client.messages[-1].interrupted, what="interrupted message")
+
+
+def test_a_rejected_response_request_raises_in_ask_and_the_next_ask_works(server, make_client):
+    """An error answering our response.create ends ask() with it; later asks send response.create."""
+    server.script(Reply.error("rate_limit_exceeded", "Rate limit reached"), Reply.text("Back again"))
+    client = make_client(auto_playback=False)
+    client.connect(timeout=5)
+    with pytest.raises(ProviderError, match="Rate limit"):
+        client.ask("first", timeout=5)
+    assert client.mode == RealtimeMode.LISTENING
+    assert client.ask("second", timeout=5).text == "Back again"
+    assert len(frames_of(server, "response.create")) == 2
+
+
+def test_a_failed_response_ends_the_wait_at_once(server, make_client):
+    """response.done status failed (how rate limits arrive) raises in ask() without waiting for a timeout."""
+    server.script(Reply.failed(code="rate_limit_exceeded", message="Rate limit reached"))
+    client = make_client(auto_playback=False)
+    client.connect(timeout=5)
+    started = time.monotonic()
+    with pytest.raises(ProviderError, match="Rate limit reached"):
+        client.ask("hello", timeout=10)
+    assert time.monotonic() - started < 2
+    assert client.mode == RealtimeMode.LISTENING and client.error is not None
+
+
+def test_a_response_cut_by_max_output_tokens_is_cut_off_not_interrupted(server, make_client):
+    """A max_output_tokens cut ends the message with stop_reason cut_off and interrupted False."""
+    server.script(Reply.text("one two three four five six seven eight nine ten", max_output_tokens=3))
+    client = make_client(auto_playback=False, output_modalities=["text"])
+    client.connect(timeout=5)
+    answer = client.ask("count", timeout=5)
+    assert answer.stop_reason == "cut_off" and not answer.interrupted and answer.text
+
+
+def test_g711_audio_both_ways(server, make_client, tmp_path):
+    """audio_format='g711_ulaw' declares audio/pcmu both ways; the engine encodes and decodes 8 kHz."""
+    from realtime_client.audio import WavFileInput
+
+    out = BufferOutput(sample_rate=24000, realtime=False)
+    wav = _speech_wav(tmp_path / "speech.wav", speech_ms=800)
+    server.script(Reply.audio("Telephone quality.", duration_ms=500))
+    client = make_client(adapter=openai_realtime(url=server.url, audio_format="g711_ulaw"),
+                         audio_input=WavFileInput(wav, realtime=False), auto_capture=True, audio_output=out)
+    client.connect(timeout=5)
+    session = frames_of(server, "session.update")[0]["session"]
+    assert session["audio"]["input"]["format"] == {"type": "audio/pcmu"}
+    assert session["audio"]["output"]["format"] == {"type": "audio/pcmu"}
+    answer = client.wait_for_response(timeout=10)
+    assert answer.duration_ms == pytest.approx(500, abs=25)
+    appended = frames_of(server, "input_audio_buffer.append")
+    import base64
+
+    sent = sum(len(base64.b64decode(f["audio"])) for f in appended)
+    assert sent >= 8 * 1500  # 8 kHz, one byte a sample: about 8 bytes a millisecond
+    wait_until(lambda: len(out.played) >= 48 * 450, what="the decoded answer played at 24 kHz")
