@@ -50,8 +50,8 @@ from tests._conformance import validate_client_frame, validate_server_frame
 from tests.helpers import wait_until
 
 DATA = Path(__file__).parent / "adapters" / "data"
-SESSIONS: List[List[Dict[str, Any]]] = [json.loads(p.read_text())["frames"]
-                                         for p in sorted(DATA.glob("*.json"))]
+SESSIONS: List[List[Dict[str, Any]]] = [[f for f in json.loads(p.read_text())["frames"] if "type" in f]
+                                         for p in sorted(DATA.glob("openai/*.json"))]
 EVENT_TYPES = typing.get_args(ev.Event)
 PART_TYPES = (TextPart, AudioPart, ToolCallPart, ToolResultPart, ImagePart)
 NOTIFICATIONS = {"on_message", "on_error", "on_usage", "on_interrupted", "on_go_away"}

@@ -72,7 +72,7 @@ from realtime_client.adapters._openai._session_config import build_session, sess
 from realtime_client.audio._format import PCM16_24K, AudioFormat
 from tests._conformance import SERVER_EVENTS, validate_client_frame, validate_server_frame
 
-DATA = Path(__file__).parent / "data"
+DATA = Path(__file__).parent / "data" / "openai"
 EVENT_TYPES = typing.get_args(Event)
 PCM24K = {"type": "audio/pcm", "rate": 24000}
 DEFAULT_TURN = {"type": "server_vad"}
@@ -81,12 +81,12 @@ WEATHER_SCHEMA = {"type": "function", "name": "get_weather", "description": "Wea
                                  "required": ["city"]}}
 MCP_TOOL = {"type": "mcp", "server_label": "x", "server_url": "https://example.com/mcp",
             "require_approval": "never"}
-FIXTURES = ["openai_voice_turn", "openai_text_turn", "openai_tool_call", "openai_barge_in",
-            "openai_client_cancel"]
+FIXTURES = ["audio_turn", "text_turn", "tool_call", "server_barge_in",
+            "client_interrupt"]
 
 
 def fixture(name: str) -> List[Dict[str, Any]]:
-    return json.loads((DATA / f"{name}.json").read_text())["frames"]
+    return [f for f in json.loads((DATA / f"{name}.json").read_text())["frames"] if "type" in f]
 
 
 def new_session(config: Optional[SessionConfig] = None, **options: Any) -> OpenAISession:
@@ -158,11 +158,11 @@ def strip_ids(frames: Sequence[Dict[str, Any]]) -> List[Dict[str, Any]]:
 
 
 def session_created() -> Dict[str, Any]:
-    return fixture("openai_voice_turn")[0]
+    return fixture("audio_turn")[0]
 
 
 def session_updated(event_id: str = "event_upd_1") -> Dict[str, Any]:
-    frame = dict(fixture("openai_voice_turn")[1], event_id=event_id)
+    frame = dict(fixture("audio_turn")[1], event_id=event_id)
     validate_server_frame(frame)
     return frame
 
@@ -496,7 +496,7 @@ def test_the_matching_session_updated_is_ready() -> None:
 
 def test_voice_turn_handshake_frames() -> None:
     """The recorded session.created/session.updated pair completes the handshake."""
-    f = fixture("openai_voice_turn")
+    f = fixture("audio_turn")
     session = new_session()
     first = receive(session, f[0])
     assert first.events == () and [r["type"] for r in first.replies] == ["session.update"]
@@ -1096,7 +1096,7 @@ def test_fixture_frames_are_valid_ga_server_events(name: str) -> None:
 
 def test_receive_voice_turn() -> None:
     """Order A: handshake, VAD, commit, async user transcript, audio + transcript deltas, usage at the end."""
-    f = fixture("openai_voice_turn")
+    f = fixture("audio_turn")
     u, r, a = "item_CQxc6GnjfuTIebV6r28C6", "resp_CQx2ksy4Bi7IjzRS2cw4o", "item_CQxGWSt5WSX9dWMAhzdl0"
     assert parse_all(new_session(), f) == [
         Ready(PCM16_24K, PCM16_24K),
@@ -1132,7 +1132,7 @@ def test_receive_voice_turn() -> None:
 
 def test_receive_text_turn() -> None:
     """Order B: text output arrives as kind='text' deltas and a final text."""
-    f = fixture("openai_text_turn")
+    f = fixture("text_turn")
     r, a = "resp_CQxjNy4t1Sai0AyINrvLk", "item_CQxX1131XZWLBuSqUizf0"
     assert parse_all(new_session(), f) == [
         Ignored("conversation.item.added"),
@@ -1154,7 +1154,7 @@ def test_receive_text_turn() -> None:
 
 def test_receive_tool_call_turn() -> None:
     """Order C: one ToolCall keyed by call_id from arguments.done, then the spoken answer."""
-    f = fixture("openai_tool_call")
+    f = fixture("tool_call")
     r1, fc, call = "resp_CQxuaOsQEouKx0GMjTthj", "item_CQx6WQgIL8xyKUQIuORwx", "call_MPt4ufd9e9fmfJv5"
     r2, a = "resp_CQxMYoiESvj5ZIxiAZMdS", "item_CQxjd2tEkptTyidpWQ6ey"
     assert parse_all(new_session(), f) == [
@@ -1188,7 +1188,7 @@ def test_receive_tool_call_turn() -> None:
 
 def test_receive_barge_in() -> None:
     """Order D: speech_started mid-response, then the turn ends interrupted with reason turn_detected."""
-    f = fixture("openai_barge_in")
+    f = fixture("server_barge_in")
     r, a, u2 = "resp_CQxCHksJUoVPvEOkJZNcQ", "item_CQxJarTGTosBri9J6W4hQ", "item_CQx60XT0pE8Jnvs1XgIZW"
     assert parse_all(new_session(), f) == [
         TurnStarted(r),
@@ -1214,7 +1214,7 @@ def test_receive_barge_in() -> None:
 
 def test_receive_client_cancel() -> None:
     """Order E: interrupted with client_cancelled, truncated, and a raced cancel error marked benign."""
-    f = fixture("openai_client_cancel")
+    f = fixture("client_interrupt")
     r, a = "resp_CQxSxhD5D8P4FIqzCdhoE", "item_CQxiwlxcz7TqKs7WrlVKe"
     assert parse_all(new_session(), f) == [
         TurnStarted(r),
@@ -1236,7 +1236,7 @@ def test_receive_client_cancel() -> None:
 def test_bytes_frames_receive_like_text() -> None:
     """A binary frame holding UTF-8 JSON yields the same events and replies as the text frame."""
     text_session, bytes_session = new_session(), new_session()
-    for frame in fixture("openai_voice_turn"):
+    for frame in fixture("audio_turn"):
         text = json.dumps(frame)
         by_text, by_bytes = text_session.receive(text), bytes_session.receive(text.encode("utf-8"))
         assert by_text.events == by_bytes.events
