@@ -489,7 +489,7 @@ class RealtimeClient:
             raise TimeoutError("another ask() is still waiting for its answer")
         try:
             with self._state.lock:
-                seen = self._state.conv.turns_completed
+                seen = self._state.conv.log.turns_completed
             self.send_text(text)
             return self._wait_turn(seen, deadline)
         finally:
@@ -502,16 +502,16 @@ class RealtimeClient:
         the response fails."""
         with self._state.lock:
             self._check_usable()
-            seen = self._state.conv.turns_completed
+            seen = self._state.conv.log.turns_completed
         return self._wait_turn(seen, Deadline(timeout))
 
     def _wait_turn(self, seen: int, deadline: Deadline) -> RealtimeMessage:
         state, conv = self._state, self._state.conv
         ended = (RealtimeStatus.IDLE, RealtimeStatus.ERROR)
         with state.cond:
-            state.cond.wait_for(lambda: conv.turns_completed > seen or conv.status in ended,
+            state.cond.wait_for(lambda: conv.log.turns_completed > seen or conv.status in ended,
                                 deadline.remaining())
-            result = conv.last_result if conv.turns_completed > seen else None
+            result = conv.log.last_result if conv.log.turns_completed > seen else None
             status, error = conv.status, conv.error
         if isinstance(result, RealtimeMessage):
             return result

@@ -11,9 +11,10 @@ from __future__ import annotations
 import functools
 import json
 import logging
-from typing import Any, Callable, Dict, Optional, Sequence
+from typing import Any, Callable, Dict, Optional, Sequence, Set
 
 from . import _actions as act
+from . import _events as ev
 from ._errors import ConnectionFailedError, RealtimeError, TokenExpiredError
 from ._models import RealtimeStatus, RealtimeToken, ReconnectPolicy
 from ._provider import Adapter, CloseAction, ProviderSession, ResumeState
@@ -57,6 +58,22 @@ class Connection:
         self.provider = provider
         self.transport: Optional[WebSocketTransport] = None
         self.closed: Optional[CloseInfo] = None
+        self._unknown_types: Set[str] = set()
+        self._malformed = 0
+
+    def report_noise(self, event: Any) -> None:
+        """Log an unknown or malformed frame, without letting a misbehaving server flood the log."""
+        if isinstance(event, ev.UnknownEvent):
+            if event.type not in self._unknown_types:
+                self._unknown_types.add(event.type)
+                log.warning("ignoring unknown provider event type %r (logged once per type)",
+                            event.type[:100])
+            return
+        self._malformed += 1
+        n = self._malformed
+        level = logging.WARNING if n <= 10 or n % 100 == 0 else logging.DEBUG  # the first few, then 1 in 100
+        log.log(level, "ignoring a malformed frame from the provider (#%d this session): %s (starts %r)",
+                n, event.reason, event.excerpt[:80])
 
     def send_frame(self, frame: Frame) -> None:
         transport = self.transport
@@ -208,7 +225,10 @@ class LiveSession:
         events = self._state.receive(connection.provider, payload)
         self._state.send_frames()  # replies (a handshake answer, a pong) go out first
         for event in events:
-            self.run(event)
+            if isinstance(event, (ev.UnknownEvent, ev.Malformed)):
+                connection.report_noise(event)
+            elif not isinstance(event, ev.Ignored):
+                self.run(event)
 
     def _on_closed(self, connection: Connection, info: CloseInfo) -> None:
         with self._state.lock:

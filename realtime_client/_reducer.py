@@ -10,18 +10,18 @@ queue. It performs no I/O, starts no threads and takes no locks: the state owner
 from __future__ import annotations
 
 import collections
-import json
 import logging
-from typing import Any, Callable, Deque, Dict, List, Optional, Set, Tuple, Union
+from typing import Any, Callable, Deque, Dict, List, Optional, Tuple
 
 import attrs
 
 from . import _actions as act
 from . import _events as ev
 from . import _intents as it
+from ._effects import Effects
 from ._errors import ProviderError, RealtimeError
+from ._messages import MessageLog, within_budget
 from ._models import (
-    AudioPart,
     ClientState,
     ImagePart,
     RealtimeMessage,
@@ -29,46 +29,14 @@ from ._models import (
     RealtimeStatus,
     SessionConfig,
     TextPart,
-    ToolCallPart,
 )
 from ._provider import ProviderInfo
-from ._turns import Turn, build_message
+from ._turns import Turn, TurnBook, build_message
 
-__all__ = ["Conversation", "Effects"]
+__all__ = ["Conversation", "Effects"]  # Effects is re-exported for the state owner
 
 log = logging.getLogger("realtime_client")
 
-_TurnResult = Union[RealtimeMessage, Exception]
-
-
-@attrs.define
-class Effects:
-    """What must happen after a reduction, outside the lock, in this order."""
-
-    intents: List[it.Intent] = attrs.field(factory=list)
-    flush: bool = False  # flush playback, then reduce Flushed (phase two of an interrupt)
-    flush_by_speech: bool = False
-    play: List[Tuple[str, bytes]] = attrs.field(factory=list)
-    drop_items: List[str] = attrs.field(factory=list)
-    tool_calls: List[ev.ToolCall] = attrs.field(factory=list)
-    cancel_tools: List[str] = attrs.field(factory=list)
-    fail: Optional[RealtimeError] = None  # a fatal provider error: end the session
-    notifications: List[Tuple[str, Tuple[Any, ...]]] = attrs.field(factory=list)
-
-    def notify(self, name: str, *args: Any) -> None:
-        self.notifications.append((name, args))
-
-
-def _within_budget(messages: List[RealtimeMessage], budget: int) -> List[RealtimeMessage]:
-    """The newest messages whose text fits in ``budget`` characters, oldest first."""
-    kept: List[RealtimeMessage] = []
-    used = 0
-    for msg in reversed(messages):
-        used += len(msg.text)
-        if used > budget:
-            break
-        kept.append(msg)
-    return kept[::-1]
 
 
 class Conversation:
@@ -79,16 +47,11 @@ class Conversation:
         self.info = ProviderInfo(provider)
         self.status = RealtimeStatus.IDLE
         self.mode = RealtimeMode.IDLE
-        self.messages: List[RealtimeMessage] = []
-        self.pending_user = ""
-        self.pending_assistant = ""
+        self.log = MessageLog()
         self.error: Optional[Exception] = None
-        self.version = 0  # bumped on every change a snapshot would show
         self.config = config  # what the user asked for (rejected changes reverted)
         self.applied = config  # what the provider accepted: reconnects start from it
         self.manual = config.vad_mode == "manual"
-        self.turns_completed = 0
-        self.last_result: Optional[_TurnResult] = None
         self.queued: Deque[it.Intent] = collections.deque()  # intents held while reconnecting
         self.replay_count = 0
         self.mic_open = False
@@ -104,19 +67,17 @@ class Conversation:
         self.active_turn: Optional[str] = None
         self.response_requested = False
         self.want_response = False
-        self.turns: Dict[str, Turn] = {}
-        self.item_turn: Dict[str, str] = {}
-        self.item_message: Dict[str, int] = {}
-        self.cancelled: Set[str] = set()
-        self.silenced_items: Set[str] = set()
-        self.user_items: Dict[str, int] = {}
-        self.speech_start_ms: Dict[str, int] = {}
+        self.book = TurnBook()
+        self.log.reset_session()
         self.audible = False
         self.interrupt_turn: Optional[str] = None
         self.captured_ms = 0.0
-        self.unknown_types: Set[str] = set()
-        self.malformed_count = 0
         self._pending_updates = {}
+
+    # what the state owner and the facade read (under the lock)
+    @property
+    def messages(self) -> List[RealtimeMessage]:
+        return self.log.messages
 
     # --- the entry point -------------------------------------------------------------------
 
@@ -141,7 +102,6 @@ class Conversation:
             ev.ToolCall: self._on_tool_call, ev.ToolCallCancelled: self._on_tool_call_cancelled,
             ev.TurnEnded: self._on_turn_ended, ev.Interrupted: self._on_interrupted,
             ev.GoAway: self._on_go_away, ev.ProviderErrorEvent: self._on_provider_error,
-            ev.UnknownEvent: self._on_unknown, ev.Malformed: self._on_malformed,
             # client actions
             act.Connecting: self._on_connecting, act.SessionOpened: self._on_session_opened,
             act.Connected: self._on_connected, act.ConnectFailed: self._on_connect_failed,
@@ -158,8 +118,8 @@ class Conversation:
 
     def snapshot(self) -> ClientState:
         return ClientState(status=self.status, mode=self.mode, messages=tuple(self.messages),
-                           pending_user_transcript=self.pending_user,
-                           pending_assistant_transcript=self.pending_assistant, error=self.error)
+                           pending_user_transcript=self.log.pending_user,
+                           pending_assistant_transcript=self.log.pending_assistant, error=self.error)
 
     def _set_status(self, status: RealtimeStatus) -> None:
         self.status = status
@@ -173,7 +133,7 @@ class Conversation:
             self.mode = RealtimeMode.IDLE
         elif self.audible:
             self.mode = RealtimeMode.SPEAKING
-        elif self.active_turn or self.response_requested or self._tools_outstanding():
+        elif self.active_turn or self.response_requested or self.book.tools_outstanding():
             self.mode = RealtimeMode.THINKING
         elif self.manual and not self.mic_open:
             self.mode = RealtimeMode.IDLE
@@ -190,24 +150,8 @@ class Conversation:
     def _surface(self, error: Exception, fx: Effects) -> None:
         """Make ``error`` the current error and report it through ``on_error``."""
         self.error = error
-        self.version += 1
+        self.log.version += 1
         fx.notify("on_error", error)
-
-    def _append(self, msg: RealtimeMessage) -> int:
-        self.messages.append(msg)
-        self.version += 1
-        return len(self.messages) - 1
-
-    def _put(self, index: int, msg: RealtimeMessage) -> None:
-        self.messages[index] = msg
-        self.version += 1
-
-    def _turn_result(self, result: _TurnResult) -> None:
-        self.turns_completed += 1
-        self.last_result = result
-
-    def _tools_outstanding(self) -> bool:
-        return any(t.tools_outstanding for t in self.turns.values())
 
     def _request_response(self, fx: Effects) -> None:
         """Ask for a response now, or as soon as the active one is done."""
@@ -217,22 +161,6 @@ class Conversation:
         self.want_response = False
         self.response_requested = True
         self._emit(it.RequestResponse(), fx)
-
-    def _track(self, turn_id: Optional[str], item_id: Optional[str]) -> Optional[Turn]:
-        if turn_id is None and item_id is not None:
-            turn_id = self.item_turn.get(item_id)
-        if turn_id is None:
-            turn_id = self.active_turn
-        if turn_id is None:
-            return None
-        turn = self.turns.get(turn_id)
-        if turn is None:
-            turn = self.turns[turn_id] = Turn(turn_id)
-        if item_id is not None:
-            self.item_turn.setdefault(item_id, turn_id)
-            if turn.message_id is None:
-                turn.message_id = item_id
-        return turn
 
     # --- connection lifecycle -----------------------------------------------------------------
 
@@ -266,26 +194,26 @@ class Conversation:
 
     def _on_session_lost(self, a: act.SessionLost, fx: Effects) -> None:
         """Keep every message, close partial assistant output, forget the dead session's ids."""
-        for turn in list(self.turns.values()):
+        for turn in self.book.unfinished():
             if turn.message_index is None and turn.has_content:
                 turn.stop_reason = "disconnected"
                 msg = build_message(turn)
-                turn.message_index = self._append(msg)
+                turn.message_index = self.log.append(msg)
                 fx.notify("on_message", msg)
-                self._turn_result(msg)
+                self.log.turn_result(msg)
         if a.go_away:
             fx.notify("on_go_away", 0.0)
         mic_open = self.mic_open
         self.reset_session()
         self.mic_open = mic_open
-        self.pending_user = self.pending_assistant = ""
+        self.log.pending_user = ""
+        self.log.set_pending_assistant("")
         self.replay_count = len(self.messages)
         self._set_status(RealtimeStatus.RECONNECTING)
-        self.version += 1
 
     def _on_resumed(self, a: act.Resumed, fx: Effects) -> None:
         if a.replay:
-            history = _within_budget(self.messages[: self.replay_count], a.history_chars)
+            history = within_budget(self.messages[: self.replay_count], a.history_chars)
             fx.intents.append(it.Replay(tuple(history)))
         fx.intents.extend(self.queued)
         self.queued.clear()
@@ -343,7 +271,7 @@ class Conversation:
     # --- the user's side -----------------------------------------------------------------------
 
     def _on_send_user(self, a: act.SendUser, fx: Effects) -> None:
-        self._append(a.message)
+        self.log.append(a.message)
         fx.notify("on_message", a.message)
         parts = tuple(p for p in a.message.parts if isinstance(p, (TextPart, ImagePart)))
         self._emit(it.UserMessage(a.message.id, parts), fx)
@@ -375,49 +303,30 @@ class Conversation:
             self._settle_mode()
 
     def _on_speech_started(self, e: ev.SpeechStarted, fx: Effects) -> None:
-        if e.item_id and e.audio_start_ms is not None:
-            self.speech_start_ms[e.item_id] = e.audio_start_ms
+        self.log.speech_started(e.item_id, e.audio_start_ms)
         if self.info.speech_interrupts:
             self._begin_interrupt(fx, by_user_speech=True)
         self.mode = RealtimeMode.LISTENING
 
     def _on_speech_stopped(self, e: ev.SpeechStopped, fx: Effects) -> None:
         self.mode = RealtimeMode.THINKING
-        if e.item_id and e.audio_end_ms is not None and e.item_id in self.speech_start_ms:
-            self.speech_start_ms[e.item_id] = e.audio_end_ms - self.speech_start_ms[e.item_id]
+        self.log.speech_stopped(e.item_id, e.audio_end_ms)
 
     def _on_user_audio(self, e: ev.UserAudioCommitted, fx: Effects) -> None:
-        if e.item_id in self.user_items:
-            return
-        duration = self.speech_start_ms.pop(e.item_id, None)
-        msg = RealtimeMessage(id=e.item_id, role="user", parts=(AudioPart(None, duration),),
-                              duration_ms=duration)
-        self.user_items[e.item_id] = self._append(msg)
-        if not self.info.transcribes_input:
+        msg = self.log.voice_committed(e.item_id)
+        if msg is not None and not self.info.transcribes_input:
             fx.notify("on_message", msg)
 
     def _on_user_transcript(self, e: ev.UserTranscript, fx: Effects) -> None:
-        if not e.final:
-            self.pending_user += e.text
-            self.version += 1
-            return
-        self.pending_user = ""
-        index = self.user_items.pop(e.item_id, None) if e.item_id else None
-        if index is None:  # a transcript for audio we never saw committed
-            index = self._append(RealtimeMessage(id=e.item_id or f"user_{len(self.messages)}",
-                                                 role="user", parts=(AudioPart(None),)))
-        msg = self.messages[index]
-        audio = next((p for p in msg.parts if isinstance(p, AudioPart)), AudioPart())
-        msg = attrs.evolve(msg, parts=(AudioPart(e.text, audio.duration_ms),))
-        self._put(index, msg)
-        fx.notify("on_message", msg)
+        if e.final:
+            fx.notify("on_message", self.log.user_transcript(e.item_id, e.text))
+        else:
+            self.log.user_delta(e.text)
 
     def _on_user_transcript_failed(self, e: ev.UserTranscriptFailed, fx: Effects) -> None:
-        self.pending_user = ""
-        self.version += 1
-        index = self.user_items.pop(e.item_id, None) if e.item_id else None
-        if index is not None:
-            fx.notify("on_message", self.messages[index])
+        msg = self.log.user_transcript_failed(e.item_id)
+        if msg is not None:
+            fx.notify("on_message", msg)
         log.warning("input transcription failed for %s: %s", e.item_id, e.message or "no reason given")
 
     # --- interrupts: phase one decides and flushes, phase two tells the provider ---------------
@@ -436,13 +345,7 @@ class Conversation:
             return  # nothing to cut off
         self.interrupt_turn = turn
         if turn is not None:
-            self.cancelled.add(turn)
-            track = self.turns.get(turn)
-            if track is not None:
-                track.cancelled = True
-            items = [i for i, t in self.item_turn.items() if t == turn]
-            self.silenced_items.update(items)
-            fx.drop_items.extend(items)
+            fx.drop_items.extend(self.book.cut(turn))
         self.audible = False
         fx.flush = True
         fx.flush_by_speech = by_user_speech
@@ -458,12 +361,12 @@ class Conversation:
         item_id = heard = None
         if played is not None:
             heard = min(played.heard_ms, played.received_ms)
-            owner = self.turns.get(self.item_turn.get(played.item_id, ""))
+            owner = self.book.owner(played.item_id)
             finished = owner is None or owner.done
             fully_heard = heard >= played.received_ms - 1.0
             if self.info.can_truncate and heard > 0 and not (finished and fully_heard):
                 item_id = played.item_id
-            self.silenced_items.add(played.item_id)
+            self.book.silenced.add(played.item_id)
             self._mark_interrupted(played.item_id, heard)
         if (still_active or item_id is not None) and self.status is RealtimeStatus.CONNECTED:
             fx.intents.append(it.Interrupt(turn if still_active else None, item_id, heard,
@@ -471,25 +374,20 @@ class Conversation:
         self._settle_mode()
 
     def _mark_interrupted(self, item_id: str, heard_ms: float) -> None:
-        turn = self.turns.get(self.item_turn.get(item_id, ""))
+        turn = self.book.owner(item_id)
         if turn is not None and turn.message_index is None:
             turn.cancelled = True
             turn.audio_ms = min(turn.audio_ms, heard_ms) if turn.audio_ms else heard_ms
             return
-        index = turn.message_index if turn is not None else self.item_message.get(item_id)
+        index = turn.message_index if turn is not None else self.book.item_message.get(item_id)
         if index is None:
             return
-        msg = self.messages[index]
-        duration = round(heard_ms, 1)
-        parts = tuple(attrs.evolve(p, duration_ms=duration) if isinstance(p, AudioPart) else p
-                      for p in msg.parts)
-        self._put(index, attrs.evolve(msg, interrupted=True, stop_reason="interrupted",
-                                      duration_ms=duration, parts=parts))
+        self.log.mark_interrupted(index, heard_ms)
 
     # --- playback --------------------------------------------------------------------------------
 
     def _on_playback_started(self, a: act.PlaybackStarted, fx: Effects) -> None:
-        if a.item_id in self.silenced_items or self.status is not RealtimeStatus.CONNECTED:
+        if a.item_id in self.book.silenced or self.status is not RealtimeStatus.CONNECTED:
             return
         self.audible = True
         self.mode = RealtimeMode.SPEAKING
@@ -503,15 +401,15 @@ class Conversation:
     def _on_turn_started(self, e: ev.TurnStarted, fx: Effects) -> None:
         self.active_turn = e.turn
         self.response_requested = False
-        self.turns.setdefault(e.turn, Turn(e.turn))
+        self.book.start(e.turn)
         if not self.audible:
             self.mode = RealtimeMode.THINKING
 
     def _on_output_started(self, e: ev.OutputStarted, fx: Effects) -> None:
-        self._track(e.turn, e.item_id)
+        self.book.track(e.turn, e.item_id, self.active_turn)
 
     def _on_assistant_transcript(self, e: ev.AssistantTranscript, fx: Effects) -> None:
-        turn = self._track(e.turn, e.item_id)
+        turn = self.book.track(e.turn, e.item_id, self.active_turn)
         if turn is None or turn.cancelled:
             return
         turn.kind = turn.kind or e.kind
@@ -521,12 +419,11 @@ class Conversation:
             turn.text += e.text
             if e.kind == "text" or not self.playback:
                 self.mode = RealtimeMode.SPEAKING
-        self.pending_assistant = turn.text
-        self.version += 1
+        self.log.set_pending_assistant(turn.text)
 
     def _on_audio(self, e: ev.AudioChunk, fx: Effects) -> None:
-        turn = self._track(e.turn, e.item_id)
-        if (turn is not None and turn.cancelled) or e.item_id in self.silenced_items:
+        turn = self.book.track(e.turn, e.item_id, self.active_turn)
+        if (turn is not None and turn.cancelled) or e.item_id in self.book.silenced:
             return  # late audio of a turn the user cut off
         if turn is not None:
             turn.kind = "audio"
@@ -537,61 +434,40 @@ class Conversation:
             self.mode = RealtimeMode.SPEAKING  # nothing plays it: speaking while it streams
 
     def _on_tool_call(self, e: ev.ToolCall, fx: Effects) -> None:
-        turn = self._track(e.turn, e.item_id)
-        if turn is None:
-            turn = self.turns.setdefault(e.call_id, Turn(e.call_id, message_id=e.item_id))
-        if e.call_id in turn.tool_calls:
-            return  # a repeated announcement
-        try:
-            parsed = json.loads(e.arguments) if e.arguments else {}
-        except ValueError:
-            parsed = None
-        turn.tool_calls[e.call_id] = ToolCallPart(id=e.call_id, name=e.name, arguments=e.arguments,
-                                                  input=parsed)
-        fx.tool_calls.append(e)
+        if self.book.add_call(e, self.active_turn):
+            fx.tool_calls.append(e)
 
     def _on_tool_call_cancelled(self, e: ev.ToolCallCancelled, fx: Effects) -> None:
-        for call_id in e.call_ids:
-            turn = self._turn_of_call(call_id)
-            if turn is not None and call_id not in turn.results:
-                turn.results[call_id] = json.dumps({"error": "cancelled by the provider"})
-                fx.cancel_tools.append(call_id)
+        fx.cancel_tools.extend(self.book.cancel_calls(e.call_ids))
         self._settle_mode()
 
     def _on_tool_finished(self, a: act.ToolFinished, fx: Effects) -> None:
         outcome = a.outcome
-        turn = self._turn_of_call(outcome.call_id)
-        if turn is None or outcome.call_id in turn.results or self.status is not RealtimeStatus.CONNECTED:
+        turn = self.book.finish_call(outcome) if self.status is RealtimeStatus.CONNECTED else None
+        if turn is None:
             log.info("dropping the result of tool call %s: its session or call ended", outcome.call_id)
             return
         failed = outcome.error is not None
         self._emit(it.ToolResult(outcome.call_id, outcome.name, outcome.result, failed), fx)
-        turn.results[outcome.call_id] = outcome.result
-        call = turn.tool_calls[outcome.call_id]
-        turn.tool_calls[outcome.call_id] = attrs.evolve(
-            call, output=outcome.output if outcome.error is None else {"error": outcome.error})
         self._rebuild(turn)
-        if turn.done and not turn.tools_outstanding:
-            self.turns.pop(turn.id, None)
+        if turn.done:
+            self.book.ended(turn, None)
         if not turn.tools_outstanding:
             self._request_response(fx)
         self._settle_mode()
-
-    def _turn_of_call(self, call_id: str) -> Optional[Turn]:
-        return next((t for t in self.turns.values() if call_id in t.tool_calls), None)
 
     def _on_turn_ended(self, e: ev.TurnEnded, fx: Effects) -> None:
         if self.active_turn == e.turn:
             self.active_turn = None
         self.response_requested = False
-        turn = self.turns.get(e.turn)
+        turn = self.book.turns.get(e.turn)
         failure: Optional[ProviderError] = None
         if e.outcome == "failed":
             failure = ProviderError(f"the response failed: {e.error or 'no reason given'}",
                                     provider=self.provider, details={"code": e.code})
         if turn is not None:
             turn.done = True
-            turn.cancelled = turn.cancelled or e.turn in self.cancelled
+            turn.cancelled = turn.cancelled or e.turn in self.book.cancelled
             turn.stop_reason = e.outcome if e.outcome != "interrupted" or turn.cancelled else "interrupted"
             if e.outcome == "interrupted":
                 turn.cancelled = True
@@ -599,22 +475,17 @@ class Conversation:
                 turn.message_id = e.item_ids[0]
             if turn.has_content:
                 msg = build_message(turn)
-                turn.message_index = self._append(msg)
-                for item, owner in self.item_turn.items():
-                    if owner == e.turn:
-                        self.item_message[item] = turn.message_index
+                turn.message_index = self.log.append(msg)
                 fx.notify("on_message", msg)
                 if not turn.tool_calls and failure is None:
-                    self._turn_result(msg)
-            if not turn.tools_outstanding:
-                self.turns.pop(e.turn, None)
-        self.pending_assistant = ""
-        self.version += 1
+                    self.log.turn_result(msg)
+            self.book.ended(turn, turn.message_index)
+        self.log.set_pending_assistant("")
         if e.usage is not None:
             fx.notify("on_usage", e.usage)
         if failure is not None:
             self._surface(failure, fx)
-            self._turn_result(failure)  # a waiting ask() raises it at once
+            self.log.turn_result(failure)  # a waiting ask() raises it at once
         if self.want_response:
             self.want_response = False
             self._request_response(fx)
@@ -625,7 +496,7 @@ class Conversation:
             return
         old = self.messages[turn.message_index]
         new = build_message(turn)
-        self._put(turn.message_index, attrs.evolve(
+        self.log.put(turn.message_index, attrs.evolve(
             new, timestamp=old.timestamp, interrupted=old.interrupted or new.interrupted,
             stop_reason=old.stop_reason, duration_ms=old.duration_ms))
 
@@ -650,21 +521,8 @@ class Conversation:
         if e.kind == "response_rejected":
             # No response will come for this request: end the wait instead of wedging.
             self.response_requested = self.want_response = False
-            self._turn_result(err)
+            self.log.turn_result(err)
             self._settle_mode()
         elif e.kind == "fatal":
             fx.fail = ProviderError(f"the provider ended the session: {e.message}", provider=self.provider,
                                     details={"code": e.code})
-
-    def _on_unknown(self, e: ev.UnknownEvent, fx: Effects) -> None:
-        if e.type not in self.unknown_types:
-            self.unknown_types.add(e.type)
-            log.warning("ignoring unknown provider event type %r (logged once per type)", e.type[:100])
-
-    def _on_malformed(self, e: ev.Malformed, fx: Effects) -> None:
-        self.malformed_count += 1
-        n = self.malformed_count
-        # a misbehaving server must not flood the log: the first few, then every hundredth
-        level = logging.WARNING if n <= 10 or n % 100 == 0 else logging.DEBUG
-        log.log(level, "ignoring a malformed frame from the provider (#%d this session): %s (starts %r)",
-                n, e.reason, e.excerpt[:80])

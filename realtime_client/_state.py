@@ -95,12 +95,12 @@ class StateOwner:
                     conv.reduce(ConfigApplied(intent.update_id))  # nothing to change on the wire
             for name, args in fx.notifications:
                 self.notify_locked(name, *args)
-        changed = (conv.version != self._seen_version or conv.status is not old.status
+        changed = (conv.log.version != self._seen_version or conv.status is not old.status
                    or conv.mode is not old.mode or conv.error is not old.error)
         if not changed:
             return
         new = conv.snapshot()
-        self._seen_version = conv.version
+        self._seen_version = conv.log.version
         self._state = new
         if new.status is not old.status:
             self.notify_locked("on_status_change", new.status)

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Optional
+import json
+from typing import Any, Dict, Iterable, List, Optional, Set
 
 import attrs
 
 from ._models import AudioPart, RealtimeMessage, TextPart, ToolCallPart, ToolResultPart
 
-__all__ = ["Turn", "build_message"]
+__all__ = ["Turn", "TurnBook", "build_message"]
 
 
 @attrs.define
@@ -52,3 +53,105 @@ def build_message(turn: Turn) -> RealtimeMessage:
     return RealtimeMessage(id=turn.message_id or turn.id, role="assistant", parts=tuple(parts),
                            interrupted=turn.cancelled or reason in ("interrupted", "disconnected"),
                            duration_ms=duration, stop_reason=reason or "completed")
+
+
+class TurnBook:
+    """The assistant turns of one provider session, and which item belongs to which.
+
+    Owned by the reducer (the only caller), so it needs no lock; it holds bookkeeping only,
+    never the conversation's messages.
+    """
+
+    def __init__(self) -> None:
+        self.turns: Dict[str, Turn] = {}
+        self.item_turn: Dict[str, str] = {}
+        self.item_message: Dict[str, int] = {}  # items of ended turns -> their message's index
+        self.cancelled: Set[str] = set()
+        self.silenced: Set[str] = set()  # items whose later audio must not play
+
+    def start(self, turn_id: str) -> Turn:
+        return self.turns.setdefault(turn_id, Turn(turn_id))
+
+    def track(self, turn_id: Optional[str], item_id: Optional[str], active: Optional[str]) -> Optional[Turn]:
+        """The turn an event belongs to (by turn id, else by item, else the ``active`` one)."""
+        if turn_id is None and item_id is not None:
+            turn_id = self.item_turn.get(item_id)
+        if turn_id is None:
+            turn_id = active
+        if turn_id is None:
+            return None
+        turn = self.start(turn_id)
+        if item_id is not None:
+            self.item_turn.setdefault(item_id, turn_id)
+            if turn.message_id is None:
+                turn.message_id = item_id
+        return turn
+
+    def owner(self, item_id: str) -> Optional[Turn]:
+        turn_id = self.item_turn.get(item_id)
+        return self.turns.get(turn_id) if turn_id is not None else None
+
+    def of_call(self, call_id: str) -> Optional[Turn]:
+        return next((t for t in self.turns.values() if call_id in t.tool_calls), None)
+
+    def tools_outstanding(self) -> bool:
+        return any(t.tools_outstanding for t in self.turns.values())
+
+    def cut(self, turn_id: str) -> List[str]:
+        """Mark ``turn_id`` cut off by the user; its items are silenced and returned."""
+        self.cancelled.add(turn_id)
+        turn = self.turns.get(turn_id)
+        if turn is not None:
+            turn.cancelled = True
+        items = [i for i, t in self.item_turn.items() if t == turn_id]
+        self.silenced.update(items)
+        return items
+
+    def ended(self, turn: Turn, index: Optional[int]) -> None:
+        """``turn`` ended (as message ``index``); forget it unless tool results are still due."""
+        if index is not None:
+            for item, owner in self.item_turn.items():
+                if owner == turn.id:
+                    self.item_message[item] = index
+        if not turn.tools_outstanding:
+            self.turns.pop(turn.id, None)
+
+    def add_call(self, call: Any, active: Optional[str]) -> bool:
+        """Record tool call ``call`` (a ``ToolCall`` event); False for a repeated announcement."""
+        turn = self.track(call.turn, call.item_id, active)
+        if turn is None:
+            turn = self.start(call.call_id)
+            turn.message_id = turn.message_id or call.item_id
+        if call.call_id in turn.tool_calls:
+            return False
+        try:
+            parsed = json.loads(call.arguments) if call.arguments else {}
+        except ValueError:
+            parsed = None
+        turn.tool_calls[call.call_id] = ToolCallPart(id=call.call_id, name=call.name,
+                                                     arguments=call.arguments, input=parsed)
+        return True
+
+    def cancel_calls(self, call_ids: Iterable[str]) -> List[str]:
+        """The provider abandoned these calls: they count as answered; returns those still running."""
+        cancelled = []
+        for call_id in call_ids:
+            turn = self.of_call(call_id)
+            if turn is not None and call_id not in turn.results:
+                turn.results[call_id] = json.dumps({"error": "cancelled by the provider"})
+                cancelled.append(call_id)
+        return cancelled
+
+    def finish_call(self, outcome: Any) -> Optional[Turn]:
+        """Record a ``ToolOutcome``; its turn, or ``None`` when the call is unknown or answered."""
+        turn = self.of_call(outcome.call_id)
+        if turn is None or outcome.call_id in turn.results:
+            return None
+        turn.results[outcome.call_id] = outcome.result
+        call = turn.tool_calls[outcome.call_id]
+        turn.tool_calls[outcome.call_id] = attrs.evolve(
+            call, output=outcome.output if outcome.error is None else {"error": outcome.error})
+        return turn
+
+    def unfinished(self) -> List[Turn]:
+        return list(self.turns.values())

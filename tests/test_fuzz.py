@@ -374,13 +374,13 @@ class Driver:
             assert isinstance(msg, RealtimeMessage) and msg.role in ("user", "assistant")
             assert isinstance(msg.parts, tuple) and all(isinstance(p, PART_TYPES) for p in msg.parts)
             assert isinstance(msg.text, str)
-        assert isinstance(conv.pending_user, str) and isinstance(conv.pending_assistant, str)
+        assert isinstance(conv.log.pending_user, str) and isinstance(conv.log.pending_assistant, str)
         assert isinstance(conv.mode, RealtimeMode) and conv.status is RealtimeStatus.CONNECTED
-        assert isinstance(conv.turns_completed, int) and conv.turns_completed >= 0
+        assert isinstance(conv.log.turns_completed, int) and conv.log.turns_completed >= 0
         n = len(conv.messages)
-        assert all(0 <= i < n for i in conv.item_message.values())
-        assert all(0 <= i < n for i in conv.user_items.values())
-        assert all(t.message_index is None or 0 <= t.message_index < n for t in conv.turns.values())
+        assert all(0 <= i < n for i in conv.book.item_message.values())
+        assert all(0 <= i < n for i in conv.log.voice_items.values())
+        assert all(t.message_index is None or 0 <= t.message_index < n for t in conv.book.turns.values())
         snap = conv.snapshot()
         assert isinstance(snap, ClientState) and snap.messages == tuple(conv.messages)
         assert snap.mode is conv.mode and snap.status is conv.status
@@ -419,7 +419,7 @@ def test_recorded_sessions_replay_cleanly():
     for session in SESSIONS:
         for frame in session:
             driver.feed(json.dumps(frame))
-    assert driver.conv.turns_completed >= 3
+    assert driver.conv.log.turns_completed >= 3
     assert any(m.role == "assistant" and m.text for m in driver.conv.messages)
 
 
@@ -456,7 +456,8 @@ def _replay(frames: List[Union[str, bytes]]) -> Any:
     sent = driver.sent
     conv = driver.conv
     messages = [(m.id, m.role, m.parts, m.interrupted, m.duration_ms) for m in conv.messages]
-    return messages, sent, played, conv.turns_completed, conv.pending_user, conv.pending_assistant, conv.mode
+    log = conv.log
+    return messages, sent, played, log.turns_completed, log.pending_user, log.pending_assistant, conv.mode
 
 
 @settings(max_examples=80, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))

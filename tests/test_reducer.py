@@ -74,13 +74,13 @@ def test_assistant_message_is_announced_once_when_the_turn_ends(conv):
     """Streaming deltas update the pending transcript; the message appears and is announced at the end."""
     events = audio_turn()
     fx = feed(conv, *events[:-1])
-    assert conv.pending_assistant == "Hello there" and conv.messages == []
+    assert conv.log.pending_assistant == "Hello there" and conv.messages == []
     assert notified(fx, "on_message") == []
     fx = feed(conv, events[-1])
     (msg,), = notified(fx, "on_message")
     assert msg.id == "item_a" and msg.parts == (AudioPart("Hello there", 1000.0),)
     assert msg.stop_reason == "completed" and not msg.interrupted
-    assert conv.pending_assistant == "" and conv.turns_completed == 1
+    assert conv.log.pending_assistant == "" and conv.log.turns_completed == 1
 
 
 def test_audio_goes_to_playback_only_when_enabled():
@@ -111,7 +111,7 @@ def test_tool_result_before_the_turn_ends_requests_one_response(conv):
     fx = feed(conv, ev.TurnEnded("r1", item_ids=("fc_1",)))
     assert kinds(fx) == ["RequestResponse"]
     call = next(p for p in conv.messages[-1].parts if isinstance(p, ToolCallPart))
-    assert call.output == {"ok": True} and conv.turns_completed == 0
+    assert call.output == {"ok": True} and conv.log.turns_completed == 0
 
 
 def test_tool_result_after_the_turn_ends_requests_the_response_itself(conv):
@@ -228,13 +228,13 @@ def test_user_voice_message_is_placed_at_commit_and_announced_at_transcript(conv
 
 def test_failed_turn_reports_a_provider_error_and_ends_the_wait(conv):
     """A failed turn surfaces PROVIDER_ERROR, keeps it as the current error and ends waiters with it."""
-    seen = conv.turns_completed
+    seen = conv.log.turns_completed
     fx = feed(conv, ev.TurnStarted("r1"), ev.TurnEnded("r1", "failed", error="Rate limit reached",
                                                        code="rate_limit_exceeded"))
     (err,), = notified(fx, "on_error")
     assert err.code == "PROVIDER_ERROR" and "Rate limit" in str(err)
     assert conv.error is err and conv.snapshot().error is err
-    assert conv.turns_completed == seen + 1 and conv.last_result is err
+    assert conv.log.turns_completed == seen + 1 and conv.log.last_result is err
     assert conv.mode is RealtimeMode.LISTENING
 
 
@@ -242,7 +242,7 @@ def test_a_rejected_response_request_does_not_wedge_the_conversation(conv):
     """After our response request is refused, the next message requests a response again."""
     feed(conv, act.SendUser(RealtimeMessage(id="m1", role="user", parts=(TextPart("one"),))))
     fx = feed(conv, ev.ProviderErrorEvent("Rate limit reached", "rate_limit_exceeded", "response_rejected"))
-    assert len(notified(fx, "on_error")) == 1 and isinstance(conv.last_result, Exception)
+    assert len(notified(fx, "on_error")) == 1 and isinstance(conv.log.last_result, Exception)
     assert conv.mode is RealtimeMode.LISTENING
     fx = feed(conv, act.SendUser(RealtimeMessage(id="m2", role="user", parts=(TextPart("two"),))))
     assert kinds(fx) == ["UserMessage", "RequestResponse"]
@@ -342,10 +342,12 @@ def test_messages_are_immutable_snapshots(conv):
 
 
 def test_every_event_and_action_has_a_handler():
-    """The dispatch table covers every normalized event but Ignored/ResumptionUpdate, and every action."""
+    """The dispatch table covers every normalized event but the ones that carry no conversation
+    state (Ignored, ResumptionUpdate; Unknown and Malformed frames are logged by the connection)."""
     table = Conversation(SessionConfig())._handlers
     events = [getattr(ev, n) for n in ev.__all__ if n not in ("Event", "OUTCOMES")]
-    missing = [e.__name__ for e in events if e not in table and e not in (ev.Ignored, ev.ResumptionUpdate)]
+    skipped = (ev.Ignored, ev.ResumptionUpdate, ev.UnknownEvent, ev.Malformed)
+    missing = [e.__name__ for e in events if e not in table and e not in skipped]
     actions = [getattr(act, n) for n in act.__all__ if n != "Action"]
     missing += [a.__name__ for a in actions if a not in table]
     assert missing == []

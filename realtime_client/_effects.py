@@ -1,0 +1,31 @@
+"""Effects: what one reduction asks the live session to do after the state lock is released."""
+
+from __future__ import annotations
+
+from typing import Any, List, Optional, Tuple
+
+import attrs
+
+from . import _events as ev
+from . import _intents as it
+from ._errors import RealtimeError
+
+__all__ = ["Effects"]
+
+
+@attrs.define
+class Effects:
+    """What must happen after a reduction, outside the lock, in this order."""
+
+    intents: List[it.Intent] = attrs.field(factory=list)
+    flush: bool = False  # flush playback, then reduce Flushed (phase two of an interrupt)
+    flush_by_speech: bool = False
+    play: List[Tuple[str, bytes]] = attrs.field(factory=list)
+    drop_items: List[str] = attrs.field(factory=list)
+    tool_calls: List[ev.ToolCall] = attrs.field(factory=list)
+    cancel_tools: List[str] = attrs.field(factory=list)
+    fail: Optional[RealtimeError] = None  # a fatal provider error: end the session
+    notifications: List[Tuple[str, Tuple[Any, ...]]] = attrs.field(factory=list)
+
+    def notify(self, name: str, *args: Any) -> None:
+        self.notifications.append((name, args))
