@@ -35,7 +35,8 @@ import numpy as np
 from websockets.sync.server import serve
 
 from realtime_client import RealtimeClient, RealtimeToken
-from realtime_client._events import AudioDelta
+from realtime_client._events import AudioChunk
+from realtime_client._intents import AppendAudio
 from realtime_client.adapters import openai_realtime
 from realtime_client.audio import BufferOutput, WavFileInput
 from realtime_client.audio._engine import AudioEngine
@@ -141,7 +142,7 @@ def _delta_frames(seconds: float) -> List[str]:
 
 
 def _cpu_ours(mic: Path, frames: List[str], taps: bool) -> float:
-    adapter = openai_realtime(url="ws://127.0.0.1:9/v1/realtime")
+    session = openai_realtime(url="ws://127.0.0.1:9/v1/realtime").new_session()
     dispatcher = ThreadDispatcher()
     dispatcher.start()
     out = BufferOutput(RATE, realtime=True)
@@ -149,7 +150,7 @@ def _cpu_ours(mic: Path, frames: List[str], taps: bool) -> float:
     sent: List[int] = []
 
     def on_capture(pcm: bytes) -> None:
-        sent.append(len(json.dumps(adapter.append_audio(pcm), separators=(",", ":"))))
+        sent.extend(len(json.dumps(f, separators=(",", ":"))) for f in session.send(AppendAudio(pcm)))
 
     engine = AudioEngine(output=out, input=WavFileInput(mic, realtime=True), provider_output_rate=RATE,
                          provider_input_rate=RATE, on_capture=on_capture,
@@ -162,9 +163,9 @@ def _cpu_ours(mic: Path, frames: List[str], taps: bool) -> float:
     engine.start_playback()
     engine.start_capture()
     for frame in frames:  # the server sends faster than real time; the engine queues
-        for event in adapter.parse(frame):
-            if isinstance(event, AudioDelta):
-                engine.play(event.item_id, event.pcm)
+        for event in session.receive(frame).events:
+            if isinstance(event, AudioChunk):
+                engine.play(event.item_id, event.audio)
     idle.wait(CPU_SECONDS + 10)
     while engine.is_capturing:  # coarse polling: waking this thread often would cost CPU too
         time.sleep(0.25)

@@ -28,7 +28,7 @@ def _openai_sdk(server: FakeRealtimeServer) -> float:
     """The same work with the openai SDK: open, read session.created, update, read session.updated."""
     import openai
 
-    sdk = openai.OpenAI(base_url=server.base_url, api_key=server.token().token)
+    sdk = openai.OpenAI(base_url=server.base_url + "/v1", api_key=server.token().token)
     start = time.perf_counter()
     with sdk.realtime.connect(model="gpt-realtime") as conn:
         conn.recv()  # session.created
