@@ -244,7 +244,7 @@ class Conversation:
     def _on_change_config(self, a: act.ChangeConfig, fx: Effects) -> None:
         previous, self.config = self.config, a.config
         self.manual = a.config.vad_mode == "manual"
-        if self.status is RealtimeStatus.CONNECTED and self.ready:
+        if self.status is RealtimeStatus.CONNECTED and self.ready and self.info.live_session_update:
             self._pending_updates[a.update_id] = a.changed
             fx.intents.append(it.UpdateSession(a.update_id, a.config, previous))
         elif self.status is not RealtimeStatus.RECONNECTING:
