@@ -74,7 +74,7 @@ def test_detaching_drops_frames_of_the_old_connection():
 
 def test_a_frame_from_a_replaced_connection_is_ignored():
     """receive() ignores frames of a provider session that is no longer attached."""
-    owner, session, _ = connected_owner()
+    owner, _, _ = connected_owner()
     stale = openai_realtime(url="ws://127.0.0.1:1/v1/realtime").new_session()
     assert owner.receive(stale, '{"type":"response.created","response":{"id":"r"}}') == []
 
