@@ -782,3 +782,25 @@ def test_g711_audio_both_ways(server, make_client, tmp_path):
     sent = sum(len(base64.b64decode(f["audio"])) for f in appended)
     assert sent >= 8 * 1500  # 8 kHz, one byte a sample: about 8 bytes a millisecond
     wait_until(lambda: len(out.played) >= 48 * 450, what="the decoded answer played at 24 kHz")
+
+
+def test_provider_tools_pass_through_and_provider_options_tools_are_merged(server, make_client):
+    """An MCP tool dict in tools= reaches the wire next to the function tools, and
+    provider_options['tools'] is appended instead of replacing them."""
+    @tool
+    def get_time() -> str:
+        """The time."""
+        return "noon"
+
+    mcp = {"type": "mcp", "server_label": "docs", "server_url": "https://example.com/mcp",
+           "require_approval": "never"}
+    extra = {"type": "mcp", "server_label": "wiki", "server_url": "https://example.com/wiki",
+             "require_approval": "never"}
+    client = make_client(tools=[get_time, mcp], provider_options={"tools": [extra]})
+    client.connect(timeout=5)
+    tools = frames_of(server, "session.update")[0]["session"]["tools"]
+    assert [t.get("name") or t["server_label"] for t in tools] == ["get_time", "docs", "wiki"]
+    with pytest.raises(ValueError, match="audio_format"):
+        make_client(provider_options={"audio": {"output": {"format": {"type": "audio/pcmu"}}}})
+    with pytest.raises(TypeError, match="no handler"):
+        make_client(tools=[{"type": "function", "name": "x"}])
