@@ -105,13 +105,14 @@ class Reply:
         return cls("error", content=message, code=code, error_type=error_type)
 
     @classmethod
-    def failed(cls, *, code: str = "rate_limit_exceeded",
+    def failed(cls, *, code: str = "",
                message: str = "Rate limit reached for requests. Please try again in 2s.",
                error_type: str = "tokens") -> Reply:
         """A response that starts and then fails with no output (how rate limits are reported).
 
-        The OpenAI peer sends ``response.created`` then ``response.done`` with ``status:
-        "failed"``, ``output: []`` and ``status_details.error = {type, code, message}``.
+        ``code`` defaults to the provider's own rate-limit code. The OpenAI peer sends
+        ``response.created`` then ``response.done`` with ``status: "failed"``, ``output: []`` and
+        ``status_details.error = {type, code, message}``.
         The default ``error_type`` follows the HTTP API's rate-limit errors (unconfirmed for
         the realtime API).
         """

@@ -15,7 +15,7 @@ import json
 import math
 from typing import Any, Callable, Dict, Generator, List, Optional, Tuple, Union
 
-from ...adapters._openai._wire import G711_RATE, PCM_RATE, UNLIMITED_OUTPUT_TOKENS
+from ...adapters._openai._wire import G711_RATE, PCM_RATE, RATE_LIMIT_EXCEEDED, UNLIMITED_OUTPUT_TOKENS
 from .._audio import alaw_encode, pcm16_bytes, synthesize_speech, ulaw_encode
 from .._reply import Reply, split_words, text_tokens
 
@@ -138,7 +138,8 @@ class ResponseRun:
     def _run(self) -> _Steps:
         reply = self.reply
         if reply.kind == "failed":
-            error = {"type": reply.error_type, "code": reply.code, "message": reply.content}
+            error = {"type": reply.error_type, "code": reply.code or RATE_LIMIT_EXCEEDED,
+                     "message": reply.content}
             yield self._done("failed", {"type": "failed", "error": error}), 0.0
             return
         lead: List[Dict[str, Any]] = []  # the previous item's closing frames, sent with the next step
