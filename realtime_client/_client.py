@@ -488,10 +488,12 @@ class RealtimeClient:
         if not self._ask_lock.acquire(timeout=deadline.remaining()):
             raise TimeoutError("another ask() is still waiting for its answer")
         try:
+            msg = self.send_text(text)
             with self._state.lock:
-                seen = self._state.conv.log.turns_completed
-            self.send_text(text)
-            return self._wait_turn(seen, deadline)
+                request = self._state.conv.answer_request.pop(msg.id, None)
+            if request is None:  # queued while reconnecting: the next request answers it
+                request = self._state.conv.requests_made + 1
+            return self._wait(lambda log: log.answer_to(request), deadline)
         finally:
             self._ask_lock.release()
 
@@ -503,15 +505,17 @@ class RealtimeClient:
         with self._state.lock:
             self._check_usable()
             seen = self._state.conv.log.turns_completed
-        return self._wait_turn(seen, Deadline(timeout))
+        return self._wait(lambda log: log.last_result if log.turns_completed > seen else None,
+                          Deadline(timeout))
 
-    def _wait_turn(self, seen: int, deadline: Deadline) -> RealtimeMessage:
+    def _wait(self, result_of: Callable[[Any], Any], deadline: Deadline) -> RealtimeMessage:
+        """Block until ``result_of(message log)`` gives a turn's result, or the session ends."""
         state, conv = self._state, self._state.conv
         ended = (RealtimeStatus.IDLE, RealtimeStatus.ERROR)
         with state.cond:
-            state.cond.wait_for(lambda: conv.log.turns_completed > seen or conv.status in ended,
+            state.cond.wait_for(lambda: result_of(conv.log) is not None or conv.status in ended,
                                 deadline.remaining())
-            result = conv.log.last_result if conv.log.turns_completed > seen else None
+            result = result_of(conv.log)
             status, error = conv.status, conv.error
         if isinstance(result, RealtimeMessage):
             return result
