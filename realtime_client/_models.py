@@ -104,7 +104,11 @@ class ToolResultPart:
 
 @attrs.frozen
 class ImagePart:
-    """An image the user sent: base64 PNG or JPEG data (``send_image`` inlines URLs)."""
+    """An image the user sent: base64 data (or a base64 ``data:`` URL) and its sniffed type.
+
+    ``send_image`` reads files, inlines http(s) URLs and types the data by its magic bytes, so
+    ``mime_type`` is always what the data really is (OpenAI: ``image/png`` or ``image/jpeg``).
+    """
 
     data: str
     mime_type: str = "image/png"

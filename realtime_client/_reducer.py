@@ -275,8 +275,9 @@ class Conversation:
         fx.notify("on_message", a.message)
         parts = tuple(p for p in a.message.parts if isinstance(p, (TextPart, ImagePart)))
         self._emit(it.UserMessage(a.message.id, parts), fx)
-        self._request_response(fx)  # even while a tool runs: the model answers asynchronously
-        self.mode = RealtimeMode.THINKING
+        if a.respond:
+            self._request_response(fx)  # even while a tool runs: the model answers asynchronously
+            self.mode = RealtimeMode.THINKING
 
     def _on_mic_changed(self, a: act.MicChanged, fx: Effects) -> None:
         self.mic_open = a.open

@@ -20,6 +20,10 @@ __all__ = ["DEFAULT_MODEL", "DEFAULT_URL", "OpenAIRealtimeAdapter", "openai_real
 DEFAULT_URL = wire.DEFAULT_URL
 DEFAULT_MODEL = wire.DEFAULT_MODEL
 
+# input_image.image_url: "Supported formats are PNG and JPEG." (openai 3.57.0,
+# types/realtime/realtime_conversation_item_user_message.py; protocols.md §1.6 and §8.1). WebP and
+# GIF are accepted by the Responses API, but nothing says the Realtime API takes them: refused.
+IMAGE_TYPES = ("image/png", "image/jpeg")
 _TOOL_CHOICES = ("auto", "none", "required")
 _NOISE_REDUCTION = ("near_field", "far_field")
 _WIRE_FORMATS = {"pcm16": AudioFormat("pcm16", wire.PCM_RATE),
@@ -38,6 +42,8 @@ class OpenAIRealtimeAdapter:
     """
 
     provider = "openai"
+    image_types = IMAGE_TYPES
+    """The image mime types ``send_image`` may send (others are refused, never converted)."""
 
     def __init__(
         self,
