@@ -277,8 +277,10 @@ class SessionConfig:
     """The session settings the client applies on connect and on ``update_session``.
 
     ``None`` means "leave the provider's default". ``tools`` holds :class:`~realtime_client.Tool`
-    objects. ``temperature`` is kept for providers that accept it; the OpenAI GA adapter never
-    sends it because the GA API rejects the whole update when it is present.
+    objects. Each provider's adapter refuses (``check_config``) what it cannot honour, at
+    construction and in ``update_session``: the OpenAI GA adapter refuses ``temperature`` (GA
+    removed it) and two ``output_modalities`` (GA takes one). ``docs/providers.md`` has the
+    table of what each setting does per provider.
     """
 
     model: Optional[str] = None

@@ -221,6 +221,43 @@ def test_bad_constructor_options_fail_at_construction(options, error, message):
         offline(**options)
 
 
+@pytest.mark.parametrize(("options", "message"), [
+    ({"temperature": 0.8}, "temperature cannot be set for OpenAI Realtime"),
+    ({"output_modalities": ["audio", "text"]}, r"must be exactly \['audio'\] .* or \['text'\]"),
+    ({"max_output_tokens": 5000}, "must be 1 to 4096 or 'inf', got 5000"),
+    ({"model": "gpt-realtime-mini", "adapter": openai_realtime(url=LOOPBACK, model="gpt-realtime-2.1")},
+     "conflicts with openai_realtime"),
+    ({"provider_options": {"turn_detection": None}}, "beta session field"),
+], ids=["temperature", "two-modalities", "too-many-tokens", "model-conflict", "beta-field"])
+def test_options_openai_cannot_honour_fail_at_construction(options, message):
+    """An option the OpenAI adapter cannot honour raises ValueError from RealtimeClient(...) itself."""
+    with pytest.raises(ValueError, match=message):
+        offline(**options)
+
+
+def test_options_with_no_effect_warn_at_the_callers_line():
+    """semantic_eagerness with server VAD constructs, with a UserWarning pointing at the caller's line."""
+    with pytest.warns(UserWarning, match="semantic_eagerness has no effect with vad_mode='server'") as record:
+        client = offline(semantic_eagerness="low")
+    client.destroy()
+    assert record[0].filename == __file__
+
+
+def test_update_session_refuses_what_openai_cannot_honour_at_the_call_site(server, connected):
+    """update_session(temperature=...) or two modalities raise at once; config and wire stay unchanged."""
+    before, config = list(server.received), connected.session_config
+    with pytest.raises(ValueError, match="temperature cannot be set"):
+        connected.update_session(temperature=0.5)
+    with pytest.raises(ValueError, match="must be exactly"):
+        connected.update_session(output_modalities=["audio", "text"], instructions="x")
+    assert connected.session_config == config and server.received == before
+    with pytest.warns(UserWarning, match="vad_config \\(silence_duration_ms\\) has no effect") as record:
+        connected.update_session(vad_mode="manual", vad_config={"silence_duration_ms": 900})
+    assert record[0].filename == __file__
+    update = server.wait_for_frame("session.update", count=2)
+    assert update["session"]["audio"]["input"]["turn_detection"] is None
+
+
 def test_unknown_options_and_positional_arguments_are_refused():
     """Options are keyword-only and unknown ones are refused by name."""
     with pytest.raises(TypeError, match="bogus"):
