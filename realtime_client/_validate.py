@@ -108,7 +108,9 @@ def image_payload(data: ImageData, mime_type: Optional[str] = None, *, adapter: 
     * a ``str``, tried in this order: an ``http(s)://`` URL (downloaded, see
       :func:`realtime_client._images.fetch_image`); a ``data:...;base64,`` URL; the path of an
       existing file (``~`` expanded); base64 text (whitespace removed). A string that is both an
-      existing file's name and valid base64 is read as the **file**.
+      existing file's name and valid base64 is read as the **file**. So a string from an
+      untrusted source may name a local image file that then gets sent: decode such input to
+      ``bytes`` first.
 
     The type is read from the content's magic bytes (PNG, JPEG, WebP, GIF) and must be one the
     adapter accepts (``adapter.image_types``; default, and OpenAI: PNG and JPEG). Nothing is
