@@ -302,11 +302,12 @@ class Conversation:
         fx.notify("on_message", a.message)
         parts = tuple(p for p in a.message.parts if isinstance(p, (TextPart, ImagePart)))
         self._emit(it.UserMessage(a.message.id, parts), fx)
-        # even while a tool runs: the model answers asynchronously
-        self.answer_request[a.message.id] = self._request_response(fx)
-        while len(self.answer_request) > 64:  # only ask() reads these, right after sending
-            self.answer_request.popitem(last=False)
-        self.mode = RealtimeMode.THINKING
+        if a.respond:
+            # even while a tool runs: the model answers asynchronously
+            self.answer_request[a.message.id] = self._request_response(fx)
+            while len(self.answer_request) > 64:  # only ask() reads these, right after sending
+                self.answer_request.popitem(last=False)
+            self.mode = RealtimeMode.THINKING
 
     def _on_mic_changed(self, a: act.MicChanged, fx: Effects) -> None:
         self.mic_open = a.open
