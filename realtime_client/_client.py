@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from typing import Any, Callable, Dict, Mapping, Optional, Sequence, Tuple, Union
+from typing import TYPE_CHECKING, Any, Callable, Dict, Mapping, Optional, Sequence, Tuple, Union
 
 from . import _actions as act
 from ._errors import ConnectionFailedError, RealtimeError
@@ -26,6 +26,9 @@ from ._types import AudioInput, AudioOutput, Dispatcher
 from ._util import Deadline, new_id
 from ._validate import ImageData, check_client_options, image_payload, optional_path
 from .dispatch import ThreadDispatcher
+
+if TYPE_CHECKING:
+    from .audio import AudioVisualization
 
 __all__ = ["RealtimeClient"]
 
@@ -214,14 +217,20 @@ class RealtimeClient:
 
     @property
     def status(self) -> RealtimeStatus:
+        """The connection status: ``idle``, ``connecting``, ``connected``, ``reconnecting`` or ``error``."""
         return self._state.state.status
 
     @property
     def mode(self) -> RealtimeMode:
+        """What the conversation is doing: ``idle`` (not connected, or push-to-talk with the
+        microphone closed), ``listening``, ``thinking`` (an answer is awaited, or received and not
+        yet heard) or ``speaking`` (assistant audio is audible, or text streams)."""
         return self._state.state.mode
 
     @property
     def messages(self) -> Tuple[RealtimeMessage, ...]:
+        """The completed messages, ordered by when each began; kept across reconnects and
+        ``disconnect()``."""
         return self._state.state.messages
 
     @property
@@ -233,10 +242,12 @@ class RealtimeClient:
 
     @property
     def pending_user_transcript(self) -> str:
+        """The user's speech transcribed so far, before its message is complete (else ``""``)."""
         return self._state.state.pending_user_transcript
 
     @property
     def pending_assistant_transcript(self) -> str:
+        """The assistant's answer streamed so far, before its message is complete (else ``""``)."""
         return self._state.state.pending_assistant_transcript
 
     @property
@@ -246,8 +257,10 @@ class RealtimeClient:
             return self._state.conv.config
 
     @property
-    def audio(self) -> Any:
-        """The :class:`~realtime_client.audio.AudioVisualization`, or ``None`` when not connected."""
+    def audio(self) -> Optional[AudioVisualization]:
+        """Levels, spectra and waveforms of the microphone and the speaker
+        (:class:`~realtime_client.audio.AudioVisualization`), or ``None`` when not connected or
+        no audio device is in use."""
         live = self._live
         engine = live.engine if live is not None else None
         return engine.visualization if engine is not None else None
