@@ -181,6 +181,11 @@ def test_chat_ctrl_c_exits_130_without_a_traceback() -> None:
     assert "Traceback" not in err
 
 
+def test_chat_with_a_missing_device_says_how_to_go_on() -> None:
+    done = run_cli("chat", "--output-device", "no such speaker", stdin="hi\n")
+    assert_one_line_error(done, "no such speaker", "realtime-client devices", "--no-audio")
+
+
 def test_provider_choices_come_from_the_adapter_registry() -> None:
     """--provider offers exactly ADAPTERS' names; an unknown one is a usage error (exit 2)."""
     parser = build_parser()

@@ -12,6 +12,7 @@ import logging
 import sys
 from typing import List, Optional
 
+from .._errors import AudioDeviceError
 from ._errors import EXIT_FAILURE, EXIT_INTERRUPTED, CliError, one_line
 
 __all__ = ["build_parser", "main"]
@@ -146,5 +147,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     except Exception as exc:  # the CLI's contract: one line, no traceback (-v logs it)
         if args.verbose:
             logging.getLogger("realtime_client").exception("%s failed", args.command)
-        print(f"{PROG}: {one_line(exc)}", file=sys.stderr)
+        hint = ""
+        if args.command == "chat" and isinstance(exc, AudioDeviceError):
+            hint = " (pick a device from `realtime-client devices`, or chat with --no-audio)"
+        print(f"{PROG}: {one_line(exc)}{hint}", file=sys.stderr)
         return EXIT_FAILURE
