@@ -101,11 +101,16 @@ class UserAudioCommitted:
 
 @attrs.frozen
 class UserTranscript:
-    """User speech as text: a ``final`` transcript, or a delta of a pending one."""
+    """User speech as text: a ``final`` transcript, or a delta of a pending one.
+
+    ``replace``: a non-final ``text`` is the whole interim transcript so far, not a delta
+    (providers that resend their best guess each time).
+    """
 
     item_id: Optional[str]
     text: str
     final: bool
+    replace: bool = False
 
 
 @attrs.frozen

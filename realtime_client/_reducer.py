@@ -362,7 +362,7 @@ class Conversation:
         if e.final:
             fx.notify("on_message", self.log.user_transcript(e.item_id, e.text))
         else:
-            self.log.user_delta(e.text)
+            self.log.user_delta(e.text, e.replace)
 
     def _on_user_transcript_failed(self, e: ev.UserTranscriptFailed, fx: Effects) -> None:
         msg = self.log.user_transcript_failed(e.item_id)

@@ -453,3 +453,12 @@ def test_a_voice_message_is_placed_where_the_user_began_speaking(conv):
     feed(conv, ev.SpeechStopped("u1", 900), ev.UserAudioCommitted("u1"),
          ev.UserTranscript("u1", "stop", True))
     assert [m.id for m in conv.messages] == ["a1", "u1"]
+
+
+def test_interim_user_transcripts_can_replace_instead_of_append(conv):
+    """A non-final transcript with ``replace`` becomes the pending text; deltas still append."""
+    feed(conv, ev.UserTranscript(None, "hel", False), ev.UserTranscript(None, "lo", False))
+    assert conv.snapshot().pending_user_transcript == "hello"
+    feed(conv, ev.UserTranscript(None, "hello wor", False, replace=True),
+         ev.UserTranscript(None, "hello world", False, replace=True))
+    assert conv.snapshot().pending_user_transcript == "hello world"
