@@ -36,7 +36,7 @@ log = logging.getLogger("realtime_client")
 
 TokenGetter = Callable[[], Union[RealtimeToken, Mapping[str, Any]]]
 _CALLBACKS = ("on_status_change", "on_mode_change", "on_message", "on_error", "on_connect",
-              "on_disconnect", "on_interrupted", "on_usage", "on_go_away")
+              "on_disconnect", "on_interrupted", "on_usage", "on_go_away", "on_provider_event")
 _SESSION_OPTIONS = ("instructions", "voice", "tools", "vad_mode", "vad_config", "output_modalities",
                     "temperature", "max_output_tokens", "semantic_eagerness", "provider_options", "model")
 
@@ -83,6 +83,10 @@ class RealtimeClient:
             ``on_disconnect`` bracket a session as the app sees it: they fire for ``connect()``
             and when the session ends, not around an automatic reconnect (watch
             ``on_status_change`` for ``reconnecting`` -> ``connected``).
+        on_provider_event: ``on_provider_event(name, data)`` receives provider-specific news
+            that has no place in the conversation state, as a name and a dict (ElevenLabs:
+            ``"vad_score"`` ``{"vad_score": 0.93}``, ``"latency"`` ``{"ping_ms": 41}``,
+            ``"conversation"`` ``{"conversation_id": ...}``; docs/providers.md lists them).
         on_state_change: a first :meth:`on_state_change` subscriber (every snapshot).
 
     Raises:
@@ -142,6 +146,7 @@ class RealtimeClient:
         on_interrupted: Optional[Callable[[], Any]] = None,
         on_usage: Optional[Callable[[Any], Any]] = None,
         on_go_away: Optional[Callable[[float], Any]] = None,
+        on_provider_event: Optional[Callable[[str, Dict[str, Any]], Any]] = None,
         on_state_change: Optional[Callable[[ClientState], Any]] = None,
     ) -> None:
         if not callable(get_token):
@@ -157,7 +162,8 @@ class RealtimeClient:
         callbacks: Dict[str, Optional[Callable[..., Any]]] = dict(
             on_status_change=on_status_change, on_mode_change=on_mode_change, on_message=on_message,
             on_error=on_error, on_connect=on_connect, on_disconnect=on_disconnect,
-            on_interrupted=on_interrupted, on_usage=on_usage, on_go_away=on_go_away)
+            on_interrupted=on_interrupted, on_usage=on_usage, on_go_away=on_go_away,
+            on_provider_event=on_provider_event)
         for name, cb in (*callbacks.items(), ("on_state_change", on_state_change)):
             if cb is not None and not callable(cb):
                 raise TypeError(f"{name} must be callable, got {type(cb).__name__}")

@@ -9,7 +9,7 @@ provider's output format (``ProviderInfo.output_format``).
 
 from __future__ import annotations
 
-from typing import Any, Iterable, Optional, Tuple, Union
+from typing import Any, Iterable, Mapping, Optional, Tuple, Union
 
 import attrs
 
@@ -29,6 +29,7 @@ __all__ = [
     "Malformed",
     "OutputStarted",
     "ProviderErrorEvent",
+    "ProviderNotice",
     "Ready",
     "ResumptionUpdate",
     "SpeechStarted",
@@ -238,6 +239,15 @@ class ProviderErrorEvent:
 
 
 @attrs.frozen
+class ProviderNotice:
+    """Provider-specific news the app may want but the conversation state does not use (a VAD
+    score, a latency estimate, a conversation id): handed to ``on_provider_event(name, data)``."""
+
+    name: str
+    data: Mapping[str, Any] = attrs.field(factory=dict)
+
+
+@attrs.frozen
 class Ignored:
     """A known frame the client has no use for."""
 
@@ -263,5 +273,5 @@ Event = Union[
     Ready, ConfigApplied, ConfigRejected, SpeechStarted, SpeechStopped, UserAudioCommitted,
     UserTranscript, UserTranscriptFailed, TurnStarted, OutputStarted, AssistantTranscript,
     AudioChunk, ToolCall, ToolCallCancelled, TurnEnded, Interrupted, GoAway, ResumptionUpdate,
-    ProviderErrorEvent, Ignored, UnknownEvent, Malformed,
+    ProviderErrorEvent, ProviderNotice, Ignored, UnknownEvent, Malformed,
 ]

@@ -112,6 +112,7 @@ class Conversation:
             ev.ToolCall: self._on_tool_call, ev.ToolCallCancelled: self._on_tool_call_cancelled,
             ev.TurnEnded: self._on_turn_ended, ev.Interrupted: self._on_interrupted,
             ev.GoAway: self._on_go_away, ev.ProviderErrorEvent: self._on_provider_error,
+            ev.ProviderNotice: self._on_provider_notice,
             # client actions
             act.Connecting: self._on_connecting, act.SessionOpened: self._on_session_opened,
             act.Connected: self._on_connected, act.ConnectFailed: self._on_connect_failed,
@@ -574,6 +575,9 @@ class Conversation:
 
     def _on_go_away(self, e: ev.GoAway, fx: Effects) -> None:
         fx.notify("on_go_away", e.time_left)
+
+    def _on_provider_notice(self, e: ev.ProviderNotice, fx: Effects) -> None:
+        fx.notify("on_provider_event", e.name, dict(e.data))
 
     def _on_provider_error(self, e: ev.ProviderErrorEvent, fx: Effects) -> None:
         if e.kind == "benign":

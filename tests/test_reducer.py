@@ -462,3 +462,11 @@ def test_interim_user_transcripts_can_replace_instead_of_append(conv):
     feed(conv, ev.UserTranscript(None, "hello wor", False, replace=True),
          ev.UserTranscript(None, "hello world", False, replace=True))
     assert conv.snapshot().pending_user_transcript == "hello world"
+
+
+def test_provider_notices_reach_on_provider_event_and_change_nothing(conv):
+    """A ProviderNotice is handed to on_provider_event as name and a dict copy; state stays."""
+    before = conv.snapshot()
+    fx = feed(conv, ev.ProviderNotice("vad_score", {"vad_score": 0.5}))
+    assert notified(fx, "on_provider_event") == [("vad_score", {"vad_score": 0.5})]
+    assert conv.snapshot() == before and fx.intents == []
