@@ -7,6 +7,7 @@ import threading
 from typing import TYPE_CHECKING, Any, Callable, Dict, Mapping, Optional, Sequence, Tuple, Union
 
 from . import _actions as act
+from . import _intents as it
 from ._errors import ConnectionFailedError, RealtimeError
 from ._live import AudioOptions, LiveSession
 from ._models import (
@@ -522,6 +523,58 @@ class RealtimeClient:
             msg = RealtimeMessage(id=new_id("msg"), role="user", parts=parts)
         self._run(act.SendUser(msg, respond))
         return msg
+
+    def send_context(self, text: str, *, context_id: Optional[str] = None) -> None:
+        """Give the model background information without asking it to answer.
+
+        For what the app knows and the user did not say ("the user opened the pricing page").
+        It does not interrupt the assistant. With ``context_id``, a later update with the same
+        id replaces this one. ElevenLabs: ``contextual_update``. Queued while reconnecting.
+
+        Raises:
+            TypeError / ValueError: ``text`` is not a non-empty string. RealtimeError: not
+                connected, or the provider has no such message (``code="PROVIDER_ERROR"``).
+
+        Threads: any thread.
+
+        .. versionadded:: 0.2.0
+        """
+        if not isinstance(text, str):
+            raise TypeError(f"send_context needs a string, got {type(text).__name__}")
+        if not text.strip():
+            raise ValueError("send_context needs a non-empty string")
+        if context_id is not None and (not isinstance(context_id, str) or not context_id):
+            raise ValueError("context_id must be a non-empty string or None")
+        self._send_optional(it.ContextUpdate(text, context_id), "send context")
+
+    def signal_activity(self) -> None:
+        """Tell the provider the user is active (typing, about to speak).
+
+        The agent holds back and the provider's inactivity timeout restarts (ElevenLabs closes
+        a conversation after 60 s without user input). ElevenLabs: ``user_activity``; how much
+        it holds the agent back is not documented. Queued while reconnecting.
+
+        Raises:
+            RealtimeError: not connected, or the provider has no such message.
+
+        Threads: any thread.
+
+        .. versionadded:: 0.2.0
+        """
+        self._send_optional(it.UserActivity(), "signal activity")
+
+    def _send_optional(self, intent: Any, what: str) -> None:
+        state = self._state
+        with state.lock:
+            self._check_usable()
+            status, info = state.conv.status, state.conv.info
+            if status not in (RealtimeStatus.CONNECTED, RealtimeStatus.RECONNECTING):
+                raise RealtimeError(f"cannot {what}: the client is {status.value}, not connected",
+                                    code="CONNECTION_FAILED")
+            if type(intent).__name__ not in info.optional_intents:
+                raise RealtimeError(f"cannot {what}: the {info.provider} provider has no such message",
+                                    code="PROVIDER_ERROR", provider=info.provider)
+        self._run(act.SendIntent(intent))
 
     def update_session(self, **changes: Any) -> None:
         """Change session settings (``instructions``, ``voice``, ``tools``, ``vad_mode``, ...).

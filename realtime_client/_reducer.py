@@ -120,6 +120,7 @@ class Conversation:
             act.SessionEnded: self._on_session_ended, act.MicChanged: self._on_mic_changed,
             act.CapturedAudio: self._on_captured_audio, act.PushToTalkEnded: self._on_push_to_talk_ended,
             act.SendUser: self._on_send_user, act.RequestInterrupt: self._on_request_interrupt,
+            act.SendIntent: self._on_send_intent,
             act.Flushed: self._on_flushed, act.PlaybackStarted: self._on_playback_started,
             act.PlaybackIdle: self._on_playback_idle, act.ToolFinished: self._on_tool_finished,
             act.ChangeConfig: self._on_change_config, act.ReportError: self._on_report_error,
@@ -319,6 +320,10 @@ class Conversation:
             while len(self.answer_request) > 64:  # only ask() reads these, right after sending
                 self.answer_request.popitem(last=False)
             self.mode = RealtimeMode.THINKING
+
+    def _on_send_intent(self, a: act.SendIntent, fx: Effects) -> None:
+        if self.status in (RealtimeStatus.CONNECTED, RealtimeStatus.RECONNECTING):
+            self._emit(a.intent, fx)
 
     def _on_mic_changed(self, a: act.MicChanged, fx: Effects) -> None:
         self.mic_open = a.open

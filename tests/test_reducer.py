@@ -470,3 +470,12 @@ def test_provider_notices_reach_on_provider_event_and_change_nothing(conv):
     fx = feed(conv, ev.ProviderNotice("vad_score", {"vad_score": 0.5}))
     assert notified(fx, "on_provider_event") == [("vad_score", {"vad_score": 0.5})]
     assert conv.snapshot() == before and fx.intents == []
+
+
+def test_optional_intents_go_out_when_connected_and_wait_while_reconnecting(conv):
+    """send_context/signal_activity intents are sent when connected, queued when reconnecting."""
+    fx = feed(conv, act.SendIntent(it.ContextUpdate("on the pricing page", "page")))
+    assert fx.intents == [it.ContextUpdate("on the pricing page", "page")]
+    feed(conv, act.SessionLost())
+    fx = feed(conv, act.SendIntent(it.UserActivity()))
+    assert fx.intents == [] and list(conv.queued) == [it.UserActivity()]
