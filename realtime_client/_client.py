@@ -50,7 +50,9 @@ class RealtimeClient:
 
     Args (all keyword-only):
         get_token: callable returning a :class:`RealtimeToken` or TanStack/snake_case token JSON;
-            called on ``connect()`` and by the refresh timer before the token expires.
+            called on ``connect()`` and by the refresh timer before the token expires. Only
+            an adapter whose ``requires_token`` is false may go without one (an ElevenLabs
+            public agent); it then connects with an empty token.
         adapter: the provider protocol, default ``openai_realtime()``.
         tools: :class:`Tool` objects or plain functions (wrapped with :func:`tool`).
         auto_playback / auto_capture: start the speaker / microphone on connect.
@@ -109,7 +111,7 @@ class RealtimeClient:
     def __init__(
         self,
         *,
-        get_token: TokenGetter,
+        get_token: Optional[TokenGetter] = None,
         adapter: Optional[Adapter] = None,
         tools: Sequence[Any] = (),
         auto_playback: bool = True,
@@ -150,7 +152,7 @@ class RealtimeClient:
         on_provider_event: Optional[Callable[[str, Dict[str, Any]], Any]] = None,
         on_state_change: Optional[Callable[[ClientState], Any]] = None,
     ) -> None:
-        if not callable(get_token):
+        if get_token is not None and not callable(get_token):
             raise TypeError("get_token must be a callable returning a RealtimeToken or a dict")
         if dispatcher is not None and not callable(dispatcher):
             raise TypeError("dispatcher must be a callable taking a zero-argument function")
@@ -172,6 +174,8 @@ class RealtimeClient:
             from .adapters import openai_realtime
 
             adapter = openai_realtime()
+        if get_token is None and getattr(adapter, "requires_token", True):
+            raise TypeError(f"get_token is required for the {provider_of(adapter)} provider")
         from ._tools import as_session_tool
 
         config = SessionConfig(
