@@ -98,6 +98,7 @@ class PeerSettings:
             instead of the synthetic voice; None: always the synthetic voice.
         hear: ``hear(samples, rate)`` gives the words heard in a committed user turn (or None);
             None: the user's audio is not recognised.
+        options: the server's ``peer_options``: provider-specific knobs.
     """
 
     model: str
@@ -109,6 +110,7 @@ class PeerSettings:
     rate_limits: bool = True
     speak: Optional[Callable[[str, int], Any]] = None
     hear: Optional[Callable[[Any, int], Optional[str]]] = None
+    options: Mapping[str, Any] = attrs.field(factory=dict)
 
 
 @attrs.frozen
@@ -175,6 +177,10 @@ class Peer(Protocol):
                     param: Optional[str]) -> Frame:
         """The provider's error frame for :meth:`FakeRealtimeServer.send_error`."""
 
+    # Optional: ``take_close() -> Optional[Tuple[int, str]]``. A peer that ends connections
+    # itself (a missed pong, an error it reports before closing) returns the close code and
+    # reason once; the connection closes after the frames already queued.
+
 
 class PeerFactory(Protocol):
     """Everything provider-specific the server needs besides the per-connection protocol.
@@ -211,3 +217,10 @@ class PeerFactory(Protocol):
 
     def peer(self, request: HandshakeRequest, settings: PeerSettings) -> Peer:
         """A fresh peer for one accepted connection."""
+
+    # Optional hooks, looked up with getattr (a provider without them needs nothing):
+    # ``check_options(options)`` refuses bad ``peer_options`` (ValueError);
+    # ``bind(url, base_url)`` tells the factory where the server listens, once started;
+    # ``http_route(request, mint, api_key) -> Optional[HttpRefusal]`` answers a plain HTTP
+    # request (not an upgrade), e.g. a REST endpoint that mints tokens with ``mint(ttl)``;
+    # None lets the request go on to the WebSocket handshake.

@@ -16,7 +16,7 @@ import logging
 import ssl
 import threading
 import time
-from typing import Any, Deque, Dict, List, Optional, Union
+from typing import Any, Deque, Dict, List, Mapping, Optional, Union
 
 from websockets.sync.server import ServerConnection, serve
 
@@ -74,6 +74,9 @@ class FakeRealtimeServer:
             per second of speech while the connection waits); the words become the turn's
             transcript (unless :attr:`user_transcripts` has one queued) and the default reply
             is ``"You said: <words>"``. ``"auto"``: pocketsphinx when it is installed.
+        peer_options: provider-specific knobs for each connection's peer (the ElevenLabs peer
+            takes ``ping_interval`` and ``pong_timeout``, for example; see that provider's
+            peer). Unknown keys are refused by the provider's factory.
 
     Raises:
         ValueError: an unknown ``provider`` (the message names the known ones), a bad
@@ -104,12 +107,17 @@ class FakeRealtimeServer:
                  pacing: str = "fast", audio_chunk_ms: int = 100,
                  max_session_seconds: Optional[float] = None, rate_limits: bool = True,
                  instructions: Optional[str] = None, voice: Optional[str] = None,
-                 speech: str = "synthetic", hearing: str = "off") -> None:
+                 speech: str = "synthetic", hearing: str = "off",
+                 peer_options: Optional[Mapping[str, Any]] = None) -> None:
         if pacing not in ("fast", "realtime"):
             raise ValueError(f"pacing must be 'fast' or 'realtime', got {pacing!r}")
         if audio_chunk_ms <= 0:
             raise ValueError(f"audio_chunk_ms must be positive, got {audio_chunk_ms!r}")
         self._factory: PeerFactory = peer_factory(provider)
+        self.peer_options: Dict[str, Any] = dict(peer_options or {})
+        check = getattr(self._factory, "check_options", None)
+        if callable(check):
+            check(self.peer_options)
         self._voice = make_voice(speech)
         self._ear = make_ear(hearing)
         #: ``"espeak"`` or ``"synthetic"``: how replies actually sound (``speech="auto"`` resolved)
@@ -165,6 +173,9 @@ class FakeRealtimeServer:
             select_subprotocol=self._select_subprotocol, compression=None, max_size=16 * 1024 * 1024,
             ping_interval=None, close_timeout=1.0, ssl=context, logger=_ws_log)
         self._port = self._server.socket.getsockname()[1]
+        bind = getattr(self._factory, "bind", None)
+        if callable(bind):  # a provider whose tokens name the server (ElevenLabs signed URLs)
+            bind(self.url, self.base_url)
         self._thread = threading.Thread(target=self._server.serve_forever, name="realtime-fake-server",
                                         daemon=True)
         self._thread.start()
@@ -291,6 +302,12 @@ class FakeRealtimeServer:
         if self.handshake_delay > 0:
             self._stopping.wait(self.handshake_delay)
         view = handshake_request(request)
+        route = getattr(self._factory, "http_route", None)
+        if callable(route) and (view.header("Upgrade") or "").lower() != "websocket":
+            # a plain HTTP request: the provider's REST endpoints (ElevenLabs get-signed-url)
+            answer = route(view, self.token, self._gate.api_key)
+            if answer is not None:
+                return respond(connection, answer)
         refusal = self._gate.check(view)
         if refusal is not None:
             return respond(connection, refusal)
@@ -302,7 +319,8 @@ class FakeRealtimeServer:
         settings = PeerSettings(model=self.model, next_reply=self._pop_reply,
                                 next_transcript=self._pop_transcript, instructions=self.instructions,
                                 voice=self.voice, audio_chunk_ms=self.audio_chunk_ms,
-                                rate_limits=self.rate_limits, speak=self._voice, hear=self._ear)
+                                rate_limits=self.rate_limits, speak=self._voice, hear=self._ear,
+                                options=dict(self.peer_options))
         options = ConnectionOptions(pacing=self.pacing, max_session_seconds=self.max_session_seconds,
                                     session_cap=self._factory.session_cap, stall_until=self._stall_until)
 
