@@ -208,6 +208,8 @@ class Conversation:
 
     def _on_ready(self, e: ev.Ready, fx: Effects) -> None:
         self.ready = True
+        # the formats the handshake settled on are the ones audio is encoded and timed with
+        self.info = attrs.evolve(self.info, input_format=e.input_format, output_format=e.output_format)
         self.applied = self.started
         changed = tuple(f.name for f in attrs.fields(SessionConfig)
                         if getattr(self.config, f.name) != getattr(self.started, f.name))

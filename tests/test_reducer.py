@@ -20,7 +20,8 @@ OPENAI_LIKE = ProviderInfo("openai", can_truncate=True, commit_min_ms=100)
 
 def connected(info: ProviderInfo = OPENAI_LIKE, playback: bool = True, **config) -> Conversation:
     c = Conversation(SessionConfig(**config))
-    for item in (act.Connecting(manual=c.config.vad_mode == "manual"), act.SessionOpened(info), ev.Ready(),
+    for item in (act.Connecting(manual=c.config.vad_mode == "manual"), act.SessionOpened(info),
+                 ev.Ready(info.input_format, info.output_format),
                  act.Connected(mic_open=False, playback=playback)):
         c.reduce(item)
     return c
@@ -479,3 +480,16 @@ def test_optional_intents_go_out_when_connected_and_wait_while_reconnecting(conv
     feed(conv, act.SessionLost())
     fx = feed(conv, act.SendIntent(it.UserActivity()))
     assert fx.intents == [] and list(conv.queued) == [it.UserActivity()]
+
+
+def test_ready_formats_replace_the_ones_the_session_opened_with():
+    """Audio is timed in the formats the handshake reported (negotiated by the provider)."""
+    from realtime_client.audio._format import AudioFormat
+
+    c = Conversation(SessionConfig())
+    pcm16k = AudioFormat("pcm16", 16000)
+    feed(c, act.Connecting(manual=False), act.SessionOpened(OPENAI_LIKE), ev.Ready(pcm16k, pcm16k),
+         act.Connected(mic_open=False))
+    assert c.info.output_format == pcm16k and c.info.input_format == pcm16k
+    feed(c, ev.TurnStarted("r"), ev.AudioChunk("r", "a", b"\0\0" * 1600), ev.TurnEnded("r", item_ids=("a",)))
+    assert c.messages[-1].duration_ms == 100.0
