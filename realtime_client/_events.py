@@ -19,6 +19,7 @@ from .audio._format import PCM16_24K, AudioFormat
 __all__ = [
     "OUTCOMES",
     "AssistantTranscript",
+    "AssistantTranscriptCorrected",
     "AudioChunk",
     "ConfigApplied",
     "ConfigRejected",
@@ -151,6 +152,15 @@ class AssistantTranscript:
 
 
 @attrs.frozen
+class AssistantTranscriptCorrected:
+    """What item ``item_id`` actually said, replacing its text, even after its turn ended
+    (ElevenLabs ``agent_response_correction``: the part spoken before an interruption)."""
+
+    item_id: str
+    text: str
+
+
+@attrs.frozen
 class AudioChunk:
     """Assistant audio of ``item_id`` in the provider's output format."""
 
@@ -272,6 +282,6 @@ class Malformed:
 Event = Union[
     Ready, ConfigApplied, ConfigRejected, SpeechStarted, SpeechStopped, UserAudioCommitted,
     UserTranscript, UserTranscriptFailed, TurnStarted, OutputStarted, AssistantTranscript,
-    AudioChunk, ToolCall, ToolCallCancelled, TurnEnded, Interrupted, GoAway, ResumptionUpdate,
+    AssistantTranscriptCorrected, AudioChunk, ToolCall, ToolCallCancelled, TurnEnded, Interrupted, GoAway, ResumptionUpdate,
     ProviderErrorEvent, ProviderNotice, Ignored, UnknownEvent, Malformed,
 ]

@@ -22,6 +22,7 @@ from ._effects import Effects
 from ._errors import ProviderError, RealtimeError
 from ._messages import MessageLog, within_budget
 from ._models import (
+    AudioPart,
     ClientState,
     ImagePart,
     RealtimeMessage,
@@ -109,6 +110,7 @@ class Conversation:
             ev.UserTranscriptFailed: self._on_user_transcript_failed,
             ev.TurnStarted: self._on_turn_started, ev.OutputStarted: self._on_output_started,
             ev.AssistantTranscript: self._on_assistant_transcript, ev.AudioChunk: self._on_audio,
+            ev.AssistantTranscriptCorrected: self._on_transcript_corrected,
             ev.ToolCall: self._on_tool_call, ev.ToolCallCancelled: self._on_tool_call_cancelled,
             ev.TurnEnded: self._on_turn_ended, ev.Interrupted: self._on_interrupted,
             ev.GoAway: self._on_go_away, ev.ProviderErrorEvent: self._on_provider_error,
@@ -493,6 +495,21 @@ class Conversation:
             if e.kind == "text" or not self.playback:
                 self.mode = RealtimeMode.SPEAKING
         self.log.set_pending_assistant(turn.text)
+
+    def _on_transcript_corrected(self, e: ev.AssistantTranscriptCorrected, fx: Effects) -> None:
+        turn = self.book.owner(e.item_id)
+        if turn is not None and turn.message_index is None:  # still streaming (or cut, not ended)
+            turn.text = e.text
+            self.log.set_pending_assistant(e.text)
+            return
+        index = turn.message_index if turn is not None else self.book.item_message.get(e.item_id)
+        if index is None:
+            return
+        msg = self.log.messages[index]
+        parts = tuple(attrs.evolve(p, transcript=e.text) if isinstance(p, AudioPart)
+                      else attrs.evolve(p, content=e.text) if isinstance(p, TextPart) else p
+                      for p in msg.parts)
+        self.log.put(index, attrs.evolve(msg, parts=parts))
 
     def _on_audio(self, e: ev.AudioChunk, fx: Effects) -> None:
         turn = self._track(e.turn, e.item_id)

@@ -493,3 +493,16 @@ def test_ready_formats_replace_the_ones_the_session_opened_with():
     assert c.info.output_format == pcm16k and c.info.input_format == pcm16k
     feed(c, ev.TurnStarted("r"), ev.AudioChunk("r", "a", b"\0\0" * 1600), ev.TurnEnded("r", item_ids=("a",)))
     assert c.messages[-1].duration_ms == 100.0
+
+
+def test_a_correction_replaces_the_text_of_an_ended_or_streaming_message(conv):
+    """AssistantTranscriptCorrected rewrites a finished message's transcript, or the live turn's."""
+    feed(conv, ev.TurnStarted("t1"), ev.OutputStarted("t1", "a1"),
+         ev.AssistantTranscript("t1", "a1", "Hello there, how are you today?", True),
+         ev.AudioChunk("t1", "a1", b"\0\0" * 2400), ev.TurnEnded("t1", item_ids=("a1",)))
+    feed(conv, ev.AssistantTranscriptCorrected("a1", "Hello there"))
+    assert conv.messages[-1].text == "Hello there" and conv.messages[-1].duration_ms == 100.0
+    feed(conv, ev.TurnStarted("t2"), ev.OutputStarted("t2", "a2"),
+         ev.AssistantTranscript("t2", "a2", "A long answer", True),
+         ev.AssistantTranscriptCorrected("a2", "A long"), ev.TurnEnded("t2", item_ids=("a2",)))
+    assert conv.messages[-1].text == "A long"
