@@ -282,6 +282,7 @@ class Malformed:
 Event = Union[
     Ready, ConfigApplied, ConfigRejected, SpeechStarted, SpeechStopped, UserAudioCommitted,
     UserTranscript, UserTranscriptFailed, TurnStarted, OutputStarted, AssistantTranscript,
-    AssistantTranscriptCorrected, AudioChunk, ToolCall, ToolCallCancelled, TurnEnded, Interrupted, GoAway, ResumptionUpdate,
+    AssistantTranscriptCorrected, AudioChunk, ToolCall, ToolCallCancelled, TurnEnded, Interrupted,
+    GoAway, ResumptionUpdate,
     ProviderErrorEvent, ProviderNotice, Ignored, UnknownEvent, Malformed,
 ]

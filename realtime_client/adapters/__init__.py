@@ -1,6 +1,7 @@
 """Providers: each turns one provider's wire protocol into normalized events, and back.
 
-``openai_realtime()`` speaks the OpenAI Realtime API (GA). A provider is a factory: it builds
+``openai_realtime()`` speaks the OpenAI Realtime API (GA), ``elevenlabs_realtime()`` ElevenLabs
+Agents. A provider is a factory: it builds
 one sans-I/O protocol session per connection (see :mod:`realtime_client._provider`); nothing
 needs to subclass anything. :data:`ADAPTERS` maps provider names to their factories, for CLIs
 and examples that take ``--provider``.
@@ -10,14 +11,16 @@ from __future__ import annotations
 
 from typing import Any, Callable, Dict
 
+from ._elevenlabs import ElevenLabsRealtimeAdapter, elevenlabs_realtime
 from ._openai import OpenAIRealtimeAdapter, openai_realtime
 
-__all__ = ["ADAPTERS", "OpenAIRealtimeAdapter", "openai_realtime"]
+__all__ = ["ADAPTERS", "ElevenLabsRealtimeAdapter", "OpenAIRealtimeAdapter", "elevenlabs_realtime",
+           "openai_realtime"]
 
-ADAPTERS: Dict[str, Callable[..., Any]] = {"openai": openai_realtime}
-"""Provider name -> adapter factory. Providers still on paper (``azure``, ``grok``, ``gemini``,
-``elevenlabs``: see docs/providers.md) join as they are implemented."""
+ADAPTERS: Dict[str, Callable[..., Any]] = {"openai": openai_realtime, "elevenlabs": elevenlabs_realtime}
+"""Provider name -> adapter factory. Providers still on paper (``azure``, ``grok``, ``gemini``:
+see docs/providers.md) join as they are implemented."""
 
-for _name in ("OpenAIRealtimeAdapter", "openai_realtime"):
+for _name in ("ElevenLabsRealtimeAdapter", "OpenAIRealtimeAdapter", "elevenlabs_realtime", "openai_realtime"):
     globals()[_name].__module__ = __name__
 del _name
