@@ -200,7 +200,7 @@ class ElevenLabsSession:
         text = "\n".join(p.content for p in intent.parts if isinstance(p, TextPart))
         if not text:
             raise ValueError("a user message needs text")
-        self._typed = (self._typed + [text.strip()])[-8:]
+        self._typed = ([*self._typed, text.strip()])[-8:]
         return {"type": "user_message", "text": text}
 
     def _interrupt(self, intent: it.Interrupt) -> List[Frame]:
@@ -230,7 +230,7 @@ class ElevenLabsSession:
             return self._on_ping(msg, text, events)
         handler = self._handlers.get(kind)
         if handler is None:
-            return Received(events + [ev.UnknownEvent(kind[:100])])
+            return Received([*events, ev.UnknownEvent(kind[:100])])
         try:
             events += handler(msg)
         except FrameError as exc:
@@ -266,7 +266,7 @@ class ElevenLabsSession:
             event_id = _event_id(ping, "ping_event.")
             ping_ms = opt_int(ping, "ping_ms", "ping_event.")
         except FrameError as exc:
-            return Received(events + [ev.Malformed(f"ping: {exc}", excerpt(text))])
+            return Received([*events, ev.Malformed(f"ping: {exc}", excerpt(text))])
         if self._turn is not None:
             self._turn_quiet_pings += 1
             if self._turn_audio and self._turn_quiet_pings >= self._adapter.turn_end_pings:
