@@ -19,8 +19,14 @@ def _openai() -> PeerFactory:
     return OpenAIPeerFactory()
 
 
+def _elevenlabs() -> PeerFactory:
+    from ._elevenlabs import ElevenLabsPeerFactory
+
+    return ElevenLabsPeerFactory()
+
+
 #: provider name -> a callable building its factory (imported only when used)
-_FACTORIES: Dict[str, Callable[[], PeerFactory]] = {"openai": _openai}
+_FACTORIES: Dict[str, Callable[[], PeerFactory]] = {"openai": _openai, "elevenlabs": _elevenlabs}
 #: the provider names :class:`FakeRealtimeServer` knows
 PROVIDERS: Tuple[str, ...] = tuple(sorted(_FACTORIES))
 
