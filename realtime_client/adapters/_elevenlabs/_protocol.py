@@ -100,6 +100,7 @@ class ElevenLabsSession:
         self._turn_audio = False               # it has had audio
         self._turn_quiet_pings = 0             # pings since its last audio
         self._chat_open = False                # an agent_chat_response_part stream is open
+        self._text_done = False                # the turn's text stream has stopped
         self._ended = -1                       # highest agent turn id that has ended
         self._drop_at: Optional[int] = None    # audio with event_id <= this is dropped
         self._cut: Optional[int] = None        # interrupt() cut this turn: end it next
@@ -128,15 +129,15 @@ class ElevenLabsSession:
     def classify_close(self, code: int, reason: str, error: Optional[RealtimeError]) -> CloseAction:
         """What a close means, using the ``error`` frame that came before it (if any).
 
-        1000: clean (``max_duration_exceeded`` also counts as the session cap: go-away);
+        1000: clean (a ``max_duration_exceeded`` error before it yielded ``GoAway(0)``);
         1002: ``transport_receive_timeout`` (60 s without user input) clean, a safety
         violation an error, others (LLM/TTS/ASR failures) a new conversation; 1008: an error
         (a refused override or message; at the handshake, the credentials); 1011 and drops
         (1001, 1005, 1006, 1012-1014): a new conversation.
         """
         kind, _, message = self._close_error or (None, code, reason)
-        if code == wire.CLOSE_NORMAL:
-            return CloseAction("clean", go_away=kind == "max_duration_exceeded")
+        if code == wire.CLOSE_NORMAL:  # max_duration_exceeded was announced as GoAway(0)
+            return CloseAction("clean")
         if code == wire.CLOSE_OPERATIONAL and kind in wire.CLEAN_END_ERROR_TYPES:
             return CloseAction("clean")
         if code == wire.CLOSE_BAD_INPUT or (code == wire.CLOSE_OPERATIONAL and kind == "safety_violation"):
@@ -269,7 +270,12 @@ class ElevenLabsSession:
             return Received([*events, ev.Malformed(f"ping: {exc}", excerpt(text))])
         if self._turn is not None:
             self._turn_quiet_pings += 1
-            if self._turn_audio and self._turn_quiet_pings >= self._adapter.turn_end_pings:
+            quiet: Optional[int] = self._adapter.turn_end_pings
+            if not self._turn_audio:
+                # a streamed text reply with no audio (yet): speech may still follow, so wait
+                # one ping more, and only once the text is complete
+                quiet = self._adapter.turn_end_pings + 1 if self._text_done else None
+            if quiet is not None and self._turn_quiet_pings >= quiet:
                 events += self._end("completed")
         if ping_ms is not None:
             events.append(ev.ProviderNotice("latency", {"ping_ms": ping_ms}))
@@ -305,7 +311,8 @@ class ElevenLabsSession:
             return False  # a late frame of a turn that has ended
         if self._turn is not None:
             events += self._end("completed")
-        self._turn, self._turn_audio, self._turn_quiet_pings, self._chat_open = event_id, False, 0, False
+        self._turn, self._turn_audio, self._turn_quiet_pings = event_id, False, 0
+        self._chat_open = self._text_done = False
         events += [ev.TurnStarted(turn_id(event_id)), ev.OutputStarted(turn_id(event_id), item_id(event_id))]
         return True
 
@@ -365,11 +372,10 @@ class ElevenLabsSession:
             return [ev.Ignored("agent_chat_response_part")]
         if part == "start":
             self._chat_open = True
-        if text:
-            events.append(ev.AssistantTranscript(turn_id(event_id), item_id(event_id), text, False,
-                                                 self._kind()))
+        if text:  # streamed text (mainly chat mode): text deltas, whatever the mode
+            events.append(ev.AssistantTranscript(turn_id(event_id), item_id(event_id), text, False, "text"))
         if part == "stop":
-            self._chat_open = False
+            self._chat_open, self._text_done = False, True
             if self._text_only:
                 events += self._end("completed")
         return events
@@ -451,6 +457,8 @@ class ElevenLabsSession:
             return [ev.Ignored("error")]  # the close that follows reports it, once
         if kind == "max_duration_exceeded":
             message = f"the conversation reached the agent's maximum duration ({message})"
+            return [ev.GoAway(0.0), ev.ProviderErrorEvent(message, code=kind, kind="other",
+                                                          error_type=str(code))]
         elif kind == "transport_receive_timeout":
             message = f"the agent ended the conversation after a silence from the user ({message})"
         return [ev.ProviderErrorEvent(message, code=kind, kind="other", error_type=str(code))]
