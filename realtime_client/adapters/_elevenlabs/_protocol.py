@@ -98,7 +98,8 @@ class ElevenLabsSession:
         self._ready = False
         self._turn: Optional[int] = None       # the agent turn being received
         self._turn_audio = False               # it has had audio
-        self._turn_quiet_pings = 0             # pings since its last audio
+        self._turn_quiet_pings = 0             # ping intervals without its audio, in a row
+        self._audio_since_ping = False
         self._chat_open = False                # an agent_chat_response_part stream is open
         self._text_done = False                # the turn's text stream has stopped
         self._ended = -1                       # highest agent turn id that has ended
@@ -269,7 +270,10 @@ class ElevenLabsSession:
         except FrameError as exc:
             return Received([*events, ev.Malformed(f"ping: {exc}", excerpt(text))])
         if self._turn is not None:
-            self._turn_quiet_pings += 1
+            if self._audio_since_ping:
+                self._audio_since_ping, self._turn_quiet_pings = False, 0
+            else:
+                self._turn_quiet_pings += 1  # a whole ping interval without the turn's audio
             quiet: Optional[int] = self._adapter.turn_end_pings
             if not self._turn_audio:
                 # a streamed text reply with no audio (yet): speech may still follow, so wait
@@ -312,6 +316,7 @@ class ElevenLabsSession:
         if self._turn is not None:
             events += self._end("completed")
         self._turn, self._turn_audio, self._turn_quiet_pings = event_id, False, 0
+        self._audio_since_ping = False
         self._chat_open = self._text_done = False
         events += [ev.TurnStarted(turn_id(event_id)), ev.OutputStarted(turn_id(event_id), item_id(event_id))]
         return True
@@ -341,7 +346,7 @@ class ElevenLabsSession:
         events: List[ev.Event] = []
         if not self._begin(event_id, events):
             return [ev.Ignored("audio")]
-        self._turn_audio, self._turn_quiet_pings = True, 0
+        self._turn_audio = self._audio_since_ping = True
         events.append(ev.AudioChunk(turn_id(event_id), item_id(event_id), pcm))
         return events
 
