@@ -83,7 +83,7 @@ def check(value: Any, schema: Dict[str, Any], path: str = "$") -> List[str]:
         problems += check(value, sub, path)
     kind = schema.get("type")
     if kind is not None and not _type_ok(value, kind):
-        return problems + [f"{path}: expected {kind}, got {type(value).__name__}"]
+        return [*problems, f"{path}: expected {kind}, got {type(value).__name__}"]
     if "const" in schema and value != schema["const"]:
         problems.append(f"{path}: expected {schema['const']!r}, got {value!r}")
     if "enum" in schema and value not in schema["enum"]:

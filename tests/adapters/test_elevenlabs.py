@@ -30,7 +30,8 @@ def check_traffic(server: FakeRealtimeServer, *, sdk_text_only_at_top: bool = Fa
     """Every frame sent and received validates against the contract (no undeclared field)."""
     for text in server.sent:
         validate_server_frame(text)
-    for frame in server.received:
+    for received in server.received:
+        frame = received
         if sdk_text_only_at_top and frame.get("type") == "conversation_initiation_client_data":
             # the official SDK puts text_only at the top of the override (protocols.md 8.4)
             frame = json.loads(json.dumps(frame))
@@ -77,7 +78,8 @@ def test_recorded_server_frames_follow_the_contract() -> None:
 def test_the_validator_refuses_undeclared_and_mistyped_fields() -> None:
     """The strict contract check catches an extra key, a wrong type and the SDK's top-level text_only."""
     for bad in ({"type": "pong", "event_id": 1, "extra": True}, {"type": "pong", "event_id": "1"},
-                {"type": "conversation_initiation_client_data", "conversation_config_override": {"text_only": True}},
+                {"type": "conversation_initiation_client_data",
+                 "conversation_config_override": {"text_only": True}},
                 {"type": "audio", "audio_event": {"audio_base_64": "AAAA"}}):
         with pytest.raises(ContractError):
             (validate_server_frame if bad["type"] == "audio" else validate_client_frame)(bad)
@@ -98,7 +100,8 @@ def test_a_public_agent_connects_without_a_token_and_answers_text(make, agent) -
 def test_session_config_becomes_the_initiation_overrides(make, agent) -> None:
     """instructions, voice, model, first message, language and provider_options reach the override."""
     client = make(auto_playback=False, instructions="Be brief.", voice="voice_123", model="gpt-4o-mini",
-                  adapter=agent.adapter(first_message="Hi!", language="en", dynamic_variables={"name": "Ada"},
+                  adapter=agent.adapter(first_message="Hi!", language="en",
+                                        dynamic_variables={"name": "Ada"},
                                         client_events=["audio", "agent_response", "ping", "interruption",
                                                        "user_transcript", "agent_response_correction"]),
                   provider_options={"custom_llm_extra_body": {"top_p": 0.5},
@@ -106,8 +109,8 @@ def test_session_config_becomes_the_initiation_overrides(make, agent) -> None:
     client.connect(timeout=5)
     init = agent.received[0]
     override = init["conversation_config_override"]
-    assert override["agent"] == {"prompt": {"prompt": "Be brief.", "llm": "gpt-4o-mini"}, "first_message": "Hi!",
-                                 "language": "en"}
+    assert override["agent"] == {"prompt": {"prompt": "Be brief.", "llm": "gpt-4o-mini"},
+                                 "first_message": "Hi!", "language": "en"}
     assert override["tts"] == {"voice_id": "voice_123", "speed": 1.1}
     assert init["dynamic_variables"] == {"name": "Ada"} and init["custom_llm_extra_body"] == {"top_p": 0.5}
     wait_until(lambda: any(m.text == "Hi!" for m in client.messages), what="the first message")
@@ -116,7 +119,8 @@ def test_session_config_becomes_the_initiation_overrides(make, agent) -> None:
 def test_voice_turn_plays_at_the_negotiated_rate_with_transcripts() -> None:
     """Speech is heard by the fake's VAD; transcripts, the spoken answer at 24 kHz and playback follow."""
     server = FakeRealtimeServer(provider="elevenlabs", peer_options={
-        **FAST_PINGS, "user_input_audio_format": "pcm_16000", "agent_output_audio_format": "pcm_24000"}).start()
+        **FAST_PINGS, "user_input_audio_format": "pcm_16000",
+        "agent_output_audio_format": "pcm_24000"}).start()
     out = BufferOutput(sample_rate=24000, realtime=False)
     client = RealtimeClient(adapter=server.adapter(), auto_capture=False, audio_output=out)
     try:
@@ -125,11 +129,11 @@ def test_voice_turn_plays_at_the_negotiated_rate_with_transcripts() -> None:
         assert client.audio is not None and client.audio.output_sample_rate == 24000
         speech = pcm16_bytes(synthesize_speech(900, 16000, seed=3))
         silence = b"\0\0" * 16000
-        with client._state.lock:  # feed the wire directly, as the capture thread would
-            pass
-        for chunk in range(0, len(speech + silence), 3200):
-            client._run(__import__("realtime_client._actions", fromlist=["x"]).CapturedAudio(
-                (speech + silence)[chunk:chunk + 3200], 100.0))
+        from realtime_client import _actions as act
+
+        audio = speech + silence
+        for chunk in range(0, len(audio), 3200):  # what the capture thread would hand over
+            client._run(act.CapturedAudio(audio[chunk:chunk + 3200], 100.0))
         reply = client.wait_for_response(timeout=10)
         assert reply.text == "I heard you." and reply.duration_ms and reply.duration_ms > 0
         assert [m.text for m in client.messages if m.role == "user"] == ["what time is it"]
@@ -229,13 +233,14 @@ def test_reconnect_starts_a_new_conversation_with_the_history_as_context(make, a
     wait_until(lambda: len(agent.connections) == 2 and client.status is RealtimeStatus.CONNECTED,
                what="the new conversation")
     context = agent.wait_for_frame("contextual_update")
-    assert "Remember the number 42" in context["text"] and "You said: Remember the number 42" in context["text"]
+    assert "User: Remember the number 42" in context["text"]
+    assert "Agent: You said: Remember the number 42" in context["text"]
     assert agent.connections[0].peer.conversation_id != agent.connections[1].peer.conversation_id
     assert client.ask("What was it?", timeout=10).text == "You said: What was it?"
 
 
 def test_context_activity_and_provider_events_are_exposed(make, agent) -> None:
-    """send_context -> contextual_update, signal_activity -> user_activity, vad/latency via on_provider_event."""
+    """send_context, signal_activity and on_provider_event (VAD score, latency) reach the app."""
     events: List[Any] = []
     client = make(auto_playback=False, on_provider_event=lambda name, data: events.append((name, data)),
                   adapter=agent.adapter(client_events=["audio", "agent_response", "ping", "vad_score",
@@ -243,8 +248,8 @@ def test_context_activity_and_provider_events_are_exposed(make, agent) -> None:
     client.connect(timeout=5)
     client.send_context("The user is on the pricing page", context_id="page")
     client.signal_activity()
-    assert agent.wait_for_frame("contextual_update") == {"type": "contextual_update",
-                                                         "text": "The user is on the pricing page", "context_id": "page"}
+    assert agent.wait_for_frame("contextual_update") == {
+        "type": "contextual_update", "text": "The user is on the pricing page", "context_id": "page"}
     assert agent.wait_for_frame("user_activity") == {"type": "user_activity"}
     from realtime_client import _actions as act
     client._run(act.CapturedAudio(b"\0\0" * 1600, 100.0))
@@ -258,7 +263,8 @@ def test_context_activity_and_provider_events_are_exposed(make, agent) -> None:
 def test_max_duration_is_a_clear_error_and_a_clean_end(agent) -> None:
     """max_duration_exceeded: on_go_away(0), a PROVIDER_ERROR saying so, then status idle."""
     rec = Recorder()
-    client = RealtimeClient(adapter=agent.adapter(), auto_capture=False, auto_playback=False, **rec.options())
+    client = RealtimeClient(adapter=agent.adapter(), auto_capture=False, auto_playback=False,
+                            **rec.options())
     try:
         client.connect(timeout=5)
         agent.send_error("max_duration_exceeded", "Maximum call duration exceeded")
@@ -306,7 +312,8 @@ def test_private_agent_signed_urls_and_secrets_stay_out_of_logs_and_reprs(caplog
     server = FakeRealtimeServer(provider="elevenlabs", api_key="xi_secret_key_123",
                                 peer_options=FAST_PINGS).start()
     try:
-        source = elevenlabs_realtime_token("agent_fake", api_key="xi_secret_key_123", base_url=server.base_url)
+        source = elevenlabs_realtime_token("agent_fake", api_key="xi_secret_key_123",
+                                           base_url=server.base_url)
         token = source()
         assert token.provider == "elevenlabs" and token.token.startswith(server.url)
         assert 890 < token.expires_at - time.time() <= 900
@@ -315,8 +322,9 @@ def test_private_agent_signed_urls_and_secrets_stay_out_of_logs_and_reprs(caplog
                                 auto_capture=False, auto_playback=False)
         client.connect(timeout=5)
         assert client.ask("hi", timeout=10).text == "You said: hi"
-        shown = " ".join([repr(token), repr(source), repr(client), repr(client._live._connection.transport.url
-                                                                          if False else ""), caplog.text])
+        connection = client._live._connection
+        shown = " ".join([repr(token), repr(source), repr(client), repr(client.state), str(client.error),
+                          repr(connection.transport), caplog.text])
         for secret in ("xi_secret_key_123", signature):
             assert secret not in shown
         client.destroy()
