@@ -141,7 +141,10 @@ class PlaybackStarted:
 
 @attrs.frozen
 class PlaybackIdle:
-    pass
+    """The speaker went quiet; the first ``played_through`` chunks handed to it are over
+    (``None``: all of them)."""
+
+    played_through: Optional[int] = None
 
 
 @attrs.frozen

@@ -76,7 +76,11 @@ class RealtimeClient:
             beyond that ``send_text`` raises.
         on_status_change, on_mode_change, on_message, on_error, on_connect, on_disconnect,
             on_interrupted, on_usage, on_go_away: callbacks (see the design doc for when each
-            fires; ``on_message`` fires once per message).
+            fires; ``on_message`` fires once per message). ``on_connect`` and
+            ``on_disconnect`` bracket a session as the app sees it: they fire for ``connect()``
+            and when the session ends, not around an automatic reconnect (watch
+            ``on_status_change`` for ``reconnecting`` -> ``connected``).
+        on_state_change: a first :meth:`on_state_change` subscriber (every snapshot).
 
     Raises:
         TypeError / ValueError: a bad option, at construction time.
@@ -135,6 +139,7 @@ class RealtimeClient:
         on_interrupted: Optional[Callable[[], Any]] = None,
         on_usage: Optional[Callable[[Any], Any]] = None,
         on_go_away: Optional[Callable[[float], Any]] = None,
+        on_state_change: Optional[Callable[[ClientState], Any]] = None,
     ) -> None:
         if not callable(get_token):
             raise TypeError("get_token must be a callable returning a RealtimeToken or a dict")
@@ -150,7 +155,7 @@ class RealtimeClient:
             on_status_change=on_status_change, on_mode_change=on_mode_change, on_message=on_message,
             on_error=on_error, on_connect=on_connect, on_disconnect=on_disconnect,
             on_interrupted=on_interrupted, on_usage=on_usage, on_go_away=on_go_away)
-        for name, cb in callbacks.items():
+        for name, cb in (*callbacks.items(), ("on_state_change", on_state_change)):
             if cb is not None and not callable(cb):
                 raise TypeError(f"{name} must be callable, got {type(cb).__name__}")
         if adapter is None:
@@ -189,6 +194,8 @@ class RealtimeClient:
         self._max_queued = max_queued_frames
         self._tool_timeout = tool_timeout
         self._state = StateOwner(config, self._dispatcher, callbacks)
+        if on_state_change is not None:
+            self._state.subscribers = [on_state_change]
         self._live: Optional[LiveSession] = None
         self._generation = 0  # connect() calls so far: which session the callback thread serves
         self._connect_thread: Optional[threading.Thread] = None
@@ -569,6 +576,29 @@ class RealtimeClient:
             return self._wait(lambda log: log.answer_to(request), deadline)
         finally:
             self._ask_lock.release()
+
+    def wait_for_playback(self, timeout: Optional[float] = None) -> None:
+        """Block until every assistant audio chunk received so far has been played.
+
+        Returns at once when nothing is queued (or there is no speaker). "Played" means heard:
+        the speaker has gone quiet after those chunks, device latency included; audio the
+        user interrupted counts as done. Also returns when the session ends.
+
+        Raises:
+            TimeoutError: the audio is still playing after ``timeout`` seconds.
+
+        Threads: any thread but the dispatcher's own (playback progress is reported there).
+        """
+        deadline = Deadline(timeout) if timeout is not None else None
+        state, conv = self._state, self._state.conv
+        with state.cond:
+            target = conv.chunks_played
+            done = state.cond.wait_for(
+                lambda: conv.chunks_over >= min(target, conv.chunks_played)
+                or conv.status is not RealtimeStatus.CONNECTED,
+                deadline.remaining() if deadline is not None else None)
+        if not done:
+            raise TimeoutError(f"assistant audio still playing after {timeout:g} s")
 
     def wait_for_response(self, timeout: float = 60.0) -> RealtimeMessage:
         """Block until the next assistant answer is complete (tool round trips included).

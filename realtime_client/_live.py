@@ -344,7 +344,8 @@ class LiveSession:
         self.run(act.PlaybackStarted(item_id))
 
     def _on_playback_idle(self) -> None:
-        self.run(act.PlaybackIdle())
+        engine = self.engine
+        self.run(act.PlaybackIdle(engine.played_through if engine is not None else None))
 
     def _report_error(self, error: Exception) -> None:
         self.run(act.ReportError(error))

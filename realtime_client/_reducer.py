@@ -58,6 +58,8 @@ class Conversation:
         self.answer_request: collections.OrderedDict[str, int] = collections.OrderedDict()
         self.mic_open = False
         self.playback = True
+        self.chunks_played = 0  # audio chunks handed to the speaker
+        self.chunks_over = 0  # of those, the ones heard to the end, flushed or unplayable
         self._pending_updates: Dict[str, Tuple[str, ...]] = {}
         self._handlers: Dict[type, Callable[[Any, Effects], None]] = self._dispatch_table()
         self.reset_session()
@@ -69,10 +71,12 @@ class Conversation:
         self.active_turn: Optional[str] = None
         self.response_requested = False  # a request is out and its turn has not started
         self.requested = 0  # which request that is
+        self.cancel_requested = False  # the user interrupted it before it started: cut it at once
         self.want_response = False
         self.book = TurnBook()
         self.log.reset_session()
         self.audible = False
+        self.chunks_over = self.chunks_played  # what was queued died with the session
         self.interrupt_turn: Optional[str] = None
         self.captured_ms = 0.0
         self._pending_updates = {}
@@ -80,7 +84,8 @@ class Conversation:
     # what the state owner and the facade read (under the lock)
     @property
     def messages(self) -> List[RealtimeMessage]:
-        return self.log.messages
+        """The messages in conversation order."""
+        return self.log.ordered()
 
     # --- the entry point -------------------------------------------------------------------
 
@@ -130,13 +135,23 @@ class Conversation:
             self.mode = RealtimeMode.IDLE
             self.audible = False
 
+    @property
+    def unheard(self) -> bool:
+        """Assistant audio is queued for the speaker and not yet heard to its end."""
+        return self.chunks_over < self.chunks_played
+
+    def _answer_pending(self) -> bool:
+        """A response is requested or streaming (one the user cut off does not count)."""
+        active = self.active_turn is not None and self.active_turn not in self.book.cancelled
+        return active or self.response_requested or self.book.tools_outstanding()
+
     def _settle_mode(self) -> None:
         """Pick the resting mode: what is audible or awaited."""
         if self.status is not RealtimeStatus.CONNECTED:
             self.mode = RealtimeMode.IDLE
         elif self.audible:
             self.mode = RealtimeMode.SPEAKING
-        elif self.active_turn or self.response_requested or self.book.tools_outstanding():
+        elif self._answer_pending() or self.unheard:  # thinking until the answer is heard
             self.mode = RealtimeMode.THINKING
         elif self.manual and not self.mic_open:
             self.mode = RealtimeMode.IDLE
@@ -175,6 +190,7 @@ class Conversation:
 
     def _on_connecting(self, a: act.Connecting, fx: Effects) -> None:
         self.reset_session()
+        self.chunks_played = self.chunks_over = 0  # a new connect() plays through a new engine
         self.queued.clear()
         self.manual = a.manual
         self._set_status(RealtimeStatus.CONNECTING)
@@ -207,7 +223,7 @@ class Conversation:
             if turn.message_index is None and turn.has_content:
                 turn.stop_reason = "disconnected"
                 msg = build_message(turn)
-                turn.message_index = self.log.append(msg)
+                turn.message_index = self.log.append(msg, turn.began)
                 fx.notify("on_message", msg)
                 self.log.turn_result(msg, turn.request)
         if a.go_away:
@@ -236,6 +252,8 @@ class Conversation:
             fx.notify("on_go_away", 0.0)
         self.reset_session()
         self.queued.clear()
+        self.log.pending_user = ""  # messages stay; what was half-said goes
+        self.log.set_pending_assistant("")
         self._set_status(a.status)
         if a.error is not None:
             if a.notify_error:
@@ -353,12 +371,17 @@ class Conversation:
 
     def _begin_interrupt(self, fx: Effects, *, by_user_speech: bool) -> None:
         turn = self.active_turn
-        if turn is None and not self.audible:
-            return  # nothing to cut off
+        if turn is None and self.response_requested and not by_user_speech:
+            # interrupt() before the answer began: cut it off as soon as it starts
+            self.response_requested, self.cancel_requested = False, True
+        if turn is None and not self.audible and not self.unheard:
+            self._settle_mode()
+            return  # nothing to cut off yet
         self.interrupt_turn = turn
         if turn is not None:
             fx.drop_items.extend(self.book.cut(turn))
         self.audible = False
+        self.chunks_over = self.chunks_played  # flushed
         fx.flush = True
         fx.flush_by_speech = by_user_speech
         fx.notify("on_interrupted")
@@ -368,6 +391,7 @@ class Conversation:
 
     def _on_flushed(self, a: act.Flushed, fx: Effects) -> None:
         turn, self.interrupt_turn = self.interrupt_turn, None
+        self.chunks_over = self.chunks_played
         still_active = turn is not None and turn == self.active_turn
         played = a.played
         item_id = heard = None
@@ -406,6 +430,8 @@ class Conversation:
 
     def _on_playback_idle(self, a: act.PlaybackIdle, fx: Effects) -> None:
         self.audible = False
+        over = self.chunks_played if a.played_through is None else a.played_through
+        self.chunks_over = min(self.chunks_played, max(self.chunks_over, over))
         self._settle_mode()
 
     # --- the assistant's side ------------------------------------------------------------------
@@ -413,17 +439,31 @@ class Conversation:
     def _on_turn_started(self, e: ev.TurnStarted, fx: Effects) -> None:
         self.active_turn = e.turn
         turn = self.book.start(e.turn)
-        if self.response_requested:
+        if turn.began is None:
+            turn.began = self.log.tick()
+        if self.response_requested or self.cancel_requested:
             turn.request = self.requested
         self.response_requested = False
+        if self.cancel_requested:
+            self.cancel_requested = False
+            self.book.cut(e.turn)
+            fx.intents.append(it.Interrupt(e.turn, None, None, False))
+            return
         if not self.audible:
             self.mode = RealtimeMode.THINKING
 
+    def _track(self, turn_id: Optional[str], item_id: Optional[str]) -> Optional[Turn]:
+        """The turn an output event belongs to; a turn begins with its first sign of life."""
+        turn = self.book.track(turn_id, item_id, self.active_turn)
+        if turn is not None and turn.began is None:
+            turn.began = self.log.tick()
+        return turn
+
     def _on_output_started(self, e: ev.OutputStarted, fx: Effects) -> None:
-        self.book.track(e.turn, e.item_id, self.active_turn)
+        self._track(e.turn, e.item_id)
 
     def _on_assistant_transcript(self, e: ev.AssistantTranscript, fx: Effects) -> None:
-        turn = self.book.track(e.turn, e.item_id, self.active_turn)
+        turn = self._track(e.turn, e.item_id)
         if turn is None or turn.cancelled:
             return
         turn.kind = turn.kind or e.kind
@@ -436,7 +476,7 @@ class Conversation:
         self.log.set_pending_assistant(turn.text)
 
     def _on_audio(self, e: ev.AudioChunk, fx: Effects) -> None:
-        turn = self.book.track(e.turn, e.item_id, self.active_turn)
+        turn = self._track(e.turn, e.item_id)
         if (turn is not None and turn.cancelled) or e.item_id in self.book.silenced:
             return  # late audio of a turn the user cut off
         if turn is not None:
@@ -444,6 +484,7 @@ class Conversation:
             turn.audio_ms += self.info.output_format.duration_ms(len(e.audio))
         if self.playback:
             fx.play.append((e.item_id, e.audio))
+            self.chunks_played += 1
         else:
             self.mode = RealtimeMode.SPEAKING  # nothing plays it: speaking while it streams
 
@@ -489,10 +530,13 @@ class Conversation:
                 turn.message_id = e.item_ids[0]
             if turn.has_content:
                 msg = build_message(turn)
-                turn.message_index = self.log.append(msg)
+                turn.message_index = self.log.append(msg, turn.began)
                 fx.notify("on_message", msg)
                 if not turn.tool_calls and failure is None:
                     self.log.turn_result(msg, turn.request)
+            elif turn.cancelled and turn.request is not None:  # a waiting ask() gets no answer
+                self.log.turn_result(RealtimeError("the response was interrupted before it said "
+                                                   "anything"), turn.request)
             self.book.ended(turn, turn.message_index)
         self.log.set_pending_assistant("")
         if e.usage is not None:
@@ -509,7 +553,7 @@ class Conversation:
     def _rebuild(self, turn: Turn) -> None:
         if turn.message_index is None:
             return
-        old = self.messages[turn.message_index]
+        old = self.log.messages[turn.message_index]
         new = build_message(turn)
         self.log.put(turn.message_index, attrs.evolve(
             new, timestamp=old.timestamp, interrupted=old.interrupted or new.interrupted,
