@@ -114,9 +114,10 @@ class PushToTalkEnded:
 
 @attrs.frozen
 class SendUser:
-    """The user sent a text/image message."""
+    """The user sent a text/image message; ``respond``: ask for a response to it."""
 
     message: RealtimeMessage
+    respond: bool = True
 
 
 @attrs.frozen

@@ -24,7 +24,7 @@ from ._provider import Adapter, provider_of
 from ._state import StateOwner
 from ._types import AudioInput, AudioOutput, Dispatcher
 from ._util import Deadline, new_id
-from ._validate import check_client_options, image_payload, optional_path
+from ._validate import ImageData, check_client_options, image_payload, optional_path
 from .dispatch import ThreadDispatcher
 
 __all__ = ["RealtimeClient"]
@@ -463,25 +463,32 @@ class RealtimeClient:
             raise ValueError("send_text needs a non-empty string")
         return self._send_user_parts((TextPart(text),), "send text")
 
-    def send_image(self, data: Union[str, bytes], mime_type: str = "image/png") -> RealtimeMessage:
-        """Send an image as a user message: raw bytes, base64 text, a ``data:`` URL or an http(s) URL.
+    def send_image(self, data: ImageData, mime_type: Optional[str] = None, *,
+                   respond: bool = True) -> RealtimeMessage:
+        """Send an image as a user message and ask for a response (``respond=False``: don't).
 
-        Only PNG and JPEG are accepted, recognised by their magic bytes. An http(s) URL is
-        downloaded on the calling thread and sent inline as a ``data:`` URI (providers do not
-        fetch URLs): at most 10 s in total, at most 20 MiB, PNG/JPEG content only.
+        ``data``: raw bytes, a file path (``str``/``pathlib.Path``), base64 text, a ``data:`` URL
+        or an http(s) URL (downloaded here and sent inline: at most 10 s, 20 MiB). A ``str`` that
+        names an existing file *and* is valid base64 is read as the file. The type comes from the
+        content's magic bytes, never from ``mime_type``, and must be one the provider takes
+        (OpenAI: PNG and JPEG; WebP/GIF are refused, nothing is converted). ``respond=False``
+        only adds the image, e.g. before a question sent with ``send_text``/``ask``.
 
         Raises:
-            TypeError / ValueError: not an image we can send (empty, not base64, over 20 MiB, or
-                not PNG/JPEG; the message names what it got).
-            ConnectionFailedError: a URL could not be fetched (the message shows the URL
+            TypeError / ValueError: not an image we can send (the message says what it got and
+                what is accepted). ConnectionFailedError: a URL could not be fetched (shown
                 without its query string). RealtimeError: not connected.
 
         Threads: any thread; with a URL it blocks up to 10 s, so avoid calling it from a callback.
-        """
-        data, mime_type = image_payload(data, mime_type)
-        return self._send_user_parts((ImagePart(data, mime_type),), "send an image")
 
-    def _send_user_parts(self, parts: Tuple[Any, ...], what: str) -> RealtimeMessage:
+        .. versionchanged:: 0.2.0 file paths; the type is always sniffed; ``respond``.
+        """
+        if not isinstance(respond, bool):
+            raise TypeError(f"respond must be True or False, got {respond!r}")
+        data, mime_type = image_payload(data, mime_type, adapter=self._adapter)
+        return self._send_user_parts((ImagePart(data, mime_type),), "send an image", respond)
+
+    def _send_user_parts(self, parts: Tuple[Any, ...], what: str, respond: bool = True) -> RealtimeMessage:
         state = self._state
         with state.lock:
             self._check_usable()
@@ -494,7 +501,7 @@ class RealtimeClient:
                 raise RealtimeError(f"cannot {what}: the client is {status.value}, not connected",
                                     code="CONNECTION_FAILED")
             msg = RealtimeMessage(id=new_id("msg"), role="user", parts=parts)
-        self._run(act.SendUser(msg))
+        self._run(act.SendUser(msg, respond))
         return msg
 
     def update_session(self, **changes: Any) -> None:

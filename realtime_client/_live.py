@@ -170,7 +170,7 @@ class LiveSession:
         self._state.attach(provider, connection.send_frame)
         self.run(act.SessionOpened(provider.info))
         with self._state.lock:
-            config = self._state.conv.config
+            config = self._state.conv.started
             request = provider.connection_request(token, config, resume)
             # before the socket opens: the server may speak first and be answered at once
             first_frames = provider.start(config, resume)

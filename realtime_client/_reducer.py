@@ -32,6 +32,7 @@ from ._models import (
 )
 from ._provider import ProviderInfo
 from ._turns import Turn, TurnBook, build_message
+from ._util import new_id
 
 __all__ = ["Conversation", "Effects"]  # Effects is re-exported for the state owner
 
@@ -51,6 +52,7 @@ class Conversation:
         self.error: Optional[Exception] = None
         self.config = config  # what the user asked for (rejected changes reverted)
         self.applied = config  # what the provider accepted: reconnects start from it
+        self.started = config  # what the current connection was started with
         self.manual = config.vad_mode == "manual"
         self.queued: Deque[it.Intent] = collections.deque()  # intents held while reconnecting
         self.replay_count = 0
@@ -200,10 +202,17 @@ class Conversation:
         self.provider = a.info.provider
         self.ready = False
         self.start_error = None
+        self.started = self.config  # the connection starts from this (``_live`` reads it)
 
     def _on_ready(self, e: ev.Ready, fx: Effects) -> None:
         self.ready = True
-        self.applied = self.config  # the session was started from the desired config
+        self.applied = self.started
+        changed = tuple(f.name for f in attrs.fields(SessionConfig)
+                        if getattr(self.config, f.name) != getattr(self.started, f.name))
+        if changed and self.info.live_session_update:  # update_session() while connecting
+            update_id = new_id("cfg")
+            self._pending_updates[update_id] = changed
+            fx.intents.append(it.UpdateSession(update_id, self.config, self.started))
 
     def _on_connected(self, a: act.Connected, fx: Effects) -> None:
         self._set_status(RealtimeStatus.CONNECTED)
@@ -274,8 +283,9 @@ class Conversation:
         if self.status is RealtimeStatus.CONNECTED and self.ready and self.info.live_session_update:
             self._pending_updates[a.update_id] = a.changed
             fx.intents.append(it.UpdateSession(a.update_id, a.config, previous))
-        elif self.status is not RealtimeStatus.RECONNECTING:
+        elif self.status in (RealtimeStatus.IDLE, RealtimeStatus.ERROR):
             self.applied = a.config  # applies with the next connection
+        # while connecting or reconnecting, Ready sends whatever differs from the start
         self._settle_mode()
 
     def _on_config_applied(self, e: ev.ConfigApplied, fx: Effects) -> None:
@@ -302,11 +312,12 @@ class Conversation:
         fx.notify("on_message", a.message)
         parts = tuple(p for p in a.message.parts if isinstance(p, (TextPart, ImagePart)))
         self._emit(it.UserMessage(a.message.id, parts), fx)
-        # even while a tool runs: the model answers asynchronously
-        self.answer_request[a.message.id] = self._request_response(fx)
-        while len(self.answer_request) > 64:  # only ask() reads these, right after sending
-            self.answer_request.popitem(last=False)
-        self.mode = RealtimeMode.THINKING
+        if a.respond:
+            # even while a tool runs: the model answers asynchronously
+            self.answer_request[a.message.id] = self._request_response(fx)
+            while len(self.answer_request) > 64:  # only ask() reads these, right after sending
+                self.answer_request.popitem(last=False)
+            self.mode = RealtimeMode.THINKING
 
     def _on_mic_changed(self, a: act.MicChanged, fx: Effects) -> None:
         self.mic_open = a.open
@@ -576,7 +587,10 @@ class Conversation:
             self.response_requested = False
             self.want_response = True
             return
-        err = ProviderError(e.message or "the provider reported an error", provider=self.provider,
+        message = e.message or "the provider reported an error"
+        if e.kind == "fatal":
+            message = f"the provider ended the session: {message}"
+        err = ProviderError(message, provider=self.provider,
                             details={"code": e.code, "type": e.error_type, "param": e.param,
                                      "event_id": e.event_id})
         self._surface(err, fx)
@@ -589,5 +603,4 @@ class Conversation:
                 self._request_response(fx)  # a message sent since still wants its answer
             self._settle_mode()
         elif e.kind == "fatal":
-            fx.fail = ProviderError(f"the provider ended the session: {e.message}", provider=self.provider,
-                                    details={"code": e.code})
+            fx.fail = err  # the same object on_error got becomes client.error

@@ -281,3 +281,40 @@ def test_on_connect_brackets_the_session_not_each_reconnect(server, make_client)
     assert rec.of("on_connect") == [None] and rec.of("on_disconnect") == []
     client.disconnect()
     wait_until(lambda: rec.of("on_disconnect") == [None], what="on_disconnect")
+
+
+def test_update_session_while_connecting_reaches_the_session(server, make_client):
+    """A change made during the handshake is sent once the session is ready, not just remembered."""
+    server.handshake_delay = 0.5
+    client = make_client(instructions="Old instructions.")
+    client.connect(wait=False)
+    time.sleep(0.1)
+    assert client.status == "connecting"
+    client.update_session(instructions="New instructions.")
+    wait_until(lambda: client.status == "connected", what="connected")
+    wait_until(lambda: server.connections[-1].session.get("instructions") == "New instructions.",
+               what="the live session to get the new instructions")
+    client.ask("hi", timeout=10)
+    assert client.session_config.instructions == "New instructions."
+    server.drop()  # a reconnect re-applies the accepted change
+    wait_until(lambda: len(server.connections) == 2 and client.status == "connected", what="reconnected")
+    assert server.connections[-1].session.get("instructions") == "New instructions."
+
+
+def test_a_synchronous_dispatcher_may_call_the_client_from_a_callback(server, make_client):
+    """dispatcher=lambda fn: fn() and a callback that talks back: no deadlock, order kept."""
+    seen: List[str] = []
+    holder: List[RealtimeClient] = []
+
+    def on_message(msg: Any) -> None:
+        seen.append(f"{msg.role}:{msg.text}")
+        if msg.role == "assistant" and len(seen) < 4:
+            holder[0].send_text("and again")  # re-enters the client from inside its callback
+
+    server.script(Reply.text("One."), Reply.text("Two."))
+    client = make_client(dispatcher=lambda fn: fn(), on_message=on_message, auto_playback=False)
+    holder.append(client)
+    client.connect(timeout=5)
+    client.send_text("go")
+    wait_until(lambda: len(seen) >= 4, what="two exchanges")
+    assert seen[:4] == ["user:go", "assistant:One.", "user:and again", "assistant:Two."]

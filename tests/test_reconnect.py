@@ -167,6 +167,8 @@ def test_quota_error_is_fatal(server, make_client):
     wait_until(lambda: client.status == "error", what="error status")
     wait_until(lambda: rec.of("on_disconnect"), what="on_disconnect")
     assert "quota" in str(client.error)
+    assert rec.of("on_error") == [client.error]  # reported once, and the very object kept
+    assert "ended the session" in str(client.error)
     time.sleep(0.3)
     assert len(server.connections) == 1
 
