@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import html
 import importlib
+import inspect
 import os
 import re
 import subprocess
@@ -171,6 +172,35 @@ def test_api_reference_documents_every_public_name(built_site: Tuple[Path, int, 
     undocumented = [n for n in required_names() if _exists(n) and n not in anchors]
     assert not undocumented, ("public names missing from the API reference (add them to a page under "
                               f"docs/reference/): {undocumented}")
+
+
+def _own_docstring(owner: Any, name: str) -> Any:
+    """The docstring ``name`` itself carries (not one inherited), or None if it is not a
+    class, function, method or property (constants have no docstring of their own)."""
+    raw = vars(owner).get(name) if inspect.isclass(owner) else getattr(owner, name)
+    if isinstance(raw, property):
+        return (raw.fget.__doc__ if raw.fget is not None else None) or ""
+    if isinstance(raw, (classmethod, staticmethod)):
+        raw = raw.__func__
+    if inspect.isclass(raw):
+        return raw.__dict__.get("__doc__") or ""
+    if inspect.isfunction(raw) or inspect.ismethod(raw):
+        return raw.__doc__ or ""
+    return None
+
+
+def test_public_names_have_docstrings() -> None:
+    """Every public class, function, method and property has a docstring of its own, so the
+    API reference never shows a bare signature."""
+    bare = []
+    for name in required_names():
+        if not _exists(name):
+            continue
+        owner_path, attr = name.rsplit(".", 1)
+        doc = _own_docstring(_resolve(owner_path), attr)
+        if doc is not None and not doc.strip():
+            bare.append(name)
+    assert not bare, f"public names without a docstring: {bare}"
 
 
 def test_not_yet_implemented_list_is_current() -> None:
