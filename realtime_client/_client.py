@@ -248,21 +248,20 @@ class RealtimeClient:
 
     @property
     def status(self) -> RealtimeStatus:
-        """The connection status: ``idle``, ``connecting``, ``connected``, ``reconnecting`` or
-        ``error`` (a :class:`RealtimeStatus`, equal to its plain string). Never blocks."""
+        """The connection status: ``idle``, ``connecting``, ``connected``, ``reconnecting`` or ``error``."""
         return self._state.state.status
 
     @property
     def mode(self) -> RealtimeMode:
-        """The conversation mode: ``idle``, ``listening``, ``thinking`` or ``speaking`` (a
-        :class:`RealtimeMode`, equal to its plain string); ``speaking`` lasts while assistant
-        audio is audibly playing. Never blocks."""
+        """What the conversation is doing: ``idle`` (not connected, or push-to-talk with the
+        microphone closed), ``listening``, ``thinking`` (an answer is awaited, or received and not
+        yet heard) or ``speaking`` (assistant audio is audible, or text streams)."""
         return self._state.state.mode
 
     @property
     def messages(self) -> Tuple[RealtimeMessage, ...]:
-        """The conversation so far, oldest first: an immutable snapshot (a tuple of
-        :class:`RealtimeMessage`) that later changes never touch. Never blocks."""
+        """The completed messages, ordered by when each began; kept across reconnects and
+        ``disconnect()``."""
         return self._state.state.messages
 
     @property
@@ -274,14 +273,12 @@ class RealtimeClient:
 
     @property
     def pending_user_transcript(self) -> str:
-        """The transcript of what the user is saying, while it is not final yet (``""``
-        otherwise); the final text lands in a user message."""
+        """The user's speech transcribed so far, before its message is complete (else ``""``)."""
         return self._state.state.pending_user_transcript
 
     @property
     def pending_assistant_transcript(self) -> str:
-        """The assistant's answer as it streams, text or transcript (``""`` between answers);
-        the complete answer lands in an assistant message."""
+        """The assistant's answer streamed so far, before its message is complete (else ``""``)."""
         return self._state.state.pending_assistant_transcript
 
     @property
@@ -292,12 +289,9 @@ class RealtimeClient:
 
     @property
     def audio(self) -> Optional[AudioVisualization]:
-        """Levels, spectra and waveforms of the microphone and the speaker while connected.
-
-        The :class:`~realtime_client.audio.AudioVisualization` of the live session (``None``
-        when not connected, or connected without audio devices). Its getters may be called
-        from any thread, a GUI timer included.
-        """
+        """Levels, spectra and waveforms of the microphone and the speaker
+        (:class:`~realtime_client.audio.AudioVisualization`), or ``None`` when not connected or
+        no audio device is in use."""
         live = self._live
         engine = live.engine if live is not None else None
         return engine.visualization if engine is not None else None
