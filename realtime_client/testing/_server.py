@@ -357,7 +357,9 @@ class FakeRealtimeServer:
         return self._recorder.connections
 
     def wait_for_frame(self, type: str, timeout: float = 5.0, count: int = 1) -> Dict[str, Any]:
-        """Block until ``count`` frames of ``type`` have been received (all connections); return the last.
+        """Block until ``count`` frames of ``type`` have been received (all connections).
+
+        Returns the ``count``-th such frame, parsed.
 
         Raises:
             TimeoutError: fewer arrived within ``timeout`` seconds.
@@ -365,7 +367,9 @@ class FakeRealtimeServer:
         return self._recorder.wait_for_frame(type, timeout, count)
 
     def wait_for_sent(self, type: str, timeout: float = 5.0, count: int = 1) -> Dict[str, Any]:
-        """Block until ``count`` frames of ``type`` have been sent (all connections); return the last, parsed.
+        """Block until ``count`` frames of ``type`` have been sent (all connections).
+
+        Returns the ``count``-th such frame, parsed.
 
         Raises:
             TimeoutError: fewer were sent within ``timeout`` seconds.
