@@ -72,11 +72,9 @@ NOT_YET_IMPLEMENTED: Set[str] = {
     "realtime_client.adapters.azure_openai_realtime",
     "realtime_client.adapters.grok_realtime",
     "realtime_client.adapters.gemini_realtime",
-    "realtime_client.adapters.elevenlabs_realtime",
     "realtime_client.tokens.azure_openai_realtime_token",
     "realtime_client.tokens.grok_realtime_token",
     "realtime_client.tokens.gemini_realtime_token",
-    "realtime_client.tokens.elevenlabs_realtime_token",
 }
 
 # The modules whose ``__all__`` is public API: each of their names must be in the reference.

@@ -184,8 +184,9 @@ def elevenlabs_realtime(
         agent_id: the agent (``agent_...``, or a speech-engine id ``seng_...``).
         url: the WebSocket endpoint without a query string; default
             ``wss://api.elevenlabs.io/v1/convai/conversation``. Plain ``ws://`` only to loopback.
-        first_message, language: agent overrides (each must be enabled in the agent's security
-            settings, or the conversation is refused with ``override_error``).
+        first_message: the agent's greeting, an override (it must be enabled in the agent's
+            security settings, or the conversation is refused with ``override_error``).
+        language: the conversation language, an override (enabled like ``first_message``).
         dynamic_variables: values for the agent's ``{{variables}}``.
         user_id: your id for the user, sent with the conversation.
         client_events: the server events to ask for (e.g. add ``"vad_score"``,

@@ -46,7 +46,8 @@ def elevenlabs_realtime_token(
         base_url: the API origin, as in the official SDK's ``ElevenLabs(base_url=...)``;
             default ``https://api.elevenlabs.io`` (or the ``residency`` host).
         residency: ``"us"``, ``"eu"``, ``"in"`` or ``"sg"``: that data-residency host.
-        environment, branch_id: passed as query parameters when given.
+        environment: the agent environment, a query parameter when given.
+        branch_id: the agent branch, a query parameter when given.
         include_conversation_id: ask for a URL naming its conversation (single use).
         timeout: seconds allowed for connecting and for the answer.
         http: a ``requests.Session`` to use.
