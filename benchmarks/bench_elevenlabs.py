@@ -274,7 +274,8 @@ def run() -> List[Row]:
              ("EL late agent audio after interruption (ours)",
               f"{max(b[1] for b in barge_ours)} bytes", "<= 1 chunk (1600)",
               "ok" if max(b[1] for b in barge_ours) <= 1600 else "MISSED"),
-             ("EL late agent audio after interruption (SDK)", f"{max(b[1] for b in barge_sdk)} bytes", "", ""),
+             ("EL late agent audio after interruption (SDK)",
+              f"{max(b[1] for b in barge_sdk)} bytes", "", ""),
              ("EL CPU per minute full duplex (ours)", f"{cpu_ours:.2f} s", "", ""),
              ("EL CPU per minute full duplex (SDK)", f"{cpu_sdk:.2f} s", "", ""),
              ("EL CPU ratio ours/SDK", f"{cpu_ours / cpu_sdk:.2f}x", "", "")]
