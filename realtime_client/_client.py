@@ -594,7 +594,8 @@ class RealtimeClient:
         live = self._live
         engine = live.engine if live is not None else None
         if engine is None or not engine.has_input:
-            raise RealtimeError("no audio input: pass audio_input= or use the default microphone",
+            raise RealtimeError("no audio input: this client uses no audio devices (auto_playback and "
+                                "auto_capture are off); pass audio_input= or auto_capture=True",
                                 code="AUDIO_DEVICE")
         engine.start_capture()
         self._run(act.MicChanged(True))
@@ -638,7 +639,7 @@ class RealtimeClient:
         Raises:
             TimeoutError: the audio is still playing after ``timeout`` seconds.
 
-        Threads: any thread but the dispatcher's own (playback progress is reported there).
+        Threads: any thread; called from a callback it holds up later callbacks until it returns.
         """
         deadline = Deadline(timeout) if timeout is not None else None
         state, conv = self._state, self._state.conv
