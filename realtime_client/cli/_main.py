@@ -94,6 +94,8 @@ def build_parser() -> argparse.ArgumentParser:
                                        "audio to WAV")
     demo.add_argument("--out", default="demo-output/assistant.wav",
                       help="WAV file for the assistant's audio (default: %(default)s)")
+    demo.add_argument("--provider", choices=[p for p in providers if p in ("openai", "elevenlabs")],
+                      default="openai", help="the embedded fake server's protocol (default: %(default)s)")
     demo.add_argument("--live", action="store_true",
                       help="talk to OpenAI instead of the embedded fake server (needs OPENAI_API_KEY)")
     return parser
@@ -137,7 +139,7 @@ def main(argv: Optional[List[str]] = None) -> int:
             return run_token(args, sys.stdout)
         from .._demo import run_demo
 
-        return run_demo(out=args.out, live=args.live)
+        return run_demo(out=args.out, live=args.live, provider=args.provider)
     except KeyboardInterrupt:
         print(file=sys.stderr)
         return EXIT_INTERRUPTED
