@@ -190,6 +190,8 @@ class RealtimeClient:
         self._tool_timeout = tool_timeout
         self._state = StateOwner(config, self._dispatcher, callbacks)
         self._live: Optional[LiveSession] = None
+        self._generation = 0  # connect() calls so far: which session the callback thread serves
+        self._connect_thread: Optional[threading.Thread] = None
         self._destroyed = False
         self._ask_lock = threading.Lock()
         from ._shutdown import register
@@ -268,18 +270,28 @@ class RealtimeClient:
 
     # --- lifecycle -----------------------------------------------------------------------
 
-    def connect(self, timeout: float = 15.0) -> None:
+    def connect(self, timeout: float = 15.0, wait: bool = True) -> None:
         """Fetch a token, open the connection, apply the session config and start audio.
 
-        Blocks until the provider confirmed the session and applied the configuration.
+        Blocks until the provider confirmed the session and applied the configuration. With
+        ``wait=False`` it returns at once (status ``connecting``) and connects on a
+        ``realtime-connect`` thread: success arrives as ``on_connect`` (and status
+        ``connected``), failure as ``on_error`` and status ``error``. Use that from a GUI
+        thread, so the window does not freeze during the handshake.
+
+        Calling it while connected does nothing. While another ``connect()`` (or a
+        reconnect) is under way, ``wait=True`` waits for that one and ``wait=False`` returns.
 
         Raises:
             RealtimeError: ``CONNECTION_FAILED`` (token fetch failed, refused, dropped, timed
                 out), ``PERMISSION_DENIED``, ``TOKEN_EXPIRED``, ``PROVIDER_ERROR`` (the provider
                 rejected the session config) or ``AUDIO_DEVICE``. Status is then ``error``.
+            KeyboardInterrupt / SystemExit: passed through unchanged, after everything started
+                so far is torn down (status ``idle``).
 
         Threads: any thread except the dispatcher's own when it is the default one (the
-        callbacks fired while connecting would wait behind the call).
+        callbacks fired while connecting would wait behind the call); ``wait=False`` is
+        fine from anywhere, including callbacks.
         """
         deadline = Deadline(timeout)
         state = self._state
@@ -289,34 +301,92 @@ class RealtimeClient:
             if status is RealtimeStatus.CONNECTED:
                 return
             if status in (RealtimeStatus.CONNECTING, RealtimeStatus.RECONNECTING):
-                raise RealtimeError("connect() is already in progress on another thread",
-                                    code="CONNECTION_FAILED")
-            live = self._live = self._new_live()
+                if wait:
+                    self._wait_connecting_locked(deadline)
+                return
+            self._generation += 1
+            generation = self._generation
+            live = self._live = self._new_live(generation)
+            if self._own_dispatcher is not None:
+                self._own_dispatcher.start()
             state.commit_locked(state.conv.reduce(act.Connecting(state.conv.config.vad_mode == "manual")))
-        if self._own_dispatcher is not None:
-            self._own_dispatcher.start()
         state.flush()
+        if wait:
+            self._start(live, generation, deadline)
+            return
+        thread = threading.Thread(target=self._start_in_background, args=(live, generation, deadline),
+                                  name="realtime-connect", daemon=True)
+        self._connect_thread = thread
+        thread.start()
+
+    def _wait_connecting_locked(self, deadline: Deadline) -> None:
+        """Wait (lock held) for a connect or reconnect in progress elsewhere; raise its failure."""
+        state, conv = self._state, self._state.conv
+        busy = (RealtimeStatus.CONNECTING, RealtimeStatus.RECONNECTING)
+        state.cond.wait_for(lambda: conv.status not in busy, deadline.remaining())
+        if conv.status is RealtimeStatus.CONNECTED:
+            return
+        if conv.status in busy:
+            raise ConnectionFailedError(f"still {conv.status.value} after {deadline.timeout:g} s")
+        if isinstance(conv.error, RealtimeError):
+            raise conv.error
+        raise ConnectionFailedError(f"the connect in progress ended with status {conv.status.value}")
+
+    def _start(self, live: LiveSession, generation: int, deadline: Deadline) -> None:
         try:
             live.start(deadline)
-        except BaseException as exc:
+        except Exception as exc:
             err = exc if isinstance(exc, RealtimeError) else ConnectionFailedError(
                 f"connect failed: {type(exc).__name__}: {exc}")
-            live.close(Deadline(1.0))
-            with state.lock:
-                if self._live is live:
-                    self._live = None
-            state.dispatch(act.ConnectFailed(err))
-            state.flush()
+            self._abandon(live, generation, act.ConnectFailed(err))
             if err is exc:
                 raise
             raise err from exc
+        except BaseException:  # KeyboardInterrupt, SystemExit: tear down and let it through
+            self._abandon(live, generation, act.SessionEnded(RealtimeStatus.IDLE))
+            raise
 
-    def _new_live(self) -> LiveSession:
-        return LiveSession(state=self._state, adapter=self._adapter, get_token=self._get_token,
+    def _start_in_background(self, live: LiveSession, generation: int, deadline: Deadline) -> None:
+        try:
+            self._start(live, generation, deadline)
+        except RealtimeError as exc:
+            log.debug("connect(wait=False) failed: %s", exc)  # reported through on_error
+
+    def _abandon(self, live: LiveSession, generation: int, outcome: Any) -> None:
+        """A connect attempt failed or was interrupted: release it and report ``outcome``."""
+        live.close(Deadline(1.0))
+        state = self._state
+        with state.lock:
+            mine = self._live is live
+            if mine:
+                self._live = None
+        if mine:  # not superseded by disconnect() or a newer connect()
+            state.dispatch(outcome)
+            state.flush()
+        self._release_dispatcher(generation)
+
+    def _release_dispatcher(self, generation: int) -> None:
+        """End our callback thread once the session ``generation`` is over, unless a newer one
+        began meanwhile (a callback may already have called connect() again). Never joins."""
+        with self._state.lock:
+            if generation == self._generation and self._own_dispatcher is not None:
+                self._own_dispatcher.request_stop()
+
+    def _new_live(self, generation: int) -> LiveSession:
+        live: LiveSession
+
+        def ended() -> None:  # the provider or a fatal error ended the session on its own
+            with self._state.lock:
+                if self._live is live:
+                    self._live = None
+            self._release_dispatcher(generation)
+
+        live = LiveSession(state=self._state, adapter=self._adapter, get_token=self._get_token,
                            audio=self._audio, dispatcher=self._dispatcher,
                            tools=self._state.conv.config.tools, tool_timeout=self._tool_timeout,
                            transport_options=self._transport_options, token_refresh=self._token_refresh,
-                           reconnect=self._reconnect)
+                           reconnect=self._reconnect, on_end=ended)
+        return live
 
     def disconnect(self) -> None:
         """Stop audio, close the connection, cancel timers and join threads; status ``idle``.
@@ -328,8 +398,11 @@ class RealtimeClient:
         state = self._state
         with state.lock:
             live, self._live = self._live, None
+            connecting, self._connect_thread = self._connect_thread, None
         if live is not None:
             live.close(deadline)
+        if connecting is not None and connecting is not threading.current_thread():
+            connecting.join(max(0.0, deadline.remaining()))  # a blocking get_token may outlive it
         state.dispatch(act.SessionEnded(RealtimeStatus.IDLE))
         state.flush()
         if self._own_dispatcher is not None:
@@ -488,10 +561,12 @@ class RealtimeClient:
         if not self._ask_lock.acquire(timeout=deadline.remaining()):
             raise TimeoutError("another ask() is still waiting for its answer")
         try:
+            msg = self.send_text(text)
             with self._state.lock:
-                seen = self._state.conv.log.turns_completed
-            self.send_text(text)
-            return self._wait_turn(seen, deadline)
+                request = self._state.conv.answer_request.pop(msg.id, None)
+            if request is None:  # queued while reconnecting: the next request answers it
+                request = self._state.conv.requests_made + 1
+            return self._wait(lambda log: log.answer_to(request), deadline)
         finally:
             self._ask_lock.release()
 
@@ -503,15 +578,17 @@ class RealtimeClient:
         with self._state.lock:
             self._check_usable()
             seen = self._state.conv.log.turns_completed
-        return self._wait_turn(seen, Deadline(timeout))
+        return self._wait(lambda log: log.last_result if log.turns_completed > seen else None,
+                          Deadline(timeout))
 
-    def _wait_turn(self, seen: int, deadline: Deadline) -> RealtimeMessage:
+    def _wait(self, result_of: Callable[[Any], Any], deadline: Deadline) -> RealtimeMessage:
+        """Block until ``result_of(message log)`` gives a turn's result, or the session ends."""
         state, conv = self._state, self._state.conv
         ended = (RealtimeStatus.IDLE, RealtimeStatus.ERROR)
         with state.cond:
-            state.cond.wait_for(lambda: conv.log.turns_completed > seen or conv.status in ended,
+            state.cond.wait_for(lambda: result_of(conv.log) is not None or conv.status in ended,
                                 deadline.remaining())
-            result = conv.log.last_result if conv.log.turns_completed > seen else None
+            result = result_of(conv.log)
             status, error = conv.status, conv.error
         if isinstance(result, RealtimeMessage):
             return result

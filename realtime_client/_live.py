@@ -97,10 +97,11 @@ class LiveSession:
     def __init__(self, *, state: StateOwner, adapter: Adapter, get_token: Callable[[], Any],
                  audio: AudioOptions, dispatcher: Dispatcher, tools: Sequence[Any], tool_timeout: float,
                  transport_options: Dict[str, Any], token_refresh: bool,
-                 reconnect: Optional[ReconnectPolicy]) -> None:
+                 reconnect: Optional[ReconnectPolicy], on_end: Callable[[], None] = lambda: None) -> None:
         from ._reconnect import Reconnector
 
         self._state = state
+        self._on_end = on_end
         self._adapter = adapter
         self._get_token = get_token
         self._audio = audio
@@ -121,11 +122,16 @@ class LiveSession:
     def start(self, deadline: Deadline) -> None:
         """Open the first connection and start audio; raises ``RealtimeError`` on failure."""
         self.open_connection(deadline, resume=None)
+        self._check_not_closing()
         self._start_audio()
         engine = self.engine
         self.run(act.Connected(mic_open=bool(engine is not None and engine.capturing),
                                playback=bool(engine is not None and engine.has_output)))
         self._start_refresher()
+
+    def _check_not_closing(self) -> None:
+        if self.closing:
+            raise ConnectionFailedError("disconnect() was called while connecting")
 
     def close(self, deadline: Deadline) -> None:
         """Stop everything this session started, joining threads within ``deadline``."""
@@ -156,6 +162,7 @@ class LiveSession:
     def open_connection(self, deadline: Deadline, resume: Optional[ResumeState]) -> None:
         """Fetch a token, open a socket, run the provider's handshake until ``Ready``."""
         token = self.fetch_token()
+        self._check_not_closing()
         self._token = token
         provider = self._adapter.new_session()
         connection = Connection(provider)
@@ -265,6 +272,7 @@ class LiveSession:
         refresher, self._refresher = self._refresher, None
         if refresher is not None:
             refresher.request_stop()
+        self._on_end()
 
     # --- effects ---------------------------------------------------------------------------------
 

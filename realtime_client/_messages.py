@@ -8,7 +8,8 @@ when it arrives (in any order relative to the answer).
 
 from __future__ import annotations
 
-from typing import Dict, List, Optional, Union
+import collections
+from typing import Deque, Dict, List, Optional, Tuple, Union
 
 import attrs
 
@@ -41,6 +42,8 @@ class MessageLog:
         self.version = 0  # bumped on every change a snapshot would show
         self.turns_completed = 0
         self.last_result: Optional[TurnResult] = None
+        # (the response request a turn answered, its result), newest last, for ask()
+        self.results: Deque[Tuple[Optional[int], TurnResult]] = collections.deque(maxlen=64)
         self.reset_session()
 
     def reset_session(self) -> None:
@@ -56,10 +59,16 @@ class MessageLog:
         self.messages[index] = msg
         self.version += 1
 
-    def turn_result(self, result: TurnResult) -> None:
-        """A turn ended with ``result``: waiting ``ask()`` calls wake up with it."""
+    def turn_result(self, result: TurnResult, request: Optional[int] = None) -> None:
+        """A turn ended with ``result``; ``request`` is the response request it answered
+        (``None`` for a turn the provider started on its own). Waiters wake up with it."""
         self.turns_completed += 1
         self.last_result = result
+        self.results.append((request, result))
+
+    def answer_to(self, request: int) -> Optional[TurnResult]:
+        """The first result of a turn answering response request ``request`` or a later one."""
+        return next((r for seq, r in self.results if seq is not None and seq >= request), None)
 
     def set_pending_assistant(self, text: str) -> None:
         self.pending_assistant = text

@@ -54,6 +54,8 @@ class Conversation:
         self.manual = config.vad_mode == "manual"
         self.queued: Deque[it.Intent] = collections.deque()  # intents held while reconnecting
         self.replay_count = 0
+        self.requests_made = 0  # response requests so far (never reset: ask() waits on them)
+        self.answer_request: collections.OrderedDict[str, int] = collections.OrderedDict()
         self.mic_open = False
         self.playback = True
         self._pending_updates: Dict[str, Tuple[str, ...]] = {}
@@ -65,7 +67,8 @@ class Conversation:
         self.ready = False
         self.start_error: Optional[RealtimeError] = None
         self.active_turn: Optional[str] = None
-        self.response_requested = False
+        self.response_requested = False  # a request is out and its turn has not started
+        self.requested = 0  # which request that is
         self.want_response = False
         self.book = TurnBook()
         self.log.reset_session()
@@ -153,14 +156,20 @@ class Conversation:
         self.log.version += 1
         fx.notify("on_error", error)
 
-    def _request_response(self, fx: Effects) -> None:
-        """Ask for a response now, or as soon as the active one is done."""
+    def _request_response(self, fx: Effects) -> int:
+        """Ask for a response now, or as soon as the active one is done.
+
+        Returns the number of the request that will answer what came before this call.
+        """
         if self.active_turn or self.response_requested:
             self.want_response = True
-            return
+            return self.requests_made + 1
         self.want_response = False
         self.response_requested = True
+        self.requests_made += 1
+        self.requested = self.requests_made
         self._emit(it.RequestResponse(), fx)
+        return self.requested
 
     # --- connection lifecycle -----------------------------------------------------------------
 
@@ -200,7 +209,7 @@ class Conversation:
                 msg = build_message(turn)
                 turn.message_index = self.log.append(msg)
                 fx.notify("on_message", msg)
-                self.log.turn_result(msg)
+                self.log.turn_result(msg, turn.request)
         if a.go_away:
             fx.notify("on_go_away", 0.0)
         mic_open = self.mic_open
@@ -275,7 +284,10 @@ class Conversation:
         fx.notify("on_message", a.message)
         parts = tuple(p for p in a.message.parts if isinstance(p, (TextPart, ImagePart)))
         self._emit(it.UserMessage(a.message.id, parts), fx)
-        self._request_response(fx)  # even while a tool runs: the model answers asynchronously
+        # even while a tool runs: the model answers asynchronously
+        self.answer_request[a.message.id] = self._request_response(fx)
+        while len(self.answer_request) > 64:  # only ask() reads these, right after sending
+            self.answer_request.popitem(last=False)
         self.mode = RealtimeMode.THINKING
 
     def _on_mic_changed(self, a: act.MicChanged, fx: Effects) -> None:
@@ -400,8 +412,10 @@ class Conversation:
 
     def _on_turn_started(self, e: ev.TurnStarted, fx: Effects) -> None:
         self.active_turn = e.turn
+        turn = self.book.start(e.turn)
+        if self.response_requested:
+            turn.request = self.requested
         self.response_requested = False
-        self.book.start(e.turn)
         if not self.audible:
             self.mode = RealtimeMode.THINKING
 
@@ -478,14 +492,15 @@ class Conversation:
                 turn.message_index = self.log.append(msg)
                 fx.notify("on_message", msg)
                 if not turn.tool_calls and failure is None:
-                    self.log.turn_result(msg)
+                    self.log.turn_result(msg, turn.request)
             self.book.ended(turn, turn.message_index)
         self.log.set_pending_assistant("")
         if e.usage is not None:
             fx.notify("on_usage", e.usage)
         if failure is not None:
             self._surface(failure, fx)
-            self.log.turn_result(failure)  # a waiting ask() raises it at once
+            # a waiting ask() raises it at once
+            self.log.turn_result(failure, turn.request if turn is not None else None)
         if self.want_response:
             self.want_response = False
             self._request_response(fx)
@@ -511,6 +526,9 @@ class Conversation:
             return
         if e.kind == "retry":
             log.debug("our response request raced the server (%s): asking again after it", e.code)
+            active = self.book.turns.get(self.active_turn) if self.active_turn else None
+            if active is not None and active.request == self.requested:
+                active.request = None  # that turn was the server's own, not our answer
             self.response_requested = False
             self.want_response = True
             return
@@ -520,8 +538,11 @@ class Conversation:
         self._surface(err, fx)
         if e.kind == "response_rejected":
             # No response will come for this request: end the wait instead of wedging.
-            self.response_requested = self.want_response = False
-            self.log.turn_result(err)
+            self.response_requested = False
+            self.log.turn_result(err, self.requested)
+            if self.want_response and not self.active_turn:
+                self.want_response = False
+                self._request_response(fx)  # a message sent since still wants its answer
             self._settle_mode()
         elif e.kind == "fatal":
             fx.fail = ProviderError(f"the provider ended the session: {e.message}", provider=self.provider,

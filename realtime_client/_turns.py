@@ -27,6 +27,7 @@ class Turn:
     cancelled: bool = False  # the user cut it off
     stop_reason: Optional[str] = None
     message_index: Optional[int] = None
+    request: Optional[int] = None  # the response request this turn answers (None: unrequested)
 
     @property
     def has_content(self) -> bool:

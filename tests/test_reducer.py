@@ -351,3 +351,52 @@ def test_every_event_and_action_has_a_handler():
     actions = [getattr(act, n) for n in act.__all__ if n != "Action"]
     missing += [a.__name__ for a in actions if a not in table]
     assert missing == []
+
+
+def _text_turn(turn: str, text: str) -> list:
+    return [ev.TurnStarted(turn), ev.AssistantTranscript(turn, f"{turn}_item", text, True, "text"),
+            ev.TurnEnded(turn, "completed", item_ids=(f"{turn}_item",))]
+
+
+def _user(msg_id: str) -> act.SendUser:
+    return act.SendUser(RealtimeMessage(id=msg_id, role="user", parts=(TextPart(msg_id),)))
+
+
+def test_each_user_message_knows_which_response_request_answers_it(conv):
+    """A message sent while a request is out waits for the next request, not the one in flight."""
+    feed(conv, _user("q1"))
+    feed(conv, _user("q2"))  # q1's response has not even started yet
+    first, second = conv.answer_request["q1"], conv.answer_request["q2"]
+    assert second == first + 1
+    feed(conv, *_text_turn("r1", "A1"))
+    assert conv.log.answer_to(first).text == "A1" and conv.log.answer_to(second) is None
+    fx = feed(conv, *_text_turn("r2", "A2"))
+    assert conv.log.answer_to(second).text == "A2"
+    assert "RequestResponse" not in kinds(fx)  # both questions answered; nothing more requested
+
+
+def test_a_turn_the_server_started_on_its_own_answers_no_request(conv):
+    """A server-VAD response (no request out) is no ask() answer; a raced request is re-made."""
+    feed(conv, *_text_turn("vad", "unprompted"))
+    feed(conv, _user("q1"))
+    wanted = conv.answer_request["q1"]
+    assert conv.log.answer_to(wanted) is None
+    # our request raced a response the server had just started: that one is not ours
+    feed(conv, ev.TurnStarted("vad2"))
+    fx = feed(conv, ev.ProviderErrorEvent("busy", "conversation_already_has_active_response", "retry"))
+    assert conv.log.answer_to(wanted) is None
+    fx = feed(conv, ev.AssistantTranscript("vad2", "vad2_item", "not it", True, "text"),
+              ev.TurnEnded("vad2", "completed", item_ids=("vad2_item",)))
+    assert conv.log.answer_to(wanted) is None and kinds(fx) == ["RequestResponse"]
+    feed(conv, *_text_turn("r1", "ours"))
+    assert conv.log.answer_to(wanted).text == "ours"
+
+
+def test_a_rejected_request_still_answers_a_message_queued_behind_it(conv):
+    """q2 waits behind q1's request; q1's request is refused: q1 gets the error, q2 a new request."""
+    feed(conv, _user("q1"), _user("q2"))
+    fx = feed(conv, ev.ProviderErrorEvent("bad", "invalid_value", "response_rejected"))
+    assert isinstance(conv.log.answer_to(conv.answer_request["q1"]), Exception)
+    assert kinds(fx) == ["RequestResponse"]
+    feed(conv, *_text_turn("r1", "A2"))
+    assert conv.log.answer_to(conv.answer_request["q2"]).text == "A2"

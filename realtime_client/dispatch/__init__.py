@@ -72,6 +72,14 @@ class ThreadDispatcher:
         """Whether the caller is this dispatcher's thread."""
         return threading.current_thread() is self._thread
 
+    def request_stop(self) -> None:
+        """Let the thread end once it has run what is already queued; does not wait."""
+        with self._lock:
+            if self._thread is None or self._stop_requested:
+                return
+            self._stop_requested = True
+            self._queue.put(_STOP)
+
     def stop(self, timeout: float = 1.0) -> bool:
         """Run what is already queued, then end the thread. Returns whether it ended in time."""
         with self._lock:
