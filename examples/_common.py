@@ -65,7 +65,7 @@ def device_choices(devices: List[Any], direction: str) -> Dict[str, Any]:
 
 def transcript(state: ClientState) -> str:
     """The conversation as text: finished messages, then what is still being transcribed."""
-    lines = [f"{m.role}: {m.text}" + (" [interrupted]" if m.interrupted else "") for m in state.messages]
+    lines = [f"{m.role}: {m.text.strip()}{' [interrupted]' if m.interrupted else ''}" for m in state.messages]
     if state.pending_user_transcript:
         lines.append(f"user: {state.pending_user_transcript} …")
     if state.pending_assistant_transcript:

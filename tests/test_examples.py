@@ -1,0 +1,364 @@
+"""The examples, run for real: the Tk chat driven under Xvfb, the scripts as subprocesses.
+
+The Qt chat runs in ``test_examples_qt.py`` (a child process per run, so Qt's exit is seen
+too); it shares :func:`converse` and :func:`assert_drawn` with this module. Under ``CI=true``
+nothing skips: a missing Xvfb, Tk or pillow fails the test.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import queue
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+import wave
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any, Callable, Dict, Iterator, List, Optional
+
+import pytest
+import requests
+
+from realtime_client import RealtimeClient
+from realtime_client.adapters import openai_realtime
+from realtime_client.testing import FakeRealtimeServer, Reply, synthesize_speech
+from realtime_client.tokens import fetch_token
+
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLES = ROOT / "examples"
+IN_CI = os.environ.get("CI") == "true"
+
+
+def require(available: bool, what: str) -> None:
+    """Skip on a developer machine, fail under ``CI=true``, when ``what`` is missing."""
+    if not available:
+        if IN_CI:
+            pytest.fail(f"{what} is missing; CI=true requires the example tests to run")
+        pytest.skip(f"{what} is missing")
+
+
+def importable(module: str, what: str) -> Any:
+    """``module``, imported; skipped or failed (see :func:`require`) when it is missing."""
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        require(False, what)
+
+
+def example_env(**extra: str) -> Dict[str, str]:
+    """The environment for an example subprocess: this checkout first, no OpenAI settings."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OPENAI_")}
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH")) if p)
+    env.update(extra)
+    return env
+
+
+def speech_wav(path: Path, duration_ms: float = 1200) -> Path:
+    """A WAV of voice-like sound, the microphone of the push-to-talk turn."""
+    with wave.open(str(path), "wb") as wav:
+        wav.setnchannels(1)
+        wav.setsampwidth(2)
+        wav.setframerate(24000)
+        wav.writeframes(synthesize_speech(duration_ms, 24000).tobytes())
+    return path
+
+
+def assert_drawn(image: Any) -> None:
+    """A screenshot of a drawn window, not a blank frame: many colours and real contrast."""
+    from PIL import ImageStat
+
+    rgb = image.convert("RGB")
+    colours = rgb.getcolors(maxcolors=1 << 20) or []
+    spread = ImageStat.Stat(rgb.convert("L")).stddev[0]
+    assert rgb.width >= 300 and rgb.height >= 200, rgb.size
+    assert len(colours) >= 16, f"only {len(colours)} colours: a blank window?"
+    assert spread >= 10, f"grey-level spread {spread:.1f}: a blank window?"
+
+
+def converse(ui: Any, server: FakeRealtimeServer) -> None:
+    """Three turns through the window's widgets: typed, spoken (push-to-talk) and interrupted.
+
+    ``ui`` adapts one toolkit: ``app``, ``pump(seconds, until, what)``, ``status()``,
+    ``transcript()``, ``click(button)``, ``type(text)``, ``enter()``, ``press(button)``,
+    ``release(button)``; it records the meters' peaks while it pumps.
+    """
+    app = ui.app
+    ui.click(app.connect_button)  # connect(wait=False): the window keeps running meanwhile
+    ui.pump(until=lambda: ui.status().startswith("connected"), what="the connection")
+    ui.type("hello there")
+    ui.enter()
+    ui.pump(until=lambda: "assistant: You said: hello there" in ui.transcript(), what="the typed answer")
+    ui.press(app.talk_button)  # the microphone (a WAV of speech) streams while the button is held
+    ui.pump(1.2)
+    ui.release(app.talk_button)  # manual VAD: releasing commits the turn
+    ui.pump(until=lambda: "assistant: I heard you." in ui.transcript(), what="the spoken answer")
+    # Let that answer play out: audio still queued would play before the next answer (and an
+    # interrupt would cut that one instead).
+    ui.pump(until=lambda: "speaking" in ui.status(), what="the spoken answer playing")
+    ui.pump(until=lambda: "speaking" not in ui.status(), what="the spoken answer's audio to end")
+    server.script(Reply.audio("Once upon a time there was a very long story. " * 4))
+    ui.type("tell me a story")
+    ui.click(app.send_button)
+    ui.pump(until=lambda: "speaking" in ui.status(), what="the story playing")
+    ui.pump(0.3)
+    ui.click(app.interrupt_button)
+    ui.pump(until=lambda: ui.transcript().endswith("story. [interrupted]"), what="the story cut off")
+    server.wait_for_frame("conversation.item.truncate")  # the provider was told what was heard
+    ui.pump(until=lambda: "listening" in ui.status() or "idle" in ui.status(), what="the mode after it")
+
+
+class Pump:
+    """Runs a toolkit's events until a condition holds, recording the level meters' peaks."""
+
+    def __init__(self, step: Callable[[], None], meters: Callable[[], List[float]],
+                 describe: Callable[[], str]) -> None:
+        self._step, self._meters, self._describe = step, meters, describe
+        self.peaks = [0.0, 0.0]
+
+    def __call__(self, seconds: float = 10.0, until: Optional[Callable[[], bool]] = None,
+                 what: str = "") -> None:
+        end = time.monotonic() + seconds
+        while time.monotonic() < end:
+            self._step()
+            self.peaks = [max(p, m) for p, m in zip(self.peaks, self._meters())]
+            if until is not None and until():
+                return
+            time.sleep(0.005)
+        if until is not None:
+            raise AssertionError(f"timed out waiting for {what}; the window shows {self._describe()}")
+
+
+# --- Tk under Xvfb ---------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def xvfb() -> Iterator[str]:
+    """A private Xvfb server on a display number it picks itself (``-displayfd``)."""
+    require(shutil.which("Xvfb") is not None, "Xvfb (apt-get install xvfb)")
+    read_end, write_end = os.pipe()
+    proc = subprocess.Popen(["Xvfb", "-displayfd", str(write_end), "-screen", "0", "800x600x24",
+                             "-nolisten", "tcp"], pass_fds=(write_end,),
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    os.close(write_end)
+    try:
+        with os.fdopen(read_end) as announced:
+            number = announced.readline().strip()  # Xvfb writes it once it accepts connections
+        assert number.isdigit(), f"Xvfb did not start (exit code {proc.poll()})"
+        yield f":{number}"
+    finally:
+        proc.terminate()
+        proc.wait(5)
+
+
+class TkUI:
+    """Drives ``examples/tk_voice.py``'s ``App`` as a user would."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+        self.pump = Pump(app.root.update, self._meters, lambda: f"{self.status()!r}, {self.transcript()!r}")
+
+    def _meters(self) -> List[float]:
+        canvas = self.app.meters
+        return [(canvas.coords(bar)[2] - canvas.coords(bar)[0]) / 400.0 for bar in self.app.bars]
+
+    def status(self) -> str:
+        return str(self.app.status.cget("text"))
+
+    def transcript(self) -> str:
+        return str(self.app.transcript.get("1.0", "end-1c"))
+
+    def click(self, button: Any) -> None:
+        button.invoke()
+
+    def type(self, text: str) -> None:
+        self.app.entry.insert("end", text)
+
+    def enter(self) -> None:
+        self.app.entry.focus_force()
+        self.app.root.update()
+        self.app.entry.event_generate("<Return>")
+
+    def press(self, button: Any) -> None:
+        button.event_generate("<ButtonPress-1>", x=5, y=5)
+
+    def release(self, button: Any) -> None:
+        button.event_generate("<ButtonRelease-1>", x=5, y=5)
+
+
+def test_tk_voice_converses_and_draws(xvfb: str, tmp_path: Path) -> None:
+    """The Tk chat connects without blocking, answers typed and spoken turns, is interrupted, and draws."""
+    tkinter = importable("tkinter", "Tk (the python3-tk package)")
+    image_grab = importable("PIL.ImageGrab", "pillow (pip install pillow)")
+    require(importable("PIL.features", "pillow").check("xcb"), "pillow with XCB support")
+    sys.path.insert(0, str(EXAMPLES))
+    try:
+        import tk_voice
+        from _common import Backend
+    finally:
+        sys.path.remove(str(EXAMPLES))
+    from realtime_client.audio import WavFileInput
+
+    microphone = WavFileInput(speech_wav(tmp_path / "me.wav"))
+    root = tkinter.Tk(screenName=xvfb)
+    with FakeRealtimeServer() as server:
+        backend = Backend(server.get_token, server.adapter(), "the test's fake server", lambda: None)
+        app = tk_voice.App(root, backend, devices=[], audio_input=microphone)
+        try:
+            ui = TkUI(app)
+            converse(ui, server)
+            text = ui.transcript()
+            root.update()
+            x, y = root.winfo_rootx(), root.winfo_rooty()
+            box = (x, y, x + root.winfo_width(), y + root.winfo_height())
+            shot = image_grab.grab(bbox=box, xdisplay=xvfb)
+            shot.save(tmp_path / "tk_voice.png")
+        finally:
+            app.close()  # what the window's close button does: destroy the client, then the window
+    assert text.count("user: ") == 3 and "assistant: You said: hello there" in text
+    assert ui.pump.peaks[0] > 0.3, f"the mic meter never moved: {ui.pump.peaks}"
+    assert ui.pump.peaks[1] > 0.3, f"the speaker meter never moved: {ui.pump.peaks}"
+    assert_drawn(shot)
+
+
+# --- the scripts ---------------------------------------------------------------------------------
+
+
+def run_example(*args: str, timeout: float = 60, **env: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, str(EXAMPLES / args[0]), *args[1:]], check=False, cwd=ROOT,
+                          env=example_env(**env), capture_output=True, text=True, timeout=timeout)
+
+
+def test_script_ask_prints_each_answer_and_exits() -> None:
+    """script_ask.py asks its questions against the embedded fake server, prints the answers, exits 0."""
+    proc = run_example("script_ask.py", "--no-audio", "What is 2 + 2?", "And 3 + 3?")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.splitlines() == [
+        "talking to the embedded fake server, without audio devices",
+        "you: What is 2 + 2?", "assistant: You said: What is 2 + 2?",
+        "you: And 3 + 3?", "assistant: You said: And 3 + 3?"]
+    assert "Traceback" not in proc.stderr
+
+
+def test_script_ask_with_whatever_audio_there_is() -> None:
+    """Without --no-audio the script uses the sound card there is, or none, and still answers."""
+    proc = run_example("script_ask.py", "Hello?")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith("talking to the embedded fake server")
+    assert "assistant: You said: Hello?" in proc.stdout
+
+
+class Child:
+    """A long-running example process whose stdout lines are read as they come."""
+
+    def __init__(self, *args: str, **env: str) -> None:
+        self.proc = subprocess.Popen([sys.executable, str(EXAMPLES / args[0]), *args[1:]], cwd=ROOT,
+                                     env=example_env(**env), stdout=subprocess.PIPE,
+                                     stderr=subprocess.PIPE, text=True)
+        self.lines: queue.Queue[str] = queue.Queue()
+        self.seen: List[str] = []
+        threading.Thread(target=self._read, name="test-child-stdout", daemon=True).start()
+
+    def _read(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            self.lines.put(line.rstrip("\n"))
+
+    def expect(self, pattern: str, timeout: float = 15.0) -> re.Match:
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            try:
+                line = self.lines.get(timeout=max(0.01, end - time.monotonic()))
+            except queue.Empty:
+                break
+            self.seen.append(line)
+            match = re.search(pattern, line)
+            if match:
+                return match
+        raise AssertionError(f"no line matching {pattern!r}; got {self.seen}")
+
+    def stop(self) -> str:
+        """Ctrl+C, as a user would; returns stderr. The process must exit cleanly."""
+        self.proc.send_signal(signal.SIGINT)
+        _, err = self.proc.communicate(timeout=10)
+        assert self.proc.returncode == 0, err
+        return err
+
+
+def test_token_server_mints_for_its_embedded_fake_server() -> None:
+    """token_server.py serves TanStack token JSON that a client's fetch_token uses to connect."""
+    child = Child("token_server.py", "--port", "0")
+    try:
+        ws_url = child.expect(r"realtime endpoint: (ws://\S+)").group(1)
+        token_url = child.expect(r"token endpoint: (http://\S+)").group(1)
+        body = requests.post(token_url, json={}, timeout=5).json()
+        assert set(body) == {"provider", "token", "expiresAt", "config"}
+        assert body["provider"] == "openai" and body["token"].startswith("ek_")
+        assert body["expiresAt"] > time.time() * 1000 + 60_000  # milliseconds, minutes ahead
+        client = RealtimeClient(get_token=fetch_token(token_url), adapter=openai_realtime(url=ws_url),
+                                auto_capture=False, auto_playback=False)
+        try:
+            client.connect(timeout=10)
+            assert client.ask("Are you there?", timeout=10).text == "You said: Are you there?"
+        finally:
+            client.destroy()
+        child.expect(r"POST /token -> 200")  # the client fetched its own token
+        assert requests.post(token_url.replace("/token", "/nope"), timeout=5).status_code == 404
+    finally:
+        err = child.stop()
+    assert "Traceback" not in err
+
+
+class _ClientSecrets(BaseHTTPRequestHandler):
+    """OpenAI's ``POST /v1/realtime/client_secrets``, minting the test's fake server's tokens."""
+
+    server: Any
+
+    def do_POST(self) -> None:
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        self.server.requests.append((self.path, self.headers.get("Authorization"), body))
+        token = self.server.fake.token(ttl=body["expires_after"]["seconds"])
+        reply = json.dumps({"value": token.token, "expires_at": token.expires_at,
+                            "session": {"type": "realtime", "model": body["session"]["model"]}}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(reply)))
+        self.end_headers()
+        self.wfile.write(reply)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+def test_token_server_mints_openai_client_secrets_with_the_api_key() -> None:
+    """With OPENAI_API_KEY, token_server.py mints client secrets (openai_realtime_token) that connect."""
+    with FakeRealtimeServer(api_key="sk-only-this-key") as fake:
+        api = ThreadingHTTPServer(("127.0.0.1", 0), _ClientSecrets)
+        api.fake, api.requests = fake, []  # type: ignore[attr-defined]
+        threading.Thread(target=api.serve_forever, name="test-client-secrets", daemon=True).start()
+        child = Child("token_server.py", "--port", "0", OPENAI_API_KEY="sk-test-key",
+                      OPENAI_BASE_URL=f"http://127.0.0.1:{api.server_address[1]}/v1")
+        try:
+            child.expect(r"minting OpenAI client secrets")
+            token_url = child.expect(r"token endpoint: (http://\S+)").group(1)
+            client = RealtimeClient(get_token=fetch_token(token_url), adapter=fake.adapter(),
+                                    auto_capture=False, auto_playback=False)
+            try:
+                client.connect(timeout=10)
+                assert client.ask("Hi", timeout=10).text == "You said: Hi"
+            finally:
+                client.destroy()
+        finally:
+            err = child.stop()
+            api.shutdown()
+            api.server_close()
+    path, auth, body = api.requests[0]  # type: ignore[attr-defined]
+    assert (path, auth) == ("/v1/realtime/client_secrets", "Bearer sk-test-key")
+    assert body["session"]["type"] == "realtime" and body["expires_after"]["seconds"] == 600
+    assert "sk-test-key" not in err
