@@ -124,7 +124,7 @@ class App(QWidget):
             self.status.setText(status)
 
     def show_error(self, error: RealtimeError) -> None:
-        self.notice.setText(f"{error.code}: {error}")
+        self.notice.setText(str(error))  # "[CODE] what happened"
 
     # --- the controls ---------------------------------------------------------------------------
 

@@ -122,7 +122,7 @@ class App:
             self.status.configure(text=status)
 
     def show_error(self, error: RealtimeError) -> None:
-        self.notice.configure(text=f"{error.code}: {error}")
+        self.notice.configure(text=str(error))  # "[CODE] what happened"
 
     # --- the controls ---------------------------------------------------------------------------
 
