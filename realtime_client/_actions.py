@@ -114,9 +114,10 @@ class PushToTalkEnded:
 
 @attrs.frozen
 class SendUser:
-    """The user sent a text/image message."""
+    """The user sent a text/image message; ``respond``: ask for a response to it."""
 
     message: RealtimeMessage
+    respond: bool = True
 
 
 @attrs.frozen
@@ -141,7 +142,10 @@ class PlaybackStarted:
 
 @attrs.frozen
 class PlaybackIdle:
-    pass
+    """The speaker went quiet; the first ``played_through`` chunks handed to it are over
+    (``None``: all of them)."""
+
+    played_through: Optional[int] = None
 
 
 @attrs.frozen

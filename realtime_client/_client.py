@@ -24,7 +24,7 @@ from ._provider import Adapter, provider_of
 from ._state import StateOwner
 from ._types import AudioInput, AudioOutput, Dispatcher
 from ._util import Deadline, new_id
-from ._validate import check_client_options, image_payload, optional_path
+from ._validate import ImageData, check_client_options, image_payload, optional_path
 from .dispatch import ThreadDispatcher
 
 __all__ = ["RealtimeClient"]
@@ -76,7 +76,11 @@ class RealtimeClient:
             beyond that ``send_text`` raises.
         on_status_change, on_mode_change, on_message, on_error, on_connect, on_disconnect,
             on_interrupted, on_usage, on_go_away: callbacks (see the design doc for when each
-            fires; ``on_message`` fires once per message).
+            fires; ``on_message`` fires once per message). ``on_connect`` and
+            ``on_disconnect`` bracket a session as the app sees it: they fire for ``connect()``
+            and when the session ends, not around an automatic reconnect (watch
+            ``on_status_change`` for ``reconnecting`` -> ``connected``).
+        on_state_change: a first :meth:`on_state_change` subscriber (every snapshot).
 
     Raises:
         TypeError / ValueError: a bad option, at construction time.
@@ -135,6 +139,7 @@ class RealtimeClient:
         on_interrupted: Optional[Callable[[], Any]] = None,
         on_usage: Optional[Callable[[Any], Any]] = None,
         on_go_away: Optional[Callable[[float], Any]] = None,
+        on_state_change: Optional[Callable[[ClientState], Any]] = None,
     ) -> None:
         if not callable(get_token):
             raise TypeError("get_token must be a callable returning a RealtimeToken or a dict")
@@ -150,7 +155,7 @@ class RealtimeClient:
             on_status_change=on_status_change, on_mode_change=on_mode_change, on_message=on_message,
             on_error=on_error, on_connect=on_connect, on_disconnect=on_disconnect,
             on_interrupted=on_interrupted, on_usage=on_usage, on_go_away=on_go_away)
-        for name, cb in callbacks.items():
+        for name, cb in (*callbacks.items(), ("on_state_change", on_state_change)):
             if cb is not None and not callable(cb):
                 raise TypeError(f"{name} must be callable, got {type(cb).__name__}")
         if adapter is None:
@@ -189,6 +194,8 @@ class RealtimeClient:
         self._max_queued = max_queued_frames
         self._tool_timeout = tool_timeout
         self._state = StateOwner(config, self._dispatcher, callbacks)
+        if on_state_change is not None:
+            self._state.subscribers = [on_state_change]
         self._live: Optional[LiveSession] = None
         self._generation = 0  # connect() calls so far: which session the callback thread serves
         self._connect_thread: Optional[threading.Thread] = None
@@ -456,25 +463,32 @@ class RealtimeClient:
             raise ValueError("send_text needs a non-empty string")
         return self._send_user_parts((TextPart(text),), "send text")
 
-    def send_image(self, data: Union[str, bytes], mime_type: str = "image/png") -> RealtimeMessage:
-        """Send an image as a user message: raw bytes, base64 text, a ``data:`` URL or an http(s) URL.
+    def send_image(self, data: ImageData, mime_type: Optional[str] = None, *,
+                   respond: bool = True) -> RealtimeMessage:
+        """Send an image as a user message and ask for a response (``respond=False``: don't).
 
-        Only PNG and JPEG are accepted, recognised by their magic bytes. An http(s) URL is
-        downloaded on the calling thread and sent inline as a ``data:`` URI (providers do not
-        fetch URLs): at most 10 s in total, at most 20 MiB, PNG/JPEG content only.
+        ``data``: raw bytes, a file path (``str``/``pathlib.Path``), base64 text, a ``data:`` URL
+        or an http(s) URL (downloaded here and sent inline: at most 10 s, 20 MiB). A ``str`` that
+        names an existing file *and* is valid base64 is read as the file. The type comes from the
+        content's magic bytes, never from ``mime_type``, and must be one the provider takes
+        (OpenAI: PNG and JPEG; WebP/GIF are refused, nothing is converted). ``respond=False``
+        only adds the image, e.g. before a question sent with ``send_text``/``ask``.
 
         Raises:
-            TypeError / ValueError: not an image we can send (empty, not base64, over 20 MiB, or
-                not PNG/JPEG; the message names what it got).
-            ConnectionFailedError: a URL could not be fetched (the message shows the URL
+            TypeError / ValueError: not an image we can send (the message says what it got and
+                what is accepted). ConnectionFailedError: a URL could not be fetched (shown
                 without its query string). RealtimeError: not connected.
 
         Threads: any thread; with a URL it blocks up to 10 s, so avoid calling it from a callback.
-        """
-        data, mime_type = image_payload(data, mime_type)
-        return self._send_user_parts((ImagePart(data, mime_type),), "send an image")
 
-    def _send_user_parts(self, parts: Tuple[Any, ...], what: str) -> RealtimeMessage:
+        .. versionchanged:: 0.2.0 file paths; the type is always sniffed; ``respond``.
+        """
+        if not isinstance(respond, bool):
+            raise TypeError(f"respond must be True or False, got {respond!r}")
+        data, mime_type = image_payload(data, mime_type, adapter=self._adapter)
+        return self._send_user_parts((ImagePart(data, mime_type),), "send an image", respond)
+
+    def _send_user_parts(self, parts: Tuple[Any, ...], what: str, respond: bool = True) -> RealtimeMessage:
         state = self._state
         with state.lock:
             self._check_usable()
@@ -487,7 +501,7 @@ class RealtimeClient:
                 raise RealtimeError(f"cannot {what}: the client is {status.value}, not connected",
                                     code="CONNECTION_FAILED")
             msg = RealtimeMessage(id=new_id("msg"), role="user", parts=parts)
-        self._run(act.SendUser(msg))
+        self._run(act.SendUser(msg, respond))
         return msg
 
     def update_session(self, **changes: Any) -> None:
@@ -569,6 +583,29 @@ class RealtimeClient:
             return self._wait(lambda log: log.answer_to(request), deadline)
         finally:
             self._ask_lock.release()
+
+    def wait_for_playback(self, timeout: Optional[float] = None) -> None:
+        """Block until every assistant audio chunk received so far has been played.
+
+        Returns at once when nothing is queued (or there is no speaker). "Played" means heard:
+        the speaker has gone quiet after those chunks, device latency included; audio the
+        user interrupted counts as done. Also returns when the session ends.
+
+        Raises:
+            TimeoutError: the audio is still playing after ``timeout`` seconds.
+
+        Threads: any thread but the dispatcher's own (playback progress is reported there).
+        """
+        deadline = Deadline(timeout) if timeout is not None else None
+        state, conv = self._state, self._state.conv
+        with state.cond:
+            target = conv.chunks_played
+            done = state.cond.wait_for(
+                lambda: conv.chunks_over >= min(target, conv.chunks_played)
+                or conv.status is not RealtimeStatus.CONNECTED,
+                deadline.remaining() if deadline is not None else None)
+        if not done:
+            raise TimeoutError(f"assistant audio still playing after {timeout:g} s")
 
     def wait_for_response(self, timeout: float = 60.0) -> RealtimeMessage:
         """Block until the next assistant answer is complete (tool round trips included).

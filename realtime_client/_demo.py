@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import time
 import wave
 from pathlib import Path
 from typing import Any
@@ -66,7 +65,7 @@ def run_demo(out: str = "demo-output/assistant.wav", live: bool = False) -> int:
             print(f"connected to {'OpenAI' if live else 'the embedded fake server'} ({client!r})")
             for question in QUESTIONS:
                 client.ask(question, timeout=60)
-            _wait_until_quiet(client)
+            client.wait_for_playback(timeout=60)  # all of the last answer is in the WAV
     finally:
         if server is not None:
             server.stop()
@@ -75,8 +74,3 @@ def run_demo(out: str = "demo-output/assistant.wav", live: bool = False) -> int:
     print(f"assistant audio written to {out} ({seconds:.1f} s)")
     return 0
 
-
-def _wait_until_quiet(client: RealtimeClient, timeout: float = 30.0) -> None:
-    end = time.monotonic() + timeout
-    while client.mode == "speaking" and time.monotonic() < end:
-        time.sleep(0.02)

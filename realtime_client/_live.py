@@ -170,7 +170,7 @@ class LiveSession:
         self._state.attach(provider, connection.send_frame)
         self.run(act.SessionOpened(provider.info))
         with self._state.lock:
-            config = self._state.conv.config
+            config = self._state.conv.started
             request = provider.connection_request(token, config, resume)
             # before the socket opens: the server may speak first and be answered at once
             first_frames = provider.start(config, resume)
@@ -344,7 +344,8 @@ class LiveSession:
         self.run(act.PlaybackStarted(item_id))
 
     def _on_playback_idle(self) -> None:
-        self.run(act.PlaybackIdle())
+        engine = self.engine
+        self.run(act.PlaybackIdle(engine.played_through if engine is not None else None))
 
     def _report_error(self, error: Exception) -> None:
         self.run(act.ReportError(error))

@@ -8,6 +8,7 @@ when it arrives (in any order relative to the answer).
 
 from __future__ import annotations
 
+import bisect
 import collections
 from typing import Deque, Dict, List, Optional, Tuple, Union
 
@@ -33,10 +34,18 @@ def within_budget(messages: List[RealtimeMessage], budget: int) -> List[Realtime
 
 
 class MessageLog:
-    """Messages and pending transcripts (mutable; the reducer is the only writer)."""
+    """Messages and pending transcripts (mutable; the reducer is the only writer).
+
+    A message keeps the index it was appended at (``messages``, for updates), but the
+    conversation shows messages ordered by when each *began* (:meth:`ordered`): an answer
+    that started streaming before the user typed the next question comes before it, even
+    though it completes after it.
+    """
 
     def __init__(self) -> None:
-        self.messages: List[RealtimeMessage] = []
+        self.messages: List[RealtimeMessage] = []  # in the order they were appended
+        self._order: List[Tuple[int, int]] = []  # (began, index), sorted: the display order
+        self._clock = 0
         self.pending_user = ""
         self.pending_assistant = ""
         self.version = 0  # bumped on every change a snapshot would show
@@ -49,11 +58,24 @@ class MessageLog:
     def reset_session(self) -> None:
         self.voice_items: Dict[str, int] = {}  # committed voice messages awaiting a transcript
         self.speech_ms: Dict[str, int] = {}  # speech start, then duration, per future item
+        self.speech_began: Dict[str, int] = {}  # when the user began speaking each future item
 
-    def append(self, msg: RealtimeMessage) -> int:
+    def tick(self) -> int:
+        """A new point in conversation time: something began now."""
+        self._clock += 1
+        return self._clock
+
+    def append(self, msg: RealtimeMessage, began: Optional[int] = None) -> int:
+        """Add ``msg``, shown where ``began`` (a :meth:`tick`; default now) places it."""
+        index = len(self.messages)
         self.messages.append(msg)
+        bisect.insort(self._order, (self.tick() if began is None else began, index))
         self.version += 1
-        return len(self.messages) - 1
+        return index
+
+    def ordered(self) -> List[RealtimeMessage]:
+        """The messages in conversation order (by when each began)."""
+        return [self.messages[i] for _, i in self._order]
 
     def put(self, index: int, msg: RealtimeMessage) -> None:
         self.messages[index] = msg
@@ -85,6 +107,8 @@ class MessageLog:
     # --- voice turns ---------------------------------------------------------------------------
 
     def speech_started(self, item_id: Optional[str], at_ms: Optional[int]) -> None:
+        if item_id:
+            self.speech_began[item_id] = self.tick()
         if item_id and at_ms is not None:
             self.speech_ms[item_id] = at_ms
 
@@ -99,7 +123,7 @@ class MessageLog:
         duration = self.speech_ms.pop(item_id, None)
         msg = RealtimeMessage(id=item_id, role="user", parts=(AudioPart(None, duration),),
                               duration_ms=duration)
-        self.voice_items[item_id] = self.append(msg)
+        self.voice_items[item_id] = self.append(msg, self.speech_began.pop(item_id, None))
         return msg
 
     def user_delta(self, text: str) -> None:

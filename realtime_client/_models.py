@@ -6,6 +6,8 @@ Every class here is frozen (``attrs``); change one with :func:`attrs.evolve`.
 from __future__ import annotations
 
 import enum
+import math
+import numbers
 import time
 from typing import Any, Dict, Iterable, Mapping, Optional, Sequence, Tuple, Union
 
@@ -102,7 +104,11 @@ class ToolResultPart:
 
 @attrs.frozen
 class ImagePart:
-    """An image the user sent: base64 PNG or JPEG data (``send_image`` inlines URLs)."""
+    """An image the user sent: base64 data (or a base64 ``data:`` URL) and its sniffed type.
+
+    ``send_image`` reads files, inlines http(s) URLs and types the data by its magic bytes, so
+    ``mime_type`` is always what the data really is (OpenAI: ``image/png`` or ``image/jpeg``).
+    """
 
     data: str
     mime_type: str = "image/png"
@@ -271,8 +277,10 @@ class SessionConfig:
     """The session settings the client applies on connect and on ``update_session``.
 
     ``None`` means "leave the provider's default". ``tools`` holds :class:`~realtime_client.Tool`
-    objects. ``temperature`` is kept for providers that accept it; the OpenAI GA adapter never
-    sends it because the GA API rejects the whole update when it is present.
+    objects. Each provider's adapter refuses (``check_config``) what it cannot honour, at
+    construction and in ``update_session``: the OpenAI GA adapter refuses ``temperature`` (GA
+    removed it) and two ``output_modalities`` (GA takes one). ``docs/providers.md`` has the
+    table of what each setting does per provider.
     """
 
     model: Optional[str] = None
@@ -336,16 +344,51 @@ def _redacted(value: str) -> str:
     return "<redacted>" if value else "<empty>"
 
 
+def check_expiry(value: Any, name: str = "expires_at", unit: str = "seconds") -> float:
+    """``value`` as a float if it is a finite, positive number, else :class:`ValueError`.
+
+    Every way a token enters the client goes through here (the :class:`RealtimeToken`
+    constructor, :meth:`RealtimeToken.from_dict`, the token minting functions), so the refresh
+    timer is never handed a NaN, an infinity or a time at or before the epoch: any of those
+    would make it refetch in a tight loop or never.
+
+    Args:
+        value: the expiry as the caller gave it.
+        name: the field name for the message (``expires_at``, ``expiresAt``).
+        unit: what the number counts, for the message (``seconds``, ``milliseconds``).
+
+    Raises:
+        ValueError: not a real number (bools included), NaN, infinite, zero or negative.
+    """
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise ValueError(f"{name} must be a number ({unit} since the epoch), got {type(value).__name__}")
+    number = float(value)
+    if not math.isfinite(number) or number <= 0:
+        raise ValueError(f"{name} must be a finite, positive number ({unit} since the epoch), got {value!r}")
+    return number
+
+
+def _check_expires_at(inst: Any, attr: attrs.Attribute[Any], value: Any) -> None:
+    if value is not None:
+        check_expiry(value, attr.name)
+
+
 @attrs.frozen
 class RealtimeToken:
     """A short-lived credential for one provider, with the session config it was minted for.
 
-    The token text never appears in ``repr`` or ``str``.
+    The token text never appears in ``repr`` or ``str``. ``expires_at`` is epoch seconds, or
+    ``None`` for a token that does not expire (no refresh timer runs for it).
+
+    Raises:
+        ValueError: ``expires_at`` is NaN, infinite, zero or negative, or not a number.
+
+    .. versionchanged:: 0.2.0 ``expires_at`` is validated.
     """
 
     provider: str
     token: str = attrs.field(repr=_redacted)
-    expires_at: Optional[float] = None
+    expires_at: Optional[float] = attrs.field(default=None, validator=_check_expires_at)
     config: SessionConfig = attrs.field(factory=SessionConfig)
 
     @property
@@ -362,8 +405,8 @@ class RealtimeToken:
         """Parse TanStack's JSON (``expiresAt`` in ms) or snake_case (``expires_at`` in s).
 
         Raises:
-            ValueError: a required field is missing or of the wrong type (the message never
-                contains the token).
+            ValueError: a required field is missing or of the wrong type, or the expiry is not a
+                finite, positive number (the message never contains the token).
         """
         if not isinstance(data, Mapping):
             raise ValueError(f"a token must be a JSON object, got {type(data).__name__}")
@@ -375,9 +418,9 @@ class RealtimeToken:
             raise ValueError("token JSON 'provider' must be a string")
         expires_at: Optional[float]
         if data.get("expiresAt") is not None:
-            expires_at = _number(data["expiresAt"], "expiresAt") / 1000.0
+            expires_at = check_expiry(data["expiresAt"], "token JSON 'expiresAt'", "milliseconds") / 1000.0
         elif data.get("expires_at") is not None:
-            expires_at = _number(data["expires_at"], "expires_at")
+            expires_at = check_expiry(data["expires_at"], "token JSON 'expires_at'")
             if expires_at > 1e12:  # some providers send milliseconds here too
                 expires_at /= 1000.0
         else:
@@ -387,12 +430,6 @@ class RealtimeToken:
             raise ValueError("token JSON 'config' must be an object")
         return cls(provider=provider, token=token, expires_at=expires_at,
                    config=SessionConfig.from_dict(raw_config))
-
-
-def _number(value: Any, name: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ValueError(f"token JSON {name!r} must be a number, got {type(value).__name__}")
-    return float(value)
 
 
 def _positive(inst: Any, attr: attrs.Attribute[Any], value: Any) -> None:

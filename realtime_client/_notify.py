@@ -48,15 +48,25 @@ class Notifier:
         self._dispatcher = dispatcher
         self._outbox: Deque[_Call] = collections.deque()
         self._handover = threading.Lock()
+        self._handing_over = 0  # the thread inside flush(), if any
 
     def queue(self, callback: Callable[..., Any], *args: Any) -> None:
         self._outbox.append(_Call(callback, args))
 
     def flush(self) -> None:
+        me = threading.get_ident()
+        if self._handing_over == me:
+            # A dispatcher that runs callbacks synchronously, and a callback that called the
+            # client: the loop below (further up this stack) delivers what was just queued.
+            return
         with self._handover:
-            while self._outbox:
-                call = self._outbox.popleft()
-                try:
-                    self._dispatcher(call)
-                except Exception:
-                    log.exception("the dispatcher refused a callback (%s)", call.callback)
+            self._handing_over = me
+            try:
+                while self._outbox:
+                    call = self._outbox.popleft()
+                    try:
+                        self._dispatcher(call)
+                    except Exception:
+                        log.exception("the dispatcher refused a callback (%s)", call.callback)
+            finally:
+                self._handing_over = 0

@@ -32,6 +32,7 @@ from ._models import (
 )
 from ._provider import ProviderInfo
 from ._turns import Turn, TurnBook, build_message
+from ._util import new_id
 
 __all__ = ["Conversation", "Effects"]  # Effects is re-exported for the state owner
 
@@ -51,6 +52,7 @@ class Conversation:
         self.error: Optional[Exception] = None
         self.config = config  # what the user asked for (rejected changes reverted)
         self.applied = config  # what the provider accepted: reconnects start from it
+        self.started = config  # what the current connection was started with
         self.manual = config.vad_mode == "manual"
         self.queued: Deque[it.Intent] = collections.deque()  # intents held while reconnecting
         self.replay_count = 0
@@ -58,6 +60,8 @@ class Conversation:
         self.answer_request: collections.OrderedDict[str, int] = collections.OrderedDict()
         self.mic_open = False
         self.playback = True
+        self.chunks_played = 0  # audio chunks handed to the speaker
+        self.chunks_over = 0  # of those, the ones heard to the end, flushed or unplayable
         self._pending_updates: Dict[str, Tuple[str, ...]] = {}
         self._handlers: Dict[type, Callable[[Any, Effects], None]] = self._dispatch_table()
         self.reset_session()
@@ -69,10 +73,12 @@ class Conversation:
         self.active_turn: Optional[str] = None
         self.response_requested = False  # a request is out and its turn has not started
         self.requested = 0  # which request that is
+        self.cancel_requested = False  # the user interrupted it before it started: cut it at once
         self.want_response = False
         self.book = TurnBook()
         self.log.reset_session()
         self.audible = False
+        self.chunks_over = self.chunks_played  # what was queued died with the session
         self.interrupt_turn: Optional[str] = None
         self.captured_ms = 0.0
         self._pending_updates = {}
@@ -80,7 +86,8 @@ class Conversation:
     # what the state owner and the facade read (under the lock)
     @property
     def messages(self) -> List[RealtimeMessage]:
-        return self.log.messages
+        """The messages in conversation order."""
+        return self.log.ordered()
 
     # --- the entry point -------------------------------------------------------------------
 
@@ -130,13 +137,23 @@ class Conversation:
             self.mode = RealtimeMode.IDLE
             self.audible = False
 
+    @property
+    def unheard(self) -> bool:
+        """Assistant audio is queued for the speaker and not yet heard to its end."""
+        return self.chunks_over < self.chunks_played
+
+    def _answer_pending(self) -> bool:
+        """A response is requested or streaming (one the user cut off does not count)."""
+        active = self.active_turn is not None and self.active_turn not in self.book.cancelled
+        return active or self.response_requested or self.book.tools_outstanding()
+
     def _settle_mode(self) -> None:
         """Pick the resting mode: what is audible or awaited."""
         if self.status is not RealtimeStatus.CONNECTED:
             self.mode = RealtimeMode.IDLE
         elif self.audible:
             self.mode = RealtimeMode.SPEAKING
-        elif self.active_turn or self.response_requested or self.book.tools_outstanding():
+        elif self._answer_pending() or self.unheard:  # thinking until the answer is heard
             self.mode = RealtimeMode.THINKING
         elif self.manual and not self.mic_open:
             self.mode = RealtimeMode.IDLE
@@ -175,6 +192,7 @@ class Conversation:
 
     def _on_connecting(self, a: act.Connecting, fx: Effects) -> None:
         self.reset_session()
+        self.chunks_played = self.chunks_over = 0  # a new connect() plays through a new engine
         self.queued.clear()
         self.manual = a.manual
         self._set_status(RealtimeStatus.CONNECTING)
@@ -184,10 +202,17 @@ class Conversation:
         self.provider = a.info.provider
         self.ready = False
         self.start_error = None
+        self.started = self.config  # the connection starts from this (``_live`` reads it)
 
     def _on_ready(self, e: ev.Ready, fx: Effects) -> None:
         self.ready = True
-        self.applied = self.config  # the session was started from the desired config
+        self.applied = self.started
+        changed = tuple(f.name for f in attrs.fields(SessionConfig)
+                        if getattr(self.config, f.name) != getattr(self.started, f.name))
+        if changed and self.info.live_session_update:  # update_session() while connecting
+            update_id = new_id("cfg")
+            self._pending_updates[update_id] = changed
+            fx.intents.append(it.UpdateSession(update_id, self.config, self.started))
 
     def _on_connected(self, a: act.Connected, fx: Effects) -> None:
         self._set_status(RealtimeStatus.CONNECTED)
@@ -207,7 +232,7 @@ class Conversation:
             if turn.message_index is None and turn.has_content:
                 turn.stop_reason = "disconnected"
                 msg = build_message(turn)
-                turn.message_index = self.log.append(msg)
+                turn.message_index = self.log.append(msg, turn.began)
                 fx.notify("on_message", msg)
                 self.log.turn_result(msg, turn.request)
         if a.go_away:
@@ -236,6 +261,8 @@ class Conversation:
             fx.notify("on_go_away", 0.0)
         self.reset_session()
         self.queued.clear()
+        self.log.pending_user = ""  # messages stay; what was half-said goes
+        self.log.set_pending_assistant("")
         self._set_status(a.status)
         if a.error is not None:
             if a.notify_error:
@@ -256,8 +283,9 @@ class Conversation:
         if self.status is RealtimeStatus.CONNECTED and self.ready and self.info.live_session_update:
             self._pending_updates[a.update_id] = a.changed
             fx.intents.append(it.UpdateSession(a.update_id, a.config, previous))
-        elif self.status is not RealtimeStatus.RECONNECTING:
+        elif self.status in (RealtimeStatus.IDLE, RealtimeStatus.ERROR):
             self.applied = a.config  # applies with the next connection
+        # while connecting or reconnecting, Ready sends whatever differs from the start
         self._settle_mode()
 
     def _on_config_applied(self, e: ev.ConfigApplied, fx: Effects) -> None:
@@ -284,11 +312,12 @@ class Conversation:
         fx.notify("on_message", a.message)
         parts = tuple(p for p in a.message.parts if isinstance(p, (TextPart, ImagePart)))
         self._emit(it.UserMessage(a.message.id, parts), fx)
-        # even while a tool runs: the model answers asynchronously
-        self.answer_request[a.message.id] = self._request_response(fx)
-        while len(self.answer_request) > 64:  # only ask() reads these, right after sending
-            self.answer_request.popitem(last=False)
-        self.mode = RealtimeMode.THINKING
+        if a.respond:
+            # even while a tool runs: the model answers asynchronously
+            self.answer_request[a.message.id] = self._request_response(fx)
+            while len(self.answer_request) > 64:  # only ask() reads these, right after sending
+                self.answer_request.popitem(last=False)
+            self.mode = RealtimeMode.THINKING
 
     def _on_mic_changed(self, a: act.MicChanged, fx: Effects) -> None:
         self.mic_open = a.open
@@ -353,12 +382,17 @@ class Conversation:
 
     def _begin_interrupt(self, fx: Effects, *, by_user_speech: bool) -> None:
         turn = self.active_turn
-        if turn is None and not self.audible:
-            return  # nothing to cut off
+        if turn is None and self.response_requested and not by_user_speech:
+            # interrupt() before the answer began: cut it off as soon as it starts
+            self.response_requested, self.cancel_requested = False, True
+        if turn is None and not self.audible and not self.unheard:
+            self._settle_mode()
+            return  # nothing to cut off yet
         self.interrupt_turn = turn
         if turn is not None:
             fx.drop_items.extend(self.book.cut(turn))
         self.audible = False
+        self.chunks_over = self.chunks_played  # flushed
         fx.flush = True
         fx.flush_by_speech = by_user_speech
         fx.notify("on_interrupted")
@@ -368,6 +402,7 @@ class Conversation:
 
     def _on_flushed(self, a: act.Flushed, fx: Effects) -> None:
         turn, self.interrupt_turn = self.interrupt_turn, None
+        self.chunks_over = self.chunks_played
         still_active = turn is not None and turn == self.active_turn
         played = a.played
         item_id = heard = None
@@ -406,6 +441,8 @@ class Conversation:
 
     def _on_playback_idle(self, a: act.PlaybackIdle, fx: Effects) -> None:
         self.audible = False
+        over = self.chunks_played if a.played_through is None else a.played_through
+        self.chunks_over = min(self.chunks_played, max(self.chunks_over, over))
         self._settle_mode()
 
     # --- the assistant's side ------------------------------------------------------------------
@@ -413,17 +450,31 @@ class Conversation:
     def _on_turn_started(self, e: ev.TurnStarted, fx: Effects) -> None:
         self.active_turn = e.turn
         turn = self.book.start(e.turn)
-        if self.response_requested:
+        if turn.began is None:
+            turn.began = self.log.tick()
+        if self.response_requested or self.cancel_requested:
             turn.request = self.requested
         self.response_requested = False
+        if self.cancel_requested:
+            self.cancel_requested = False
+            self.book.cut(e.turn)
+            fx.intents.append(it.Interrupt(e.turn, None, None, False))
+            return
         if not self.audible:
             self.mode = RealtimeMode.THINKING
 
+    def _track(self, turn_id: Optional[str], item_id: Optional[str]) -> Optional[Turn]:
+        """The turn an output event belongs to; a turn begins with its first sign of life."""
+        turn = self.book.track(turn_id, item_id, self.active_turn)
+        if turn is not None and turn.began is None:
+            turn.began = self.log.tick()
+        return turn
+
     def _on_output_started(self, e: ev.OutputStarted, fx: Effects) -> None:
-        self.book.track(e.turn, e.item_id, self.active_turn)
+        self._track(e.turn, e.item_id)
 
     def _on_assistant_transcript(self, e: ev.AssistantTranscript, fx: Effects) -> None:
-        turn = self.book.track(e.turn, e.item_id, self.active_turn)
+        turn = self._track(e.turn, e.item_id)
         if turn is None or turn.cancelled:
             return
         turn.kind = turn.kind or e.kind
@@ -436,7 +487,7 @@ class Conversation:
         self.log.set_pending_assistant(turn.text)
 
     def _on_audio(self, e: ev.AudioChunk, fx: Effects) -> None:
-        turn = self.book.track(e.turn, e.item_id, self.active_turn)
+        turn = self._track(e.turn, e.item_id)
         if (turn is not None and turn.cancelled) or e.item_id in self.book.silenced:
             return  # late audio of a turn the user cut off
         if turn is not None:
@@ -444,6 +495,7 @@ class Conversation:
             turn.audio_ms += self.info.output_format.duration_ms(len(e.audio))
         if self.playback:
             fx.play.append((e.item_id, e.audio))
+            self.chunks_played += 1
         else:
             self.mode = RealtimeMode.SPEAKING  # nothing plays it: speaking while it streams
 
@@ -489,10 +541,13 @@ class Conversation:
                 turn.message_id = e.item_ids[0]
             if turn.has_content:
                 msg = build_message(turn)
-                turn.message_index = self.log.append(msg)
+                turn.message_index = self.log.append(msg, turn.began)
                 fx.notify("on_message", msg)
                 if not turn.tool_calls and failure is None:
                     self.log.turn_result(msg, turn.request)
+            elif turn.cancelled and turn.request is not None:  # a waiting ask() gets no answer
+                self.log.turn_result(RealtimeError("the response was interrupted before it said "
+                                                   "anything"), turn.request)
             self.book.ended(turn, turn.message_index)
         self.log.set_pending_assistant("")
         if e.usage is not None:
@@ -509,7 +564,7 @@ class Conversation:
     def _rebuild(self, turn: Turn) -> None:
         if turn.message_index is None:
             return
-        old = self.messages[turn.message_index]
+        old = self.log.messages[turn.message_index]
         new = build_message(turn)
         self.log.put(turn.message_index, attrs.evolve(
             new, timestamp=old.timestamp, interrupted=old.interrupted or new.interrupted,
@@ -532,7 +587,10 @@ class Conversation:
             self.response_requested = False
             self.want_response = True
             return
-        err = ProviderError(e.message or "the provider reported an error", provider=self.provider,
+        message = e.message or "the provider reported an error"
+        if e.kind == "fatal":
+            message = f"the provider ended the session: {message}"
+        err = ProviderError(message, provider=self.provider,
                             details={"code": e.code, "type": e.error_type, "param": e.param,
                                      "event_id": e.event_id})
         self._surface(err, fx)
@@ -545,5 +603,4 @@ class Conversation:
                 self._request_response(fx)  # a message sent since still wants its answer
             self._settle_mode()
         elif e.kind == "fatal":
-            fx.fail = ProviderError(f"the provider ended the session: {e.message}", provider=self.provider,
-                                    details={"code": e.code})
+            fx.fail = err  # the same object on_error got becomes client.error

@@ -28,6 +28,7 @@ class Turn:
     stop_reason: Optional[str] = None
     message_index: Optional[int] = None
     request: Optional[int] = None  # the response request this turn answers (None: unrequested)
+    began: Optional[int] = None  # when it began, in the message log's time (None: when it ends)
 
     @property
     def has_content(self) -> bool:

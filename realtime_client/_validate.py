@@ -6,91 +6,179 @@ import base64
 import binascii
 import os
 import re
-from typing import Any, Mapping, Optional, Tuple, Union
+from typing import Any, Mapping, Optional, Sequence, Tuple, Union
 
-from ._images import FETCH_TIMEOUT, IMAGE_TYPES, MAX_IMAGE_BYTES, fetch_image, image_type
+from ._images import FETCH_TIMEOUT, IMAGE_TYPES, KNOWN_IMAGE_TYPES, MAX_IMAGE_BYTES, fetch_image, image_type
 from ._provider import Adapter
 from ._types import AudioInput, AudioOutput
 
-__all__ = ["IMAGE_TYPES", "MAX_IMAGE_BYTES", "check_client_options", "image_payload"]
+__all__ = ["IMAGE_TYPES", "MAX_IMAGE_BYTES", "ImageData", "check_client_options", "image_payload",
+           "image_types_of"]
 
 _WHITESPACE = re.compile(r"\s+")
 _DATA_URL = re.compile(r"^data:([^;,]+)(?:;[^,]*)?;base64,(.*)$", re.DOTALL | re.IGNORECASE)
+_KINDS = ("raw image bytes, a file path (str or pathlib.Path), base64 text, a data: URL "
+          "or an http(s) URL")
+_MAX_PATH_CHARS = 4096  # longer text is never taken for a file name (it is base64)
+_PATHLIKE = re.compile(r"[/\\~]|\.[A-Za-z0-9]{2,5}$")  # a separator, ~ or a file extension
 
 
-def _mime(mime_type: Any) -> str:
+def _shown(text: str) -> str:
+    """``text`` for a message: quoted, at most 60 characters (its start and its end)."""
+    return repr(text if len(text) <= 60 else f"{text[:24]}...{text[-33:]}")
+
+
+def _declared(mime_type: Any) -> None:
+    """Check the caller's ``mime_type``: a known image type, or ``None``. It is never trusted."""
+    if mime_type is None:
+        return
     if not isinstance(mime_type, str):
-        raise TypeError(f"mime_type must be a string, got {type(mime_type).__name__}")
+        raise TypeError(f"mime_type must be a string or None, got {type(mime_type).__name__}")
     mime = mime_type.strip().lower()
-    if mime == "image/jpg":
-        mime = "image/jpeg"
-    if mime not in IMAGE_TYPES:
-        raise ValueError(f"unsupported image type {mime_type!r}; use one of {', '.join(IMAGE_TYPES)}")
-    return mime
+    if mime not in KNOWN_IMAGE_TYPES and mime != "image/jpg":
+        raise ValueError(f"unsupported image type {mime_type!r}; use one of {', '.join(KNOWN_IMAGE_TYPES)} "
+                         "or leave mime_type out (the type is read from the data)")
 
 
-def _checked(image: bytes) -> str:
+def _checked(image: bytes, what: str, accepted: Sequence[str], provider: Optional[str]) -> str:
     """The sniffed mime type of ``image`` after checking it is non-empty and within the limit."""
     if not image:
-        raise ValueError("image data is empty")
+        raise ValueError(f"{what} is empty")
     if len(image) > MAX_IMAGE_BYTES:
-        raise ValueError(f"image is {len(image)} bytes; the limit is {MAX_IMAGE_BYTES}")
-    return image_type(image)
+        raise ValueError(f"{what} is {len(image)} bytes; the limit is {MAX_IMAGE_BYTES}")
+    return image_type(image, what, accepted, provider)
 
 
-def _decoded(b64: str) -> bytes:
+def _decoded(b64: str) -> Optional[bytes]:
+    """``b64`` decoded if it is valid standard base64, else ``None``."""
     try:
         return base64.b64decode(b64, validate=True)
-    except (binascii.Error, ValueError) as exc:
-        raise ValueError("image data is not valid base64") from exc
+    except (binascii.Error, ValueError):
+        return None
 
 
-def image_payload(data: Union[str, bytes, bytearray], mime_type: str,
-                  *, timeout: float = FETCH_TIMEOUT) -> Tuple[str, str]:
+def _existing_file(text: str) -> Optional[str]:
+    """``text`` (``~`` expanded) if it names an existing file; a directory is refused."""
+    if len(text) > _MAX_PATH_CHARS or "\n" in text or "\0" in text:
+        return None
+    path = os.path.expanduser(text)
+    if os.path.isdir(path):
+        raise ValueError(f"image path {_shown(text)} is a directory, not an image file")
+    return path if os.path.isfile(path) else None
+
+
+def _read_file(path: Union[str, bytes], shown: str) -> bytes:
+    """The bytes of the image file at ``path``, refusing files over the limit before reading them."""
+    try:
+        size = os.path.getsize(path)
+        if size > MAX_IMAGE_BYTES:
+            raise ValueError(f"image file {shown} is {size} bytes; the limit is {MAX_IMAGE_BYTES}")
+        with open(path, "rb") as file:
+            return file.read(MAX_IMAGE_BYTES + 1)
+    except OSError as exc:
+        raise ValueError(f"cannot read image file {shown}: {exc.strerror or exc}") from exc
+
+
+def _from_file(path: Union[str, bytes], shown: str, accepted: Sequence[str],
+               provider: Optional[str]) -> Tuple[str, str]:
+    image = _read_file(path, shown)
+    return base64.b64encode(image).decode("ascii"), _checked(image, f"image file {shown}", accepted, provider)
+
+
+def image_types_of(adapter: Any) -> Tuple[Tuple[str, ...], Optional[str]]:
+    """The image mime types ``adapter`` accepts (its ``image_types``, default PNG and JPEG) and
+    its provider name, for messages."""
+    if adapter is None:
+        return IMAGE_TYPES, None
+    accepted = tuple(getattr(adapter, "image_types", IMAGE_TYPES))
+    return accepted, str(getattr(adapter, "provider", "")) or None
+
+
+ImageData = Union[str, bytes, bytearray, memoryview, "os.PathLike[str]"]
+
+
+def image_payload(data: ImageData, mime_type: Optional[str] = None, *, adapter: Any = None,
+                  timeout: float = FETCH_TIMEOUT) -> Tuple[str, str]:
     """Normalize ``send_image`` input to ``(data, mime_type)`` for an ``ImagePart``.
 
-    ``data`` may be raw bytes, base64 text (whitespace removed), a ``data:`` URL, or an http(s)
-    URL, which is downloaded (see :func:`realtime_client._images.fetch_image`) and returned as
-    base64. Only PNG and JPEG are accepted, recognised by their magic bytes; the sniffed type is
-    the one returned, so ``mime_type`` (and a data URL's declared type) only has to be one of
-    ``image/png``/``image/jpeg``. A data URL comes back as a data URL of the sniffed type.
+    ``data`` may be:
+
+    * raw bytes (``bytes``, ``bytearray``, ``memoryview``);
+    * a :class:`os.PathLike` (``pathlib.Path``): the file is read;
+    * a ``str``, tried in this order: an ``http(s)://`` URL (downloaded, see
+      :func:`realtime_client._images.fetch_image`); a ``data:...;base64,`` URL; the path of an
+      existing file (``~`` expanded); base64 text (whitespace removed). A string that is both an
+      existing file's name and valid base64 is read as the **file**. So a string from an
+      untrusted source may name a local image file that then gets sent: decode such input to
+      ``bytes`` first.
+
+    The type is read from the content's magic bytes (PNG, JPEG, WebP, GIF) and must be one the
+    adapter accepts (``adapter.image_types``; default, and OpenAI: PNG and JPEG). Nothing is
+    converted. ``mime_type`` and a data URL's declared type are not trusted: the sniffed type is
+    the one returned. A data URL comes back as a data URL of the sniffed type, anything else as
+    base64.
 
     Args:
         data: the image.
-        mime_type: ``"image/png"`` or ``"image/jpeg"`` (``image/jpg`` is taken as jpeg).
+        mime_type: ``None`` (default), or a declared type, which must name an image type
+            (``image/png``, ``image/jpeg``, ``image/webp``, ``image/gif``; ``image/jpg`` is jpeg).
+        adapter: the provider adapter, whose ``image_types`` and ``provider`` are used.
         timeout: seconds for downloading an http(s) URL: connect, redirects and body together.
 
     Raises:
-        TypeError: data is not str/bytes, or mime_type is not a str.
-        ValueError: empty, not base64, over 20 MiB, or not a PNG/JPEG (the message names the type
-            it got); for a URL also a Content-Type other than PNG/JPEG.
+        TypeError: data is none of the accepted kinds, or mime_type is not a str.
+        ValueError: empty; a file that does not exist or cannot be read; text that is none of the
+            accepted kinds; over 20 MiB; or not an image type the provider takes (the message
+            names the type it got and the types accepted). For a URL also a Content-Type the
+            provider does not take.
         ConnectionFailedError: a URL could not be fetched (network failure, timeout, HTTP error).
 
-    Threads: the caller's; a URL blocks it for at most about ``timeout`` seconds.
+    Threads: the caller's; a URL blocks it for at most about ``timeout`` seconds, a file for
+    as long as reading it takes.
     """
-    if isinstance(data, (bytes, bytearray)):
-        _mime(mime_type)
-        mime = _checked(bytes(data))
-        return base64.b64encode(bytes(data)).decode("ascii"), mime
+    accepted, provider = image_types_of(adapter)
+    _declared(mime_type)
+    if isinstance(data, os.PathLike):
+        path = os.fspath(data)
+        return _from_file(path, _shown(os.fsdecode(path)), accepted, provider)
+    if isinstance(data, (bytes, bytearray, memoryview)):
+        image = bytes(data)
+        return base64.b64encode(image).decode("ascii"), _checked(image, "image data", accepted, provider)
     if not isinstance(data, str):
-        raise TypeError(f"send_image data must be str or bytes, got {type(data).__name__}")
-    _mime(mime_type)
+        raise TypeError(f"send_image needs {_KINDS}; got {type(data).__name__}")
     text = data.strip()
     if not text:
         raise ValueError("image data is empty")
-    if text.lower().startswith(("http://", "https://")):
-        image, mime = fetch_image(text, timeout=timeout)
+    if text[:8].lower().startswith(("http://", "https://")):
+        image, mime = fetch_image(text, timeout=timeout, accepted=accepted, provider=provider)
         return base64.b64encode(image).decode("ascii"), mime
-    if text.lower().startswith("data:"):
+    if text[:5].lower() == "data:":
         match = _DATA_URL.match(text)
         if match is None:
             raise ValueError("a data: URL must look like data:image/png;base64,<data>")
-        _mime(match.group(1))
+        declared = match.group(1).strip().lower()
+        if not declared.startswith("image/"):
+            raise ValueError(f"a data: URL of type {match.group(1)!r} is not an image")
         payload = _WHITESPACE.sub("", match.group(2))
-        mime = _checked(_decoded(payload))
+        decoded = _decoded(payload)
+        if decoded is None:
+            raise ValueError("the data: URL's payload is not valid base64")
+        mime = _checked(decoded, "the data: URL's image", accepted, provider)
         return f"data:{mime};base64,{payload}", mime
+    found = _existing_file(text)
+    if found is not None:
+        return _from_file(found, _shown(text), accepted, provider)
     payload = _WHITESPACE.sub("", text)
-    return payload, _checked(_decoded(payload))
+    decoded = _decoded(payload)
+    looks_like_path = len(text) <= _MAX_PATH_CHARS and _PATHLIKE.search(text) is not None
+    if decoded is None:
+        if looks_like_path:
+            raise ValueError(f"no image file {_shown(text)} exists, and the text is not valid base64 "
+                             f"either; send_image accepts {_KINDS}")
+        raise ValueError(f"image data {_shown(text)} is not an existing file, not valid base64, and not "
+                         f"a data: or http(s) URL; send_image accepts {_KINDS}")
+    what = "image data (no file of that name exists; read as base64)" if looks_like_path else "image data"
+    return payload, _checked(decoded, what, accepted, provider)
 
 
 def _optional(name: str, value: Any, kinds: Any, what: str) -> None:

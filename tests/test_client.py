@@ -37,7 +37,7 @@ from tests.helpers import Recorder, check_conformance, frames_of, wait_until
 
 def test_connect_applies_session_before_returning(server, make_client):
     """connect() returns only after session.update was sent and acknowledged, with GA fields only."""
-    client = make_client(instructions="Be brief.", voice="marin", temperature=0.9)
+    client = make_client(instructions="Be brief.", voice="marin")
     client.connect(timeout=5)
     assert client.status == RealtimeStatus.CONNECTED and client.status == "connected"
     updates = frames_of(server, "session.update")

@@ -164,3 +164,157 @@ def test_a_session_the_server_ends_leaves_no_callback_thread(server, make_client
     client.connect(timeout=5)  # connecting again brings the callback thread back
     assert client.ask("again?", timeout=10).text
     assert "realtime-callbacks" in realtime_threads()
+
+
+# --- modes that tell the truth, and waiting until the assistant has finished speaking ---------
+
+def test_mode_is_thinking_until_queued_audio_is_heard_then_wait_for_playback(server, make_client):
+    """A fast server delivers 1.5 s of audio at once: after ask() the mode is not 'listening'
+    while it plays, and wait_for_playback() returns only once all of it was heard."""
+    out = BufferOutput(realtime=True)
+    rec = Recorder()
+    client = make_client(audio_output=out, **rec.options())
+    server.script(Reply.audio("A long spoken answer.", duration_ms=1500))
+    client.connect(timeout=5)
+    client.ask("talk to me", timeout=10)
+    assert client.mode in ("thinking", "speaking")
+    assert out.played_ms < 1400
+    started = time.monotonic()
+    client.wait_for_playback(timeout=10)
+    assert out.played_ms >= 1500 - 1
+    assert time.monotonic() - started > 0.5
+    wait_until(lambda: rec.of("on_mode_change")[-1:] == ["listening"] and len(rec.of("on_mode_change")) > 1,
+               what="listening once the audio drained")
+    modes = rec.of("on_mode_change")
+    assert modes == ["listening", "thinking", "speaking", "listening"], modes
+    started = time.monotonic()
+    client.wait_for_playback(timeout=1)  # nothing queued: at once
+    assert time.monotonic() - started < 0.1
+
+
+def test_wait_for_playback_times_out_and_returns_when_the_session_ends(server, make_client):
+    out = BufferOutput(realtime=True)
+    client = make_client(audio_output=out)
+    server.script(Reply.audio("Long.", duration_ms=3000))
+    client.connect(timeout=5)
+    client.ask("go", timeout=10)
+    with pytest.raises(TimeoutError):
+        client.wait_for_playback(timeout=0.2)
+    threading.Timer(0.2, client.disconnect).start()
+    started = time.monotonic()
+    client.wait_for_playback(timeout=5)
+    assert time.monotonic() - started < 2
+
+
+def test_wait_for_playback_without_a_speaker_returns_at_once(server, make_client):
+    client = make_client(auto_playback=False)
+    server.script(Reply.audio("Unheard.", duration_ms=2000))
+    client.connect(timeout=5)
+    client.ask("go", timeout=10)
+    started = time.monotonic()
+    client.wait_for_playback(timeout=5)
+    assert time.monotonic() - started < 0.1
+
+
+def test_interrupt_goes_to_listening_at_once_and_never_back_to_thinking(server, make_client):
+    """While the cancelled response winds down the mode stays 'listening'."""
+    out = BufferOutput(realtime=True)
+    rec = Recorder()
+    client = make_client(audio_output=out, **rec.options())
+    server.script(Reply.audio("A long answer to be cut off.", duration_ms=3000))
+    client.connect(timeout=5)
+    client.ask("go", timeout=10)
+    wait_until(lambda: client.mode == "speaking", what="speaking")
+    before = len(rec.of("on_mode_change"))
+    client.interrupt()
+    assert client.mode == "listening"
+    client.wait_for_playback(timeout=1)  # the flushed audio counts as done
+    time.sleep(0.3)
+    assert rec.of("on_mode_change")[before:] == ["listening"]
+    assert client.messages[-1].interrupted
+
+
+def test_interrupt_while_thinking_goes_to_listening_at_once(paced, paced_client):
+    rec = Recorder()
+    client = paced_client(**rec.options())
+    paced.script(Reply.audio("Slow to start.", duration_ms=2000))
+    client.connect(timeout=5)
+    client.send_text("go")
+    assert client.mode == "thinking"
+    client.interrupt()
+    assert client.mode == "listening"
+    time.sleep(0.5)
+    assert "thinking" not in rec.of("on_mode_change")[rec.of("on_mode_change").index("thinking") + 1:]
+
+
+# --- what TanStack's client resets, and the callbacks a GUI subscribes with -------------------
+
+def test_disconnect_clears_pending_transcripts_and_keeps_messages(paced, paced_client):
+    client = paced_client()
+    paced.script(Reply.audio("A long answer that is still streaming when we hang up.", duration_ms=3000))
+    client.connect(timeout=5)
+    client.send_text("first")
+    wait_until(lambda: client.pending_assistant_transcript, what="a pending assistant transcript")
+    client.disconnect()
+    assert client.pending_assistant_transcript == "" and client.pending_user_transcript == ""
+    assert client.state.pending_assistant_transcript == ""
+    assert client.status == "idle" and client.mode == "idle"
+    assert [m.role for m in client.messages][:1] == ["user"]
+
+
+def test_on_state_change_is_a_constructor_keyword(server, make_client):
+    states: List[Any] = []
+    client = make_client(on_state_change=states.append)
+    client.connect(timeout=5)
+    wait_until(lambda: any(s.status == "connected" for s in states), what="a connected snapshot")
+    with pytest.raises(TypeError):
+        make_client(on_state_change="not callable")
+
+
+def test_on_connect_brackets_the_session_not_each_reconnect(server, make_client):
+    """Decided: on_connect/on_disconnect fire per connect() .. end; a reconnect shows as status."""
+    rec = Recorder()
+    client = make_client(**rec.options())
+    client.connect(timeout=5)
+    server.drop()
+    wait_until(lambda: rec.of("on_status_change")[-2:] == ["reconnecting", "connected"], what="reconnected")
+    assert rec.of("on_connect") == [None] and rec.of("on_disconnect") == []
+    client.disconnect()
+    wait_until(lambda: rec.of("on_disconnect") == [None], what="on_disconnect")
+
+
+def test_update_session_while_connecting_reaches_the_session(server, make_client):
+    """A change made during the handshake is sent once the session is ready, not just remembered."""
+    server.handshake_delay = 0.5
+    client = make_client(instructions="Old instructions.")
+    client.connect(wait=False)
+    time.sleep(0.1)
+    assert client.status == "connecting"
+    client.update_session(instructions="New instructions.")
+    wait_until(lambda: client.status == "connected", what="connected")
+    wait_until(lambda: server.connections[-1].session.get("instructions") == "New instructions.",
+               what="the live session to get the new instructions")
+    client.ask("hi", timeout=10)
+    assert client.session_config.instructions == "New instructions."
+    server.drop()  # a reconnect re-applies the accepted change
+    wait_until(lambda: len(server.connections) == 2 and client.status == "connected", what="reconnected")
+    assert server.connections[-1].session.get("instructions") == "New instructions."
+
+
+def test_a_synchronous_dispatcher_may_call_the_client_from_a_callback(server, make_client):
+    """dispatcher=lambda fn: fn() and a callback that talks back: no deadlock, order kept."""
+    seen: List[str] = []
+    holder: List[RealtimeClient] = []
+
+    def on_message(msg: Any) -> None:
+        seen.append(f"{msg.role}:{msg.text}")
+        if msg.role == "assistant" and len(seen) < 4:
+            holder[0].send_text("and again")  # re-enters the client from inside its callback
+
+    server.script(Reply.text("One."), Reply.text("Two."))
+    client = make_client(dispatcher=lambda fn: fn(), on_message=on_message, auto_playback=False)
+    holder.append(client)
+    client.connect(timeout=5)
+    client.send_text("go")
+    wait_until(lambda: len(seen) >= 4, what="two exchanges")
+    assert seen[:4] == ["user:go", "assistant:One.", "user:and again", "assistant:Two."]

@@ -7,20 +7,33 @@ import socket
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Callable, Dict, Iterator
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Callable, Dict, Iterator, List
 
 import pytest
 import requests
 
 from realtime_client._errors import ConnectionFailedError
-from realtime_client._images import MAX_IMAGE_BYTES, MAX_REDIRECTS, fetch_image, image_type
+from realtime_client._images import (
+    KNOWN_IMAGE_TYPES,
+    MAX_IMAGE_BYTES,
+    MAX_REDIRECTS,
+    fetch_image,
+    image_type,
+    sniff_image_type,
+)
 from realtime_client._validate import image_payload
+from realtime_client.adapters import openai_realtime
+from tests.helpers import frames_of
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\0\0\0\rIHDR" + b"\0" * 64
 JPEG = b"\xff\xd8\xff\xe0\0\x10JFIF\0" + b"\0" * 64
 GIF = b"GIF89a" + b"\0" * 64
+WEBP = b"RIFF\x10\0\0\0WEBPVP8 " + b"\0" * 64
 HTML = b"<!DOCTYPE html><html><body>not an image</body></html>"
 STOP = threading.Event()  # set at teardown so stalling handlers return
+SEEN_ACCEPT: List[str] = []  # the Accept header of every request to /accept.png
 
 
 def _send(handler: BaseHTTPRequestHandler, status: int, body: bytes, headers: Dict[str, str]) -> None:
@@ -69,6 +82,9 @@ ROUTES: Dict[str, Callable[[BaseHTTPRequestHandler], None]] = {
     "/octet.png": lambda h: _send(h, 200, PNG, {"Content-Type": "application/octet-stream"}),
     "/untyped.jpg": lambda h: _send(h, 200, JPEG, {}),
     "/anim.gif": lambda h: _send(h, 200, GIF, {"Content-Type": "image/gif"}),
+    "/photo.webp": lambda h: _send(h, 200, WEBP, {"Content-Type": "image/webp"}),
+    "/accept.png": lambda h: (SEEN_ACCEPT.append(h.headers.get("Accept", "")),
+                              _send(h, 200, PNG, {"Content-Type": "image/png"})),
     "/octet.gif": lambda h: _send(h, 200, GIF, {"Content-Type": "application/octet-stream"}),
     "/page.html": lambda h: _send(h, 200, HTML, {"Content-Type": "text/html; charset=utf-8"}),
     "/lying.png": lambda h: _send(h, 200, HTML, {"Content-Type": "image/png"}),
@@ -137,6 +153,32 @@ def test_png_and_jpeg_are_recognised_by_their_magic_bytes(data, mime):
     assert image_type(data) == mime
 
 
+@pytest.mark.parametrize("data, mime", [(PNG, "image/png"), (JPEG, "image/jpeg"), (WEBP, "image/webp"),
+                                        (GIF, "image/gif"), (b"GIF87a" + b"\0" * 8, "image/gif"),
+                                        (memoryview(PNG), "image/png"), (b"RIFF\0\0\0\0WAVE", None),
+                                        (b"\xff\xd8", None), (b"", None), (b"not an image", None)])
+def test_the_sniffer_knows_png_jpeg_webp_and_gif_by_their_magic_numbers(data, mime):
+    """sniff_image_type names the four image types by their first bytes and nothing else."""
+    assert sniff_image_type(data) == mime
+
+
+def test_an_adapter_can_accept_more_types_and_gets_them_by_content():
+    """image_payload takes WebP and GIF when the adapter's image_types lists them, typed by content."""
+    wide = SimpleNamespace(provider="wide", image_types=KNOWN_IMAGE_TYPES)
+    assert image_payload(WEBP, adapter=wide)[1] == "image/webp"
+    assert image_payload(GIF, "image/png", adapter=wide)[1] == "image/gif"
+    narrow = SimpleNamespace(provider="narrow", image_types=("image/jpeg",))
+    with pytest.raises(ValueError, match="is PNG; only JPEG images can be sent to narrow"):
+        image_payload(PNG, adapter=narrow)
+    with pytest.raises(ValueError, match=r"not a PNG, JPEG, WebP or GIF image \(it starts with 00 01"):
+        image_payload(b"\0\x01\x02", adapter=wide)
+
+
+def test_the_openai_adapter_accepts_only_png_and_jpeg():
+    """openai_realtime() declares PNG and JPEG, the formats the openai SDK documents for input_image."""
+    assert openai_realtime().image_types == ("image/png", "image/jpeg")
+
+
 @pytest.mark.parametrize("data, named", [
     (GIF, "is GIF"), (b"RIFF\x10\0\0\0WEBPVP8 " + b"\0" * 16, "is WebP"), (b"BM" + b"\0" * 30, "is BMP"),
     (b"\0\0\0\x1cftypavif" + b"\0" * 16, "is AVIF"), (b"\0\0\0\x18ftypheic" + b"\0" * 16, "is HEIC"),
@@ -159,6 +201,22 @@ def test_other_formats_are_refused_naming_what_they_are(data, named):
 def test_png_and_jpeg_urls_are_downloaded_with_their_real_type(http_base, path, body, mime):
     """A PNG or JPEG served as its type, as octet-stream or untyped comes back whole with its real type."""
     assert fetch_image(http_base + path) == (body, mime)
+
+
+def test_the_accept_header_lists_only_what_the_provider_takes(http_base):
+    """A fetch asks for the accepted types only, so a negotiating server sends one of them."""
+    SEEN_ACCEPT.clear()
+    fetch_image(f"{http_base}/accept.png")
+    fetch_image(f"{http_base}/accept.png", accepted=KNOWN_IMAGE_TYPES)
+    assert SEEN_ACCEPT == ["image/png, image/jpeg", "image/png, image/jpeg, image/webp, image/gif"]
+
+
+def test_a_webp_url_is_refused_for_openai_and_fetched_when_accepted(http_base):
+    """image/webp is refused by Content-Type under the default types and returned when it is accepted."""
+    refused = "Content-Type 'image/webp'; only image/png and image/jpeg can be sent"
+    with pytest.raises(ValueError, match=refused):
+        fetch_image(f"{http_base}/photo.webp")
+    assert fetch_image(f"{http_base}/photo.webp", accepted=KNOWN_IMAGE_TYPES) == (WEBP, "image/webp")
 
 
 def test_image_payload_inlines_a_url_as_base64(http_base):
@@ -290,3 +348,84 @@ def test_send_image_with_a_bad_url_raises_and_sends_nothing(http_base, server, m
         client.send_image(f"{http_base}/missing.png")
     assert client.messages == () and server.received == before
 
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode("ascii")
+
+
+def _image_urls(server) -> List[str]:
+    return [part["image_url"] for f in frames_of(server, "conversation.item.create")
+            for part in f["item"].get("content", []) if part.get("type") == "input_image"]
+
+
+def test_send_image_reads_a_file_path_given_as_str_or_path(tmp_path, server, make_client):
+    """A str path and a pathlib.Path are read from disk; the data URI is typed by content, not the name."""
+    png_file, jpeg_named_png = tmp_path / "cat.png", tmp_path / "dog.png"
+    png_file.write_bytes(PNG)
+    jpeg_named_png.write_bytes(JPEG)
+    client = make_client(auto_playback=False)
+    client.connect(timeout=5)
+    first = client.send_image(str(png_file))
+    second = client.send_image(jpeg_named_png, "image/png")
+    server.wait_for_frame("conversation.item.create", count=2)
+    assert _image_urls(server) == [f"data:image/png;base64,{_b64(PNG)}",
+                                   f"data:image/jpeg;base64,{_b64(JPEG)}"]
+    assert (first.parts[0].mime_type, second.parts[0].mime_type) == ("image/png", "image/jpeg")
+
+
+def test_a_str_that_is_both_an_existing_file_and_base64_is_read_as_the_file(tmp_path, monkeypatch,
+                                                                              server, make_client):
+    """'QUJD' is valid base64 (b'ABC'); when a file of that name exists its content is what is sent."""
+    monkeypatch.chdir(tmp_path)
+    Path("QUJD").write_bytes(JPEG)
+    client = make_client(auto_playback=False)
+    client.connect(timeout=5)
+    message = client.send_image("QUJD")
+    server.wait_for_frame("conversation.item.create")
+    assert _image_urls(server) == [f"data:image/jpeg;base64,{_b64(JPEG)}"]
+    assert message.parts[0].mime_type == "image/jpeg"
+
+
+def test_paths_that_cannot_be_read_are_refused_and_nothing_is_sent(tmp_path, server, make_client):
+    """A missing file, a directory, a non-image file or an oversized file raise ValueError naming the path."""
+    (tmp_path / "notes.txt").write_bytes(b"shopping list")
+    with (tmp_path / "huge.png").open("wb") as huge:
+        huge.truncate(MAX_IMAGE_BYTES + 1)  # sparse: the size is refused before anything is read
+    client = make_client(auto_playback=False)
+    client.connect(timeout=5)
+    before = list(server.received)
+    cases = [
+        (str(tmp_path / "missing" / "cat.png"),
+         "no image file .*missing/cat.png' exists, and the text is not valid base64"),
+        ("cat.png", "no image file 'cat.png' exists"),
+        (tmp_path / "missing.png", "cannot read image file .*missing.png': No such file or directory"),
+        (str(tmp_path), "is a directory, not an image file"),
+        (tmp_path / "notes.txt",
+         r"image file .*notes.txt' is not a PNG or JPEG image \(it starts with 73 68"),
+        (tmp_path / "huge.png", f"huge.png' is {MAX_IMAGE_BYTES + 1} bytes; the limit is {MAX_IMAGE_BYTES}"),
+    ]
+    for data, message in cases:
+        with pytest.raises(ValueError, match=message):
+            client.send_image(data)
+    assert client.messages == () and server.received == before
+
+
+def test_send_image_asks_for_a_response_unless_respond_is_false(server, make_client):
+    """By default an image is followed by response.create; respond=False sends only the item."""
+    client = make_client(auto_playback=False)
+    client.connect(timeout=5)
+    client.send_image(PNG, respond=False)
+    server.wait_for_frame("conversation.item.create")
+    assert client.mode == "listening" and frames_of(server, "response.create") == []
+    answer = client.ask("What is in the picture?", timeout=10)
+    assert answer.role == "assistant"
+    kinds = [(f["type"], f.get("item", {}).get("content", [{}])[0].get("type"))
+             for f in server.received if f["type"] in ("conversation.item.create", "response.create")]
+    assert kinds == [("conversation.item.create", "input_image"), ("conversation.item.create", "input_text"),
+                     ("response.create", None)]
+    client.send_image(JPEG)
+    server.wait_for_frame("response.create", count=2)
+    client.wait_for_response(timeout=10)
+    with pytest.raises(TypeError, match="respond must be True or False"):
+        client.send_image(PNG, respond="no")

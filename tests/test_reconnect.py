@@ -167,6 +167,8 @@ def test_quota_error_is_fatal(server, make_client):
     wait_until(lambda: client.status == "error", what="error status")
     wait_until(lambda: rec.of("on_disconnect"), what="on_disconnect")
     assert "quota" in str(client.error)
+    assert rec.of("on_error") == [client.error]  # reported once, and the very object kept
+    assert "ended the session" in str(client.error)
     time.sleep(0.3)
     assert len(server.connections) == 1
 
@@ -187,5 +189,6 @@ def test_failing_token_refresh_reports_and_keeps_the_session(server, make_client
     wait_until(lambda: len(calls) >= 4, timeout=6, what="refresh retried until it worked")
     assert len(rec.of("on_error")) >= 2
     assert all("token endpoint down" in str(e) for e in rec.of("on_error"))
+    assert client.error is rec.of("on_error")[-1]  # the failed refresh is the current error
     assert client.status == "connected"
     assert client.ask("still fine?", timeout=10).role == "assistant"

@@ -400,3 +400,56 @@ def test_a_rejected_request_still_answers_a_message_queued_behind_it(conv):
     assert kinds(fx) == ["RequestResponse"]
     feed(conv, *_text_turn("r1", "A2"))
     assert conv.log.answer_to(conv.answer_request["q2"]).text == "A2"
+
+
+def test_queued_audio_keeps_the_mode_thinking_until_heard_then_speaking(conv):
+    """Between the turn's end and the first audible sample the mode is thinking, not listening."""
+    fx = feed(conv, *audio_turn())
+    assert len(fx.play) == 1 and conv.unheard
+    assert conv.mode is RealtimeMode.THINKING
+    feed(conv, act.PlaybackStarted("item_a"))
+    assert conv.mode is RealtimeMode.SPEAKING
+    feed(conv, act.PlaybackIdle(played_through=1))
+    assert conv.mode is RealtimeMode.LISTENING and not conv.unheard
+
+
+def test_an_idle_report_that_predates_new_audio_keeps_it_unheard(conv):
+    """The speaker went idle after chunk 1 while chunk 2 was on its way: still waiting for it."""
+    feed(conv, *audio_turn("r1", "a1")[:3])
+    feed(conv, act.PlaybackStarted("a1"), ev.AudioChunk("r1", "a1", b"\x00\x01" * 240))
+    feed(conv, act.PlaybackIdle(played_through=1), *audio_turn("r1", "a1")[3:])
+    assert conv.unheard and conv.mode is RealtimeMode.THINKING
+    feed(conv, act.PlaybackIdle(played_through=2))
+    assert conv.mode is RealtimeMode.LISTENING
+
+
+def test_interrupt_before_the_answer_starts_cancels_it_when_it_does(conv):
+    feed(conv, _user("q1"))
+    wanted = conv.answer_request["q1"]
+    fx = feed(conv, act.RequestInterrupt())
+    assert conv.mode is RealtimeMode.LISTENING and kinds(fx) == []
+    fx = feed(conv, ev.TurnStarted("r1"))
+    assert kinds(fx) == ["Interrupt"] and fx.intents[0].turn == "r1"
+    assert conv.mode is RealtimeMode.LISTENING
+    fx = feed(conv, ev.AudioChunk("r1", "a1", b"\x00\x01" * 240), ev.TurnEnded("r1", "interrupted"))
+    assert fx.play == [] and conv.mode is RealtimeMode.LISTENING
+    assert isinstance(conv.log.answer_to(wanted), Exception)  # ask() ends instead of timing out
+
+
+def test_messages_are_ordered_by_when_each_began(conv):
+    """Q2 typed while A1 streams: the conversation reads Q1, A1, Q2, A2 (not Q1, Q2, A1, A2)."""
+    feed(conv, _user("q1"), ev.TurnStarted("r1"), ev.AudioChunk("r1", "a1", b"\x00\x01" * 240))
+    feed(conv, _user("q2"))
+    assert [m.id for m in conv.messages] == ["q1", "q2"]  # A1 is not complete yet
+    feed(conv, ev.TurnEnded("r1", "completed", item_ids=("a1",)), *_text_turn("r2", "A2"))
+    assert [m.id for m in conv.messages] == ["q1", "a1", "q2", "r2_item"]
+    assert [m.id for m in conv.snapshot().messages] == ["q1", "a1", "q2", "r2_item"]
+
+
+def test_a_voice_message_is_placed_where_the_user_began_speaking(conv):
+    """The user barges in on A1: their voice message comes after A1, which began first."""
+    feed(conv, ev.TurnStarted("r1"), ev.AudioChunk("r1", "a1", b"\x00\x01" * 240))
+    feed(conv, ev.SpeechStarted("u1", 100), act.Flushed(None, True), ev.TurnEnded("r1", "interrupted"))
+    feed(conv, ev.SpeechStopped("u1", 900), ev.UserAudioCommitted("u1"),
+         ev.UserTranscript("u1", "stop", True))
+    assert [m.id for m in conv.messages] == ["a1", "u1"]

@@ -7,23 +7,27 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import socket
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Dict, Iterator, List, Optional
 
+import attrs
 import pytest
 import requests
 
 from realtime_client._errors import ConnectionFailedError, PermissionDeniedError, RealtimeError
-from realtime_client._models import RealtimeToken
+from realtime_client._models import RealtimeToken, SessionConfig
 from realtime_client.tokens import TokenSource, fetch_token, openai_realtime_token
+from tests.helpers import Recorder, wait_until
 
 API_KEY = "sk-proj-TESTKEY0123456789abcdefghijklmnopqrstuv"
 EPHEMERAL = "ek_68af1a2b3c4d5e6f7a8b9c0d1e2f3a4b"
 APP_SESSION = "app-session-cookie-value-42"
 SECRETS = (API_KEY, EPHEMERAL, APP_SESSION)
+_BAD_EXPIRIES = {"nan": float("nan"), "inf": float("inf"), "zero": 0, "negative": -1}
 
 
 class _Server(ThreadingHTTPServer):
@@ -114,6 +118,12 @@ class TokenServer:
             self._reply(h, 200, f"<html>{EPHEMERAL}</html>".encode(), "text/html")
         elif path == "/badshape":
             self._reply(h, 200, {"hello": "world"})
+        elif path.startswith("/bad-expiry/"):  # /bad-expiry/<nan|inf|zero|negative>/... : a broken expiry
+            bad = _BAD_EXPIRIES[path.split("/")[2]]
+            if path.endswith("/realtime/client_secrets"):  # OpenAI's minting route
+                self._reply(h, 200, {"value": EPHEMERAL, "expires_at": bad, "session": {"model": "m"}})
+            else:  # a TanStack token route; json.dumps writes NaN/Infinity, which json.loads reads back
+                self._reply(h, 200, {"provider": "openai", "token": EPHEMERAL, "expiresAt": bad})
         else:
             self._reply(h, 404, {"error": {"message": "Not found"}})
 
@@ -380,3 +390,125 @@ def test_openai_token_server_errors(srv, capture_all):
     with pytest.raises(ConnectionFailedError) as info2:
         dead()
     _assert_no_secret(*_error_texts(info.value), *_error_texts(info2.value), capture_all.text)
+
+
+# --- expiries: NaN, infinite and non-positive ones are refused wherever a token enters -----------
+
+BAD_EXPIRY_VALUES = [math.nan, math.inf, -math.inf, 0, 0.0, -1, -1.5e9]
+BAD_EXPIRY_IDS = ["nan", "inf", "-inf", "zero", "zero-float", "negative", "negative-float"]
+
+
+@pytest.mark.parametrize("bad", BAD_EXPIRY_VALUES, ids=BAD_EXPIRY_IDS)
+def test_the_token_constructor_refuses_nan_infinite_and_non_positive_expiries(bad):
+    """RealtimeToken(expires_at=...) raises ValueError naming expires_at and the value; evolve does too."""
+    with pytest.raises(ValueError, match=r"expires_at must be a finite, positive number \(seconds"):
+        RealtimeToken(provider="openai", token=EPHEMERAL, expires_at=bad)
+    good = RealtimeToken(provider="openai", token=EPHEMERAL, expires_at=time.time() + 60)
+    with pytest.raises(ValueError, match="expires_at must be a finite, positive number"):
+        attrs.evolve(good, expires_at=bad)
+
+
+@pytest.mark.parametrize("bad", [True, "1700000000", [1]], ids=["bool", "string", "list"])
+def test_the_token_constructor_refuses_expiries_that_are_not_numbers(bad):
+    """A bool, string or list expiry raises ValueError naming its type."""
+    with pytest.raises(ValueError, match=f"expires_at must be a number .*got {type(bad).__name__}"):
+        RealtimeToken(provider="openai", token=EPHEMERAL, expires_at=bad)
+
+
+def test_the_token_constructor_accepts_none_and_real_numbers():
+    """None (never expires), ints and floats are accepted as they are."""
+    assert RealtimeToken(provider="openai", token=EPHEMERAL).expires_at is None
+    for value in (1_900_000_000, 0.5):
+        assert RealtimeToken(provider="openai", token=EPHEMERAL, expires_at=value).expires_at == value
+
+
+@pytest.mark.parametrize("key", ["expiresAt", "expires_at"])
+@pytest.mark.parametrize("bad", BAD_EXPIRY_VALUES, ids=BAD_EXPIRY_IDS)
+def test_from_dict_refuses_nan_infinite_and_non_positive_expiries(key, bad):
+    """TanStack expiresAt (ms) and snake_case expires_at (s) that are NaN, infinite or <= 0 are refused."""
+    unit = "milliseconds" if key == "expiresAt" else "seconds"
+    expected = rf"token JSON '{key}' must be a finite, positive number \({unit}"
+    with pytest.raises(ValueError, match=expected) as info:
+        RealtimeToken.from_dict({"provider": "openai", "token": EPHEMERAL, key: bad})
+    assert EPHEMERAL not in str(info.value)
+
+
+def test_from_dict_still_refuses_expiries_that_are_not_numbers():
+    """A string expiresAt raises ValueError naming the field and the type."""
+    with pytest.raises(ValueError, match=r"token JSON 'expiresAt' must be a number .*got str"):
+        RealtimeToken.from_dict({"token": EPHEMERAL, "expiresAt": "soon"})
+
+
+@pytest.mark.parametrize("kind", ["nan", "inf", "zero", "negative"])
+def test_fetch_token_refuses_a_reply_with_a_broken_expiry(srv, kind):
+    """A token endpoint answering expiresAt NaN/Infinity/0/-1 raises ConnectionFailedError naming it."""
+    with pytest.raises(ConnectionFailedError, match="not a token: token JSON 'expiresAt' must be a finite"):
+        fetch_token(srv.url(f"/bad-expiry/{kind}/api/realtime-token"))()
+
+
+@pytest.mark.parametrize("kind", ["nan", "inf", "zero", "negative"])
+def test_openai_token_refuses_a_client_secret_with_a_broken_expiry(srv, kind, capture_all):
+    """A client_secrets reply with expires_at NaN/Infinity/0/-1 raises ConnectionFailedError, key unshown."""
+    source = openai_realtime_token(api_key=API_KEY, base_url=srv.url(f"/bad-expiry/{kind}/v1"))
+    expected = "unexpected client secret reply: 'expires_at' must be a finite, positive"
+    with pytest.raises(ConnectionFailedError, match=expected) as info:
+        source()
+    assert info.value.provider == "openai"
+    _assert_no_secret(*_error_texts(info.value), capture_all.text)
+
+
+@pytest.mark.parametrize("shape", ["tanstack-json", "token-object"])
+def test_a_get_token_returning_a_nan_expiry_fails_connect_clearly(server, make_client, shape):
+    """connect() raises CONNECTION_FAILED naming the expiry when get_token yields a NaN one; no socket opens.
+
+    As TanStack JSON the dict is refused by from_dict; as a RealtimeToken the constructor inside
+    get_token raises, which connect() reports the same way.
+    """
+    calls: List[int] = []
+
+    def get_token() -> Any:
+        calls.append(1)
+        secret = server.get_token().token
+        if shape == "tanstack-json":
+            return {"provider": "openai", "token": secret, "expiresAt": math.nan}
+        return RealtimeToken(provider="openai", token=secret, expires_at=math.nan)
+
+    rec = Recorder()
+    client = make_client(auto_playback=False, get_token=get_token, **rec.options())
+    with pytest.raises(ConnectionFailedError, match=r"get_token failed: .*expires_?[aA]t'? must be a finite"):
+        client.connect(timeout=5)
+    assert client.status == "error" and len(calls) == 1
+    wait_until(lambda: rec.of("on_error"), timeout=5, what="on_error")
+    assert server.connections == []
+
+
+def test_a_refresh_returning_a_nan_expiry_is_reported_and_retried_with_backoff(server, make_client):
+    """A refresh whose get_token result has a NaN expiry goes to on_error and is retried after 1 s, 2 s, ...
+
+    The session stays up, and get_token is not called in a tight loop.
+    """
+    calls: List[float] = []
+    errors: List[Exception] = []
+
+    def get_token() -> Any:
+        calls.append(time.monotonic())
+        if len(calls) == 1:
+            return server.token(ttl=1.0)  # refreshed after 0.5 s
+        return {"provider": "openai", "token": server.get_token().token, "expiresAt": math.nan}
+
+    client = make_client(auto_playback=False, get_token=get_token, on_error=errors.append)
+    client.connect(timeout=5)
+    time.sleep(2.0)
+    wait_until(lambda: errors, timeout=5, what="the refresh failure reaching on_error")
+    assert 2 <= len(calls) <= 4, f"get_token was called {len(calls)} times in about 2 s"
+    assert all(b - a >= 0.9 for a, b in zip(calls[1:], calls[2:])), "retries must back off"
+    assert all(isinstance(e, ConnectionFailedError) for e in errors)
+    assert all("'expiresAt' must be a finite" in str(e) for e in errors)
+    assert client.status == "connected"
+
+
+def test_session_config_in_tokens_is_unaffected():
+    """A valid token JSON with config still parses (the expiry check changed nothing else)."""
+    token = RealtimeToken.from_dict({"token": EPHEMERAL, "expires_at": 1_900_000_000,
+                                     "config": {"voice": "ash"}})
+    assert token.config == SessionConfig(voice="ash") and token.expires_at == 1_900_000_000.0

@@ -94,21 +94,23 @@ def test_an_image_of_exactly_the_limit_passes_validation():
     client.destroy()
 
 
-@pytest.mark.parametrize("mime", ["image/bmp", "image/svg+xml", "image/webp", "image/gif", "text/plain", "",
-                                  "png"])
+@pytest.mark.parametrize("mime", ["image/bmp", "image/svg+xml", "text/plain", "", "png"])
 def test_unsupported_mime_types_are_refused_listing_the_supported_ones(connected, mime):
-    """A mime type other than png/jpeg raises ValueError naming it and listing the accepted types."""
-    expected = f"unsupported image type '{mime}'; use one of image/png, image/jpeg"
+    """A declared mime type that names no known image type raises ValueError listing the known ones."""
+    expected = (f"unsupported image type '{mime}'; use one of image/png, image/jpeg, image/webp, image/gif "
+                "or leave mime_type out (the type is read from the data)")
     with pytest.raises(ValueError, match=f"^{re.escape(expected)}$"):
         connected.send_image(PNG, mime)
     assert connected.messages == ()
 
 
-def test_mime_type_is_case_insensitive_and_must_be_a_string(connected):
-    """IMAGE/PNG is accepted as image/png; a non-string mime type is a TypeError."""
+def test_mime_type_is_optional_case_insensitive_and_never_trusted(connected):
+    """mime_type may be left out or given in any case; the sniffed type is sent; a non-str is a TypeError."""
     assert connected.send_image(PNG, "IMAGE/PNG").parts[0].mime_type == "image/png"
-    with pytest.raises(TypeError, match="mime_type must be a string"):
-        connected.send_image(PNG, None)
+    assert connected.send_image(PNG).parts[0].mime_type == "image/png"
+    assert connected.send_image(PNG, "image/gif").parts[0].mime_type == "image/png"
+    with pytest.raises(TypeError, match="mime_type must be a string or None, got int"):
+        connected.send_image(PNG, 42)
 
 
 def test_empty_images_and_non_image_data_urls_are_refused(connected):
@@ -116,8 +118,10 @@ def test_empty_images_and_non_image_data_urls_are_refused(connected):
     for empty in (b"", ""):
         with pytest.raises(ValueError, match="empty"):
             connected.send_image(empty)
-    with pytest.raises(ValueError, match="unsupported image type"):
+    with pytest.raises(ValueError, match="a data: URL of type 'text/html' is not an image"):
         connected.send_image("data:text/html;base64,PGgxPmhpPC9oMT4=")
+    with pytest.raises(ValueError, match="payload is not valid base64"):
+        connected.send_image("data:image/png;base64,@@@@")
     wrapped = base64.encodebytes(PNG_BYTES + b"\0" * 200).decode()
     assert "\n" in wrapped
     assert "\n" not in connected.send_image(wrapped).parts[0].data
@@ -125,35 +129,42 @@ def test_empty_images_and_non_image_data_urls_are_refused(connected):
 
 @pytest.mark.parametrize("data", ["not base64!!", "QUJD=extra", "ftp://example.com/cat.png", "   ", "@@@@"])
 def test_invalid_base64_is_refused(connected, data):
-    """Text that is neither base64 nor an http(s)/data URL raises ValueError saying what is wrong."""
-    with pytest.raises(ValueError, match=r"not valid base64|empty"):
+    """Text that is no file, no base64 and no http(s)/data URL raises ValueError listing what is accepted."""
+    with pytest.raises(ValueError, match=r"not valid base64|empty") as info:
         connected.send_image(data)
+    assert "empty" in str(info.value) or "send_image accepts raw image bytes, a file path" in str(info.value)
     assert connected.messages == ()
 
 
 @pytest.mark.parametrize("data", [None, 42, ["x"], {"data": "x"}])
 def test_image_data_of_the_wrong_type_is_refused(connected, data):
-    """Image data that is neither str nor bytes raises TypeError naming the type."""
-    with pytest.raises(TypeError, match=type(data).__name__):
+    """Image data that is neither str, bytes nor a path raises TypeError naming the type and the kinds."""
+    with pytest.raises(TypeError, match=f"send_image needs raw image bytes, .*; got {type(data).__name__}"):
         connected.send_image(data)
 
 
 @pytest.mark.parametrize("name, image", [("GIF", GIF_BYTES), ("WebP", WEBP_BYTES)], ids=["GIF", "WebP"])
-def test_gif_and_webp_are_refused_in_every_input_form(connected, name, image):
-    """GIF or WebP bytes as raw bytes, base64 or a data URL raise ValueError naming the format."""
+def test_gif_and_webp_are_refused_in_every_input_form(connected, tmp_path, name, image):
+    """GIF or WebP as bytes, base64, a data URL (whatever its label) or a file raise ValueError naming it."""
     b64 = base64.b64encode(image).decode("ascii")
-    for data in (image, b64, f"data:image/png;base64,{b64}"):
-        with pytest.raises(ValueError, match=f"is {name}; only PNG and JPEG images can be sent"):
+    path = tmp_path / f"picture.{name.lower()}"
+    path.write_bytes(image)
+    mime = "image/gif" if name == "GIF" else "image/webp"
+    for data in (image, b64, f"data:image/png;base64,{b64}", f"data:{mime};base64,{b64}", path, str(path)):
+        with pytest.raises(ValueError, match=f"is {name}; only PNG and JPEG images can be sent to openai "
+                                             r"\(convert it first"):
             connected.send_image(data, "image/png")
-    with pytest.raises(ValueError, match="unsupported image type 'image/gif'"):
-        connected.send_image(f"data:image/gif;base64,{b64}")
     assert connected.messages == ()
 
 
-def test_bytes_that_are_no_image_at_all_are_refused_showing_their_start(connected):
-    """Base64 of text raises ValueError saying it is not a PNG or JPEG and showing its first bytes."""
+def test_bytes_that_are_no_image_at_all_are_refused_showing_their_start(server, connected):
+    """Base64 of text or bytes that are no image raise ValueError showing their first bytes; none is sent."""
+    before = list(server.received)
     with pytest.raises(ValueError, match=r"not a PNG or JPEG image \(it starts with 68 65 6c 6c 6f"):
         connected.send_image("aGVsbG8=", "image/png")
+    with pytest.raises(ValueError, match=r"^image data is not a PNG or JPEG image \(it starts with 6e 6f 74"):
+        connected.send_image(b"not an image")
+    assert connected.messages == () and server.received == before
 
 
 def test_valid_images_are_sent_as_user_messages_with_their_sniffed_type(server, connected):
@@ -208,6 +219,43 @@ def test_bad_constructor_options_fail_at_construction(options, error, message):
     """Each invalid option raises at construction time with a message naming the option."""
     with pytest.raises(error, match=message):
         offline(**options)
+
+
+@pytest.mark.parametrize(("options", "message"), [
+    ({"temperature": 0.8}, "temperature cannot be set for OpenAI Realtime"),
+    ({"output_modalities": ["audio", "text"]}, r"must be exactly \['audio'\] .* or \['text'\]"),
+    ({"max_output_tokens": 5000}, "must be 1 to 4096 or 'inf', got 5000"),
+    ({"model": "gpt-realtime-mini", "adapter": openai_realtime(url=LOOPBACK, model="gpt-realtime-2.1")},
+     "conflicts with openai_realtime"),
+    ({"provider_options": {"turn_detection": None}}, "beta session field"),
+], ids=["temperature", "two-modalities", "too-many-tokens", "model-conflict", "beta-field"])
+def test_options_openai_cannot_honour_fail_at_construction(options, message):
+    """An option the OpenAI adapter cannot honour raises ValueError from RealtimeClient(...) itself."""
+    with pytest.raises(ValueError, match=message):
+        offline(**options)
+
+
+def test_options_with_no_effect_warn_at_the_callers_line():
+    """semantic_eagerness with server VAD constructs, with a UserWarning pointing at the caller's line."""
+    with pytest.warns(UserWarning, match="semantic_eagerness has no effect with vad_mode='server'") as record:
+        client = offline(semantic_eagerness="low")
+    client.destroy()
+    assert record[0].filename == __file__
+
+
+def test_update_session_refuses_what_openai_cannot_honour_at_the_call_site(server, connected):
+    """update_session(temperature=...) or two modalities raise at once; config and wire stay unchanged."""
+    before, config = list(server.received), connected.session_config
+    with pytest.raises(ValueError, match="temperature cannot be set"):
+        connected.update_session(temperature=0.5)
+    with pytest.raises(ValueError, match="must be exactly"):
+        connected.update_session(output_modalities=["audio", "text"], instructions="x")
+    assert connected.session_config == config and server.received == before
+    with pytest.warns(UserWarning, match="vad_config \\(silence_duration_ms\\) has no effect") as record:
+        connected.update_session(vad_mode="manual", vad_config={"silence_duration_ms": 900})
+    assert record[0].filename == __file__
+    update = server.wait_for_frame("session.update", count=2)
+    assert update["session"]["audio"]["input"]["turn_detection"] is None
 
 
 def test_unknown_options_and_positional_arguments_are_refused():

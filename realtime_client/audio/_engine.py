@@ -175,6 +175,12 @@ class AudioEngine:
         return self._playback.received_ms(item_id)
 
     @property
+    def played_through(self) -> int:
+        """How many :meth:`play` calls are over (heard, flushed or unplayable), as of the
+        latest ``on_playback_idle``."""
+        return self._playback.played_through
+
+    @property
     def is_playing(self) -> bool:
         """Audio is queued or still audible."""
         return self._playback.is_playing

@@ -74,6 +74,8 @@ class Playback:
         self._state = "off"  # off | starting | running | failed
         self._thread: Optional[threading.Thread] = None
         self._ref_resampler: Optional[StreamResampler] = None  # device rate -> reference rate
+        self._chunks_in = 0  # play() calls so far
+        self._played_through = 0  # the first this many are over: heard, flushed or unplayable
 
     @property
     def state(self) -> str:
@@ -84,6 +86,13 @@ class Playback:
     def has_output(self) -> bool:
         """An output device was given."""
         return self._output is not None
+
+    @property
+    def played_through(self) -> int:
+        """How many :meth:`play` calls are over (heard to the end, flushed or unplayable) as of
+        the latest ``on_idle``: the client compares it with how many it made."""
+        with self._cond:
+            return self._played_through
 
     @property
     def is_playing(self) -> bool:
@@ -133,18 +142,23 @@ class Playback:
 
         Audio of an item that was flushed or dropped is counted but not played.
         """
-        if not data:
-            return
         seconds = self._format.duration_ms(len(data)) / 1000.0
-        pcm = decode(data, self._format.encoding)  # PCM16 at the provider rate
+        pcm = decode(data, self._format.encoding) if data else b""  # PCM16 at the provider rate
         with self._cond:
-            self._ledger.receive(item_id, seconds)
-            if self._output is None or self._stopping or self._state == "failed":
+            self._chunks_in += 1
+            if data:
+                self._ledger.receive(item_id, seconds)
+            playable = (bool(data) and self._output is not None and not self._stopping
+                        and self._state != "failed" and not self._ledger.is_dropped(item_id))
+            if playable:
+                self._queue.append((item_id, pcm, self._ledger.gen))
+                self._cond.notify_all()
                 return
-            if self._ledger.is_dropped(item_id):
-                return
-            self._queue.append((item_id, pcm, self._ledger.gen))
-            self._cond.notify_all()
+            quiet = not self._queue and not self._active
+            if quiet:
+                self._played_through = self._chunks_in
+        if quiet:  # nothing will play it, and nothing else is playing: say so now
+            safe_call(self._on_idle)
 
     def flush(self) -> Optional[PlayedItem]:
         """Barge-in: discard all queued audio and abort the device now.
@@ -161,6 +175,7 @@ class Playback:
             self._queue.clear()
             self._active = False
             self._audible_announced = False
+            self._played_through = self._chunks_in
             running = self._state == "running"
             self._flushing += 1
             self._cond.notify_all()
@@ -259,12 +274,12 @@ class Playback:
                 self._state = "failed"
                 self._queue.clear()
                 self._active = False
+                self._played_through = self._chunks_in
                 self._ledger.abandon_write()
-                was_audible, self._audible_announced = self._audible_announced, False
+                self._audible_announced = False
                 self._cond.notify_all()
             safe_call(self._on_error, err)
-            if was_audible:  # the speaker went silent for good: let the client leave 'speaking'
-                safe_call(self._on_idle)
+            safe_call(self._on_idle)  # the speaker went silent for good: nothing more will play
 
     def _thread_loop(self, out: AudioOutput, resampler: StreamResampler) -> None:
         res_gen = 0
@@ -314,6 +329,7 @@ class Playback:
                 return False  # more audio came, or a flush already ended this playback
             self._active = False
             self._audible_announced = False
+            self._played_through = self._chunks_in
             return True  # the ledger's timeline stays: a flush still reports what was heard last
 
     def _thread_write_pieces(self, out: AudioOutput, item_id: str, gen: int, data: bytes) -> None:

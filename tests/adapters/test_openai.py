@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import typing
+import warnings
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence
 
@@ -394,10 +395,11 @@ def test_provider_options_with_unknown_keys_are_sent_as_is() -> None:
 
 
 def test_temperature_and_model_are_never_sent() -> None:
-    """SessionConfig.temperature and .model are accepted by check_config but never put in session.update."""
-    config = SessionConfig(temperature=0.7, model="gpt-realtime-mini")
-    openai_realtime().check_config(config)
-    assert update_for(config) == base_session()
+    """.model passes check_config, .temperature does not; past check_config neither reaches the update."""
+    openai_realtime().check_config(SessionConfig(model="gpt-realtime-mini"))
+    with pytest.raises(ValueError, match="temperature cannot be set for OpenAI Realtime"):
+        openai_realtime().check_config(SessionConfig(temperature=0.7))
+    assert update_for(SessionConfig(temperature=0.7, model="gpt-realtime-mini")) == base_session()
 
 
 def test_provider_options_model_or_temperature_are_never_sent() -> None:
@@ -451,8 +453,17 @@ def test_unknown_audio_format_is_refused() -> None:
         ({"temperature": 0.8}, ValueError, "temperature"),
         ({"tools": MCP_TOOL}, TypeError, "list"),
         ({"tools": "mcp"}, TypeError, "list"),
+        ({"modalities": ["audio", "text"]}, ValueError, r"'modalities'\] is a beta.*output_modalities"),
+        ({"turn_detection": None}, ValueError, r"'turn_detection'\] is a beta.*audio\.input\.turn_detection"),
+        ({"voice": "ash"}, ValueError, r"'voice'\] is a beta.*audio\.output\.voice"),
+        ({"input_audio_format": "pcm16"}, ValueError, r"beta.*audio_format="),
+        ({"input_audio_transcription": {"model": "whisper-1"}}, ValueError, "input_transcription="),
+        ({"max_response_output_tokens": 10}, ValueError, "use max_output_tokens"),
+        ({"type": "transcription"}, ValueError, "'type'\\] must be 'realtime'"),
     ],
-    ids=["input-format", "output-format", "model", "temperature", "tools-dict", "tools-string"],
+    ids=["input-format", "output-format", "model", "temperature", "tools-dict", "tools-string",
+         "beta-modalities", "beta-turn-detection", "beta-voice", "beta-audio-format", "beta-transcription",
+         "beta-max-tokens", "type"],
 )
 def test_check_config_refuses_settings_that_corrupt_the_session(options: Dict[str, Any], error: type,
                                                                 match: str) -> None:
@@ -472,6 +483,109 @@ def test_check_config_refuses_settings_that_corrupt_the_session(options: Dict[st
 def test_check_config_accepts_sound_settings(config: SessionConfig) -> None:
     """Settings the session can carry pass check_config without an error."""
     assert openai_realtime().check_config(config) is None
+
+
+# Every SessionConfig setting, and what OpenAI GA does with it (the table in docs/providers.md).
+_HONOURED = [
+    SessionConfig(model="gpt-realtime-mini"),
+    SessionConfig(voice="marin"),
+    SessionConfig(instructions="Be brief."),
+    SessionConfig(instructions=""),
+    SessionConfig(tools=[SchemaTool(), MCP_TOOL]),
+    SessionConfig(vad_mode="server", vad_config=VADConfig(threshold=0.6, prefix_padding_ms=200,
+                                                          silence_duration_ms=700, idle_timeout_ms=6000,
+                                                          create_response=False, interrupt_response=False)),
+    SessionConfig(vad_mode="semantic", semantic_eagerness="high",
+                  vad_config=VADConfig(create_response=True, interrupt_response=False)),
+    SessionConfig(vad_mode="manual"),
+    SessionConfig(output_modalities=["audio"]),
+    SessionConfig(output_modalities="text"),
+    SessionConfig(max_output_tokens=1),
+    SessionConfig(max_output_tokens=4096),
+    SessionConfig(max_output_tokens="inf"),
+    SessionConfig(provider_options={"truncation": "disabled", "type": "realtime"}),
+]
+
+
+@pytest.mark.parametrize("config", _HONOURED, ids=[
+    "model", "voice", "instructions", "instructions-clear", "tools", "server-vad-full", "semantic-vad",
+    "manual", "audio", "text", "tokens-1", "tokens-4096", "tokens-inf", "provider-options"])
+def test_settings_openai_honours_pass_check_config_silently(config: SessionConfig) -> None:
+    """Each honoured setting passes check_config with no error and no warning."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        openai_realtime().check_config(config)
+
+
+@pytest.mark.parametrize(
+    ("config", "adapter_options", "match"),
+    [
+        (SessionConfig(temperature=0.8), {}, "temperature cannot be set for OpenAI Realtime"),
+        (SessionConfig(temperature=0.0), {}, "temperature cannot be set"),
+        (SessionConfig(output_modalities=["audio", "text"]), {},
+         r"exactly \['audio'\] .* or \['text'\], got \['audio', 'text'\]"),
+        (SessionConfig(output_modalities=["text", "text"]), {}, "must be exactly"),
+        (SessionConfig(output_modalities=[]), {}, r"got \[\]"),
+        (SessionConfig(max_output_tokens=4097), {}, "must be 1 to 4096 or 'inf', got 4097"),
+        (SessionConfig(model="gpt-realtime-mini"), {"model": "gpt-realtime-2.1"},
+         r"model='gpt-realtime-mini' conflicts with openai_realtime\(model='gpt-realtime-2.1'\)"),
+        (SessionConfig(voice=" "), {}, "voice must be a voice name"),
+    ],
+    ids=["temperature", "temperature-zero", "two-modalities", "text-twice", "no-modality", "tokens-4097",
+         "model-conflict", "empty-voice"],
+)
+def test_settings_openai_cannot_honour_are_refused(config: SessionConfig, adapter_options: Dict[str, Any],
+                                                   match: str) -> None:
+    """temperature, two or no output modalities, over 4096 tokens, a second model or an empty voice raise."""
+    with pytest.raises(ValueError, match=match):
+        openai_realtime(**adapter_options).check_config(config)
+
+
+def test_the_same_model_on_adapter_and_config_is_no_conflict() -> None:
+    """openai_realtime(model=X) with model=X in the config passes."""
+    openai_realtime(model="gpt-realtime-mini").check_config(SessionConfig(model="gpt-realtime-mini"))
+
+
+@pytest.mark.parametrize(
+    ("config", "match"),
+    [
+        (SessionConfig(vad_mode="manual", vad_config=VADConfig(silence_duration_ms=800)),
+         r"vad_config \(silence_duration_ms\) has no effect with vad_mode='manual'"),
+        (SessionConfig(vad_mode="manual", vad_config=VADConfig(create_response=False)),
+         r"vad_config \(create_response\) has no effect with vad_mode='manual'"),
+        (SessionConfig(vad_mode="semantic", vad_config=VADConfig(threshold=0.7, idle_timeout_ms=5000,
+                                                                 interrupt_response=False)),
+         "vad_config threshold, idle_timeout_ms has no effect with vad_mode='semantic'"),
+        (SessionConfig(vad_mode="server", semantic_eagerness="low"),
+         "semantic_eagerness has no effect with vad_mode='server'"),
+        (SessionConfig(vad_mode="manual", semantic_eagerness="high"),
+         "semantic_eagerness has no effect with vad_mode='manual'"),
+    ],
+    ids=["manual-vad-config", "manual-create-response", "semantic-server-only-fields",
+         "eagerness-server", "eagerness-manual"],
+)
+def test_settings_with_no_effect_in_this_vad_mode_warn(config: SessionConfig, match: str) -> None:
+    """vad_config in manual mode, server-only vad_config fields with semantic and stray eagerness warn."""
+    with pytest.warns(UserWarning, match=match):
+        openai_realtime().check_config(config)
+
+
+def test_settings_with_no_effect_are_not_sent() -> None:
+    """What check_config warns about is left out of the session object, as documented."""
+    manual = update_for(SessionConfig(vad_mode="manual", vad_config=VADConfig(silence_duration_ms=800),
+                                      semantic_eagerness="high"))
+    assert manual["audio"]["input"]["turn_detection"] is None
+    server = update_for(SessionConfig(semantic_eagerness="low"))
+    assert server["audio"]["input"]["turn_detection"] == {"type": "server_vad"}
+
+
+def test_errors_come_before_warnings() -> None:
+    """A config that is refused warns about nothing (the error is the one message)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(ValueError, match="cannot be sent"):
+            openai_realtime().check_config(SessionConfig(
+                vad_mode="manual", vad_config=VADConfig(threshold=0.5), provider_options={"model": "x"}))
 
 
 # --- the handshake and live session updates ---------------------------------------------

@@ -6,6 +6,7 @@ The adapter holds the settings; each connection gets its own :class:`OpenAISessi
 
 from __future__ import annotations
 
+import warnings
 from typing import Any, Dict, Mapping, Optional, Union
 
 from ..._models import SessionConfig
@@ -13,13 +14,17 @@ from ...audio._format import AudioFormat
 from .._common import check_ws_url
 from . import _wire as wire
 from ._protocol import OpenAISession
-from ._session_config import AUDIO_FORMATS, FORBIDDEN_SESSION_KEYS, SessionOptions
+from ._session_config import AUDIO_FORMATS, FORBIDDEN_SESSION_KEYS, SessionOptions, check_session
 
 __all__ = ["DEFAULT_MODEL", "DEFAULT_URL", "OpenAIRealtimeAdapter", "openai_realtime"]
 
 DEFAULT_URL = wire.DEFAULT_URL
 DEFAULT_MODEL = wire.DEFAULT_MODEL
 
+# input_image.image_url: "Supported formats are PNG and JPEG." (openai 3.57.0,
+# types/realtime/realtime_conversation_item_user_message.py; protocols.md §1.6 and §8.1). WebP and
+# GIF are accepted by the Responses API, but nothing says the Realtime API takes them: refused.
+IMAGE_TYPES = ("image/png", "image/jpeg")
 _TOOL_CHOICES = ("auto", "none", "required")
 _NOISE_REDUCTION = ("near_field", "far_field")
 _WIRE_FORMATS = {"pcm16": AudioFormat("pcm16", wire.PCM_RATE),
@@ -38,6 +43,8 @@ class OpenAIRealtimeAdapter:
     """
 
     provider = "openai"
+    image_types = IMAGE_TYPES
+    """The image mime types ``send_image`` may send (others are refused, never converted)."""
 
     def __init__(
         self,
@@ -81,16 +88,31 @@ class OpenAIRealtimeAdapter:
         return OpenAISession(self)
 
     def check_config(self, config: SessionConfig) -> None:
-        """Refuse settings that would corrupt the session on the wire.
+        """Refuse settings OpenAI Realtime (GA) cannot honour; warn about those with no effect.
+
+        ``RealtimeClient`` calls this at construction and in ``update_session``, so a bad setting
+        fails on the caller's line. ``docs/providers.md`` lists what happens to each option.
 
         Raises:
-            ValueError: ``provider_options`` sets an audio format (use ``audio_format=``:
-                the audio engine must encode what the session declares), or a key the GA
-                ``session.update`` cannot carry (``model``, ``temperature``).
+            ValueError: ``temperature`` is set; ``output_modalities`` is not exactly
+                ``["audio"]`` or ``["text"]``; ``max_output_tokens`` is over 4096; ``model``
+                differs from this adapter's ``model``; ``voice`` is empty; ``provider_options``
+                sets an audio format (use ``audio_format=``: the audio engine must encode what
+                the session declares), a key the GA ``session.update`` cannot carry (``model``,
+                ``temperature``, the removed beta fields) or a ``type`` other than ``"realtime"``.
             TypeError: ``provider_options["tools"]`` is not a list, or a tool cannot be encoded.
+
+        Warns:
+            UserWarning: a setting that is kept but has no effect with this ``vad_mode``
+                (``vad_config`` in manual mode, server-VAD-only ``vad_config`` fields with
+                ``semantic``, ``semantic_eagerness`` without ``semantic``).
+
+        .. versionchanged:: 0.2.0 temperature, output_modalities, max_output_tokens, model and
+           beta-field checks; the no-effect warnings.
         """
         from .._common import tool_schema
 
+        notes = check_session(config, self.model)
         for t in config.tools:
             if not isinstance(t, Mapping):
                 tool_schema(t)  # raises TypeError for what cannot become a function tool
@@ -110,6 +132,9 @@ class OpenAIRealtimeAdapter:
                                      "openai_realtime(audio_format='pcm16'|'g711_ulaw'|'g711_alaw')")
         if "tools" in options and not isinstance(options["tools"], (list, tuple)):
             raise TypeError("provider_options['tools'] must be a list of tool dicts")
+        for note in notes:
+            # stacklevel 3: the user's line that called RealtimeClient(...) / update_session(...)
+            warnings.warn(note, UserWarning, stacklevel=3)
 
 
 

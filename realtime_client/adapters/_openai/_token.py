@@ -11,7 +11,7 @@ from typing import Any, Mapping, Optional
 import requests
 
 from ..._errors import ConnectionFailedError, PermissionDeniedError
-from ..._models import RealtimeToken, SessionConfig
+from ..._models import RealtimeToken, SessionConfig, check_expiry
 from ...tokens import TokenSource, _check_timeout, _check_url, _Request, _request_json, _safe_url
 from ._wire import DEFAULT_MODEL
 
@@ -99,10 +99,13 @@ def _parse_client_secret(data: Any, where: str, model: str) -> RealtimeToken:
     value = data.get("value")
     if not isinstance(value, str) or not value:
         raise bad("no 'value' string")
-    expires_at = data.get("expires_at")
-    if isinstance(expires_at, bool) or not isinstance(expires_at, (int, float)):
+    if data.get("expires_at") is None:
         raise bad("no numeric 'expires_at'")
+    try:
+        expires_at = check_expiry(data["expires_at"], "'expires_at'")
+    except ValueError as exc:
+        raise bad(str(exc)) from exc
     session = data.get("session")
     minted_for = session.get("model") if isinstance(session, Mapping) else None
     config = SessionConfig(model=minted_for if isinstance(minted_for, str) else model)
-    return RealtimeToken(provider="openai", token=value, expires_at=float(expires_at), config=config)
+    return RealtimeToken(provider="openai", token=value, expires_at=expires_at, config=config)

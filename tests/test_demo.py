@@ -1,0 +1,20 @@
+"""The README's first command: the demo against the embedded fake server."""
+
+from __future__ import annotations
+
+import wave
+
+from realtime_client._demo import run_demo
+
+
+def test_the_demo_writes_every_answer_to_the_wav(tmp_path, capsys):
+    """All of the last answer is in the WAV: the demo waits for playback, not for a mode."""
+    out = tmp_path / "assistant.wav"
+    assert run_demo(out=str(out)) == 0
+    printed = capsys.readouterr().out
+    assert "tool call: get_weather" in printed and "Goodbye" in printed
+    with wave.open(str(out), "rb") as wav:
+        seconds = wav.getnframes() / wav.getframerate()
+    durations = [float(line.split("[")[1].split(" s")[0])
+                 for line in printed.splitlines() if "s audio]" in line]
+    assert len(durations) == 3 and abs(seconds - sum(durations)) < 0.15, (seconds, durations)
