@@ -14,6 +14,7 @@ arrives as state changes (or ``on_error``).
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 from typing import Any, List, Optional
 
@@ -95,13 +96,13 @@ class App(QWidget):
             if was_live:
                 self.show_controls("idle")
                 return
-        devices = {"input_device": self.inputs[self.input_picker.currentText()],
-                   "output_device": self.outputs[self.output_picker.currentText()]}
+        options = {"vad_mode": "manual", "auto_capture": False,  # the mic opens while "Hold to talk" is down
+                   "input_device": self.inputs[self.input_picker.currentText()],
+                   "output_device": self.outputs[self.output_picker.currentText()], **self.options}
         self.client = RealtimeClient(
             get_token=self.backend.get_token, adapter=self.backend.adapter, dispatcher=self.dispatch,
-            **{"vad_mode": "manual", "auto_capture": False, **devices, **self.options},  # mic: hold to talk
-            on_connect=lambda: self.notice.setText(""), on_error=self.show_error)
-        self.client.on_state_change(self.show_state)
+            on_state_change=self.show_state, on_connect=lambda: self.notice.setText(""),
+            on_error=self.show_error, **options)
         self.client.connect(wait=False)
 
     def show_state(self, state: ClientState) -> None:
@@ -174,6 +175,9 @@ def main() -> None:
     window = App(backend, devices=devices)
     window.show()
     window.toggle_connection()
+    # Ctrl+C in the terminal closes the window (the meter timer lets Python see the signal);
+    # left to itself, the KeyboardInterrupt would land inside a Qt slot.
+    signal.signal(signal.SIGINT, lambda *_: window.close())
     try:
         app.exec()
     finally:

@@ -91,13 +91,13 @@ class App:
             if was_live:
                 self.show_controls("idle")
                 return
-        devices = {"input_device": self.inputs[self.input_picker.get()],
-                   "output_device": self.outputs[self.output_picker.get()]}
+        options = {"vad_mode": "manual", "auto_capture": False,  # the mic opens while "Hold to talk" is down
+                   "input_device": self.inputs[self.input_picker.get()],
+                   "output_device": self.outputs[self.output_picker.get()], **self.options}
         self.client = RealtimeClient(
             get_token=self.backend.get_token, adapter=self.backend.adapter, dispatcher=self.dispatch,
-            **{"vad_mode": "manual", "auto_capture": False, **devices, **self.options},  # mic: hold to talk
-            on_connect=lambda: self.notice.configure(text=""), on_error=self.show_error)
-        self.client.on_state_change(self.show_state)
+            on_state_change=self.show_state, on_connect=lambda: self.notice.configure(text=""),
+            on_error=self.show_error, **options)
         self.client.connect(wait=False)
 
     def show_state(self, state: ClientState) -> None:
@@ -171,9 +171,12 @@ def main() -> None:
     backend = open_backend()
     print(f"talking to {backend.label}" + ("" if devices else ", without audio devices"))
     root = tk.Tk()
-    App(root, backend, devices=devices).toggle_connection()
+    app = App(root, backend, devices=devices)
+    app.toggle_connection()
     try:
         root.mainloop()
+    except KeyboardInterrupt:  # Ctrl+C in the terminal
+        app.close()
     finally:
         backend.close()
 

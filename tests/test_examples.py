@@ -227,6 +227,16 @@ def test_tk_voice_converses_and_draws(xvfb: str, tmp_path: Path) -> None:
     assert_drawn(shot)
 
 
+def test_tk_voice_script_quits_cleanly_on_ctrl_c(xvfb: str) -> None:
+    """``python examples/tk_voice.py`` opens its window and connects; Ctrl+C closes it without a traceback."""
+    importable("tkinter", "Tk (the python3-tk package)")
+    child = Child("tk_voice.py", "--no-audio", DISPLAY=xvfb)
+    child.expect("talking to the embedded fake server, without audio devices")
+    time.sleep(1.0)  # the window connects meanwhile
+    err = child.stop()
+    assert "Traceback" not in err and "KeyboardInterrupt" not in err, err
+
+
 # --- the scripts ---------------------------------------------------------------------------------
 
 
@@ -286,7 +296,12 @@ class Child:
     def stop(self) -> str:
         """Ctrl+C, as a user would; returns stderr. The process must exit cleanly."""
         self.proc.send_signal(signal.SIGINT)
-        _, err = self.proc.communicate(timeout=10)
+        try:
+            _, err = self.proc.communicate(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            _, err = self.proc.communicate()
+            raise AssertionError(f"still running 10 s after Ctrl+C:\n{err}") from None
         assert self.proc.returncode == 0, err
         return err
 

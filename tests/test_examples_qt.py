@@ -20,7 +20,7 @@ from typing import Any, Dict, List
 from realtime_client.testing import FakeRealtimeServer
 from tests import test_examples as ex
 
-QT_PROBLEMS = ("QObject", "Traceback", "Segmentation", "Fatal Python error")
+QT_PROBLEMS = ("QObject", "Traceback", "KeyboardInterrupt", "Segmentation", "Fatal Python error")
 
 
 def run_child(*args: str, timeout: float = 60) -> Dict[str, Any]:
@@ -47,6 +47,17 @@ def test_qt_voice_converses_draws_and_exits_cleanly(tmp_path: Path) -> None:
     problems = [line for line in report["stderr"].splitlines() if any(p in line for p in QT_PROBLEMS)]
     assert problems == [], "Qt complained (e.g. 'shared QObject was deleted directly'):\n" + report["stderr"]
     ex.assert_drawn(pil.open(shot))
+
+
+def test_qt_voice_script_quits_cleanly_on_ctrl_c() -> None:
+    """``python examples/qt_voice.py`` connects, and Ctrl+C closes it with nothing on stderr but Qt's note."""
+    ex.importable("PySide6.QtWidgets", "PySide6 (pip install PySide6-Essentials)")
+    child = ex.Child("qt_voice.py", "--no-audio", QT_QPA_PLATFORM="offscreen")
+    child.expect("talking to the embedded fake server, without audio devices")
+    time.sleep(1.0)  # the window connects meanwhile
+    err = child.stop()
+    problems = [line for line in err.splitlines() if any(p in line for p in QT_PROBLEMS)]
+    assert problems == [], err
 
 
 def test_default_dispatcher_warns_once_in_a_qt_app_and_qt_dispatcher_does_not() -> None:
