@@ -52,6 +52,15 @@ def importable(module: str, what: str) -> Any:
         require(False, what)
 
 
+def load_examples(*names: str) -> List[Any]:
+    """Import modules from ``examples/`` (which import each other as top-level modules)."""
+    sys.path.insert(0, str(EXAMPLES))
+    try:
+        return [importlib.import_module(name) for name in names]
+    finally:
+        sys.path.remove(str(EXAMPLES))
+
+
 def example_env(**extra: str) -> Dict[str, str]:
     """The environment for an example subprocess: this checkout first, no OpenAI settings."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("OPENAI_")}
@@ -197,18 +206,13 @@ def test_tk_voice_converses_and_draws(xvfb: str, tmp_path: Path) -> None:
     tkinter = importable("tkinter", "Tk (the python3-tk package)")
     image_grab = importable("PIL.ImageGrab", "pillow (pip install pillow)")
     require(importable("PIL.features", "pillow").check("xcb"), "pillow with XCB support")
-    sys.path.insert(0, str(EXAMPLES))
-    try:
-        import tk_voice
-        from _common import Backend
-    finally:
-        sys.path.remove(str(EXAMPLES))
+    tk_voice, common = load_examples("tk_voice", "_common")
     from realtime_client.audio import WavFileInput
 
     microphone = WavFileInput(speech_wav(tmp_path / "me.wav"))
     root = tkinter.Tk(screenName=xvfb)
     with FakeRealtimeServer() as server:
-        backend = Backend(server.get_token, server.adapter(), "the test's fake server", lambda: None)
+        backend = common.Backend(server.get_token, server.adapter(), "the test's fake server", lambda: None)
         app = tk_voice.App(root, backend, devices=[], audio_input=microphone)
         try:
             ui = TkUI(app)
@@ -225,6 +229,38 @@ def test_tk_voice_converses_and_draws(xvfb: str, tmp_path: Path) -> None:
     assert ui.pump.peaks[0] > 0.3, f"the mic meter never moved: {ui.pump.peaks}"
     assert ui.pump.peaks[1] > 0.3, f"the speaker meter never moved: {ui.pump.peaks}"
     assert_drawn(shot)
+
+
+def test_tk_voice_device_pickers_and_a_device_that_fails(xvfb: str) -> None:
+    """The pickers list the devices; a device that cannot open shows AUDIO_DEVICE and allows a retry."""
+    tkinter = importable("tkinter", "Tk (the python3-tk package)")
+    tk_voice, common = load_examples("tk_voice", "_common")
+    from realtime_client.audio import AudioDevice
+
+    def device(index: int, name: str, inputs: int, outputs: int) -> AudioDevice:
+        return AudioDevice(index=index, name=name, max_input_channels=inputs, max_output_channels=outputs,
+                           default_sample_rate=48000.0, supported_rates=(48000,), is_default_input=False,
+                           is_default_output=False)
+
+    devices = [device(9998, "Gone USB mic", 1, 0), device(9999, "Gone USB speaker", 0, 2)]
+    root = tkinter.Tk(screenName=xvfb)
+    with FakeRealtimeServer() as server:
+        app = tk_voice.App(root, common.Backend(server.get_token, server.adapter(), "test", lambda: None),
+                           devices=devices)
+        try:
+            assert list(app.input_picker["values"]) == ["system default", "9998: Gone USB mic"]
+            assert list(app.output_picker["values"]) == ["system default", "9999: Gone USB speaker"]
+            assert not app.input_picker.instate(["disabled"])
+            app.input_picker.current(1)
+            app.output_picker.current(1)
+            ui = TkUI(app)
+            ui.click(app.connect_button)
+            ui.pump(until=lambda: ui.status() == "error", what="the device error")
+            assert "[AUDIO_DEVICE]" in app.notice.cget("text")
+            assert app.connect_button.cget("text") == "Connect" and not app.input_picker.instate(["disabled"])
+            assert app.send_button.instate(["disabled"])
+        finally:
+            app.close()
 
 
 def test_tk_voice_script_quits_cleanly_on_ctrl_c(xvfb: str) -> None:

@@ -115,16 +115,14 @@ class QtUI:
 
 
 def drive_example(shot: str, speech: str) -> Dict[str, Any]:
-    sys.path.insert(0, str(ex.EXAMPLES))
-    import qt_voice
-    from _common import Backend
     from PySide6.QtWidgets import QApplication
 
     from realtime_client.audio import WavFileInput
 
+    qt_voice, common = ex.load_examples("qt_voice", "_common")
     app = QApplication([])
     with FakeRealtimeServer() as server:
-        backend = Backend(server.get_token, server.adapter(), "the test's fake server", lambda: None)
+        backend = common.Backend(server.get_token, server.adapter(), "the test's fake server", lambda: None)
         window = qt_voice.App(backend, devices=[], audio_input=WavFileInput(speech))
         window.show()
         ui = QtUI(window)
