@@ -73,6 +73,16 @@ def test_default_dispatcher_warns_once_in_a_qt_app_and_qt_dispatcher_does_not() 
     assert report["qt_imported_by_the_check"] is False  # looking for Qt never imports it
 
 
+def test_qt_dispatcher_lives_and_dies_with_the_application() -> None:
+    """qt_dispatcher needs an application, runs callbacks on its thread, and dies quietly with it."""
+    report = run_child("lifetime")
+    assert "create the QApplication" in report["without_app"]
+    assert report["threads"] == ["MainThread", "MainThread"]  # also when made on another thread
+    assert report["bridge_parent_is_app"] is True
+    assert report["after_app_deleted"] == "dropped"  # no exception, nothing run
+    assert report["ran_after_delete"] == []
+
+
 # --- the child ---------------------------------------------------------------------------------------
 
 
@@ -187,7 +197,41 @@ def check_warning() -> Dict[str, Any]:
     return report
 
 
+def check_lifetime() -> Dict[str, Any]:
+    import shiboken6
+    from PySide6.QtWidgets import QApplication
+
+    from realtime_client.dispatch import qt_dispatcher
+
+    report: Dict[str, Any] = {}
+    try:
+        qt_dispatcher()
+    except RuntimeError as exc:
+        report["without_app"] = str(exc)
+    app = QApplication([])
+    made: List[Any] = []
+    worker = threading.Thread(target=lambda: made.append(qt_dispatcher()), name="not-the-gui-thread")
+    worker.start()
+    worker.join()
+    ran: List[str] = []
+    for dispatch in (qt_dispatcher(), made[0]):
+        dispatch(lambda: ran.append(threading.current_thread().name))
+    end = time.monotonic() + 5
+    while len(ran) < 2 and time.monotonic() < end:
+        app.processEvents()
+    report["threads"] = ran
+    report["bridge_parent_is_app"] = made[0].bridge.parent() is app
+    late: List[str] = []
+    made[0](lambda: late.append("pending when the application was deleted"))
+    shiboken6.delete(app)
+    made[0](lambda: late.append("scheduled after"))
+    report["after_app_deleted"] = "dropped"
+    report["ran_after_delete"] = late
+    return report
+
+
 if __name__ == "__main__":
     mode = sys.argv[1]
-    result = drive_example(*sys.argv[2:]) if mode == "example" else check_warning()
+    result = {"example": lambda: drive_example(*sys.argv[2:]), "warning": check_warning,
+              "lifetime": check_lifetime}[mode]()
     print(json.dumps(result), flush=True)
