@@ -61,6 +61,15 @@ def load_examples(*names: str) -> List[Any]:
         sys.path.remove(str(EXAMPLES))
 
 
+def run_child(module: str, *args: str, timeout: float = 60, **env: str) -> Dict[str, Any]:
+    """Run ``python -m module *args``; return its last JSON stdout line plus ``stderr``."""
+    proc = subprocess.run([sys.executable, "-m", module, *args], check=False, cwd=ROOT,
+                          env=example_env(**env), capture_output=True, text=True, timeout=timeout)
+    reports = [line for line in proc.stdout.splitlines() if line.startswith("{")]
+    assert proc.returncode == 0 and reports, f"child exit {proc.returncode}:\n{proc.stdout}\n{proc.stderr}"
+    return {**json.loads(reports[-1]), "stderr": proc.stderr}
+
+
 def example_env(**extra: str) -> Dict[str, str]:
     """The environment for an example subprocess: this checkout first, no OpenAI settings."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("OPENAI_")}
@@ -203,64 +212,29 @@ class TkUI:
 
 def test_tk_voice_converses_and_draws(xvfb: str, tmp_path: Path) -> None:
     """The Tk chat connects without blocking, answers typed and spoken turns, is interrupted, and draws."""
-    tkinter = importable("tkinter", "Tk (the python3-tk package)")
-    image_grab = importable("PIL.ImageGrab", "pillow (pip install pillow)")
+    pil = importable("PIL.Image", "pillow (pip install pillow)")
     require(importable("PIL.features", "pillow").check("xcb"), "pillow with XCB support")
-    tk_voice, common = load_examples("tk_voice", "_common")
-    from realtime_client.audio import WavFileInput
-
-    microphone = WavFileInput(speech_wav(tmp_path / "me.wav"))
-    root = tkinter.Tk(screenName=xvfb)
-    with FakeRealtimeServer() as server:
-        backend = common.Backend(server.get_token, server.adapter(), "the test's fake server", lambda: None)
-        app = tk_voice.App(root, backend, devices=[], audio_input=microphone)
-        try:
-            ui = TkUI(app)
-            converse(ui, server)
-            text = ui.transcript()
-            root.update()
-            x, y = root.winfo_rootx(), root.winfo_rooty()
-            box = (x, y, x + root.winfo_width(), y + root.winfo_height())
-            shot = image_grab.grab(bbox=box, xdisplay=xvfb)
-            shot.save(tmp_path / "tk_voice.png")
-        finally:
-            app.close()  # what the window's close button does: destroy the client, then the window
+    shot = tmp_path / "tk_voice.png"
+    report = run_child("tests.test_examples", "tk-converse", str(shot), str(speech_wav(tmp_path / "me.wav")),
+                       DISPLAY=xvfb)
+    text = report["transcript"]
     assert text.count("user: ") == 3 and "assistant: You said: hello there" in text
-    assert ui.pump.peaks[0] > 0.3, f"the mic meter never moved: {ui.pump.peaks}"
-    assert ui.pump.peaks[1] > 0.3, f"the speaker meter never moved: {ui.pump.peaks}"
-    assert_drawn(shot)
+    assert text.endswith("[interrupted]"), text
+    assert report["peaks"][0] > 0.3 and report["peaks"][1] > 0.3, f"meters never moved: {report['peaks']}"
+    assert report["threads_after_close"] == []
+    assert "Traceback" not in report["stderr"], report["stderr"]
+    assert_drawn(pil.open(shot))
 
 
 def test_tk_voice_device_pickers_and_a_device_that_fails(xvfb: str) -> None:
     """The pickers list the devices; a device that cannot open shows AUDIO_DEVICE and allows a retry."""
-    tkinter = importable("tkinter", "Tk (the python3-tk package)")
-    tk_voice, common = load_examples("tk_voice", "_common")
-    from realtime_client.audio import AudioDevice
-
-    def device(index: int, name: str, inputs: int, outputs: int) -> AudioDevice:
-        return AudioDevice(index=index, name=name, max_input_channels=inputs, max_output_channels=outputs,
-                           default_sample_rate=48000.0, supported_rates=(48000,), is_default_input=False,
-                           is_default_output=False)
-
-    devices = [device(9998, "Gone USB mic", 1, 0), device(9999, "Gone USB speaker", 0, 2)]
-    root = tkinter.Tk(screenName=xvfb)
-    with FakeRealtimeServer() as server:
-        app = tk_voice.App(root, common.Backend(server.get_token, server.adapter(), "test", lambda: None),
-                           devices=devices)
-        try:
-            assert list(app.input_picker["values"]) == ["system default", "9998: Gone USB mic"]
-            assert list(app.output_picker["values"]) == ["system default", "9999: Gone USB speaker"]
-            assert not app.input_picker.instate(["disabled"])
-            app.input_picker.current(1)
-            app.output_picker.current(1)
-            ui = TkUI(app)
-            ui.click(app.connect_button)
-            ui.pump(until=lambda: ui.status() == "error", what="the device error")
-            assert "[AUDIO_DEVICE]" in app.notice.cget("text")
-            assert app.connect_button.cget("text") == "Connect" and not app.input_picker.instate(["disabled"])
-            assert app.send_button.instate(["disabled"])
-        finally:
-            app.close()
+    report = run_child("tests.test_examples", "tk-pickers", DISPLAY=xvfb)
+    assert report["inputs"] == ["system default", "9998: Gone USB mic"]
+    assert report["outputs"] == ["system default", "9999: Gone USB speaker"]
+    assert report["pickers_enabled_before"] is True
+    assert report["status"] == "error" and "[AUDIO_DEVICE]" in report["notice"]
+    assert report["connect_button"] == "Connect" and report["pickers_enabled_after"] is True
+    assert report["send_enabled"] is False
 
 
 def test_tk_voice_script_quits_cleanly_on_ctrl_c(xvfb: str) -> None:
@@ -413,3 +387,82 @@ def test_token_server_mints_openai_client_secrets_with_the_api_key() -> None:
     assert (path, auth) == ("/v1/realtime/client_secrets", "Bearer sk-test-key")
     assert body["session"]["type"] == "realtime" and body["expires_after"]["seconds"] == 600
     assert "sk-test-key" not in err
+
+
+# --- the Tk children (Tk keeps its X connection until the process exits, so each run gets its own) ---
+
+
+def drive_tk_example(shot: str, speech: str) -> Dict[str, Any]:
+    import tkinter
+
+    from PIL import ImageGrab
+
+    from realtime_client.audio import WavFileInput
+
+    tk_voice, common = load_examples("tk_voice", "_common")
+    root = tkinter.Tk()
+    with FakeRealtimeServer() as server:
+        backend = common.Backend(server.get_token, server.adapter(), "the test's fake server", lambda: None)
+        app = tk_voice.App(root, backend, devices=[], audio_input=WavFileInput(speech))
+        try:
+            ui = TkUI(app)
+            converse(ui, server)
+            transcript = ui.transcript()
+            root.update()
+            x, y = root.winfo_rootx(), root.winfo_rooty()
+            box = (x, y, x + root.winfo_width(), y + root.winfo_height())
+            ImageGrab.grab(bbox=box, xdisplay=os.environ["DISPLAY"]).save(shot)
+        finally:
+            app.close()  # what the window's close button does: destroy the client, then the window
+    return {"transcript": transcript, "peaks": ui.pump.peaks, "threads_after_close": client_threads()}
+
+
+def check_tk_pickers() -> Dict[str, Any]:
+    import tkinter
+
+    from realtime_client.audio import AudioDevice
+
+    tk_voice, common = load_examples("tk_voice", "_common")
+
+    def device(index: int, name: str, inputs: int, outputs: int) -> AudioDevice:
+        return AudioDevice(index=index, name=name, max_input_channels=inputs, max_output_channels=outputs,
+                           default_sample_rate=48000.0, supported_rates=(48000,), is_default_input=False,
+                           is_default_output=False)
+
+    devices = [device(9998, "Gone USB mic", 1, 0), device(9999, "Gone USB speaker", 0, 2)]
+    root = tkinter.Tk()
+    with FakeRealtimeServer() as server:
+        app = tk_voice.App(root, common.Backend(server.get_token, server.adapter(), "test", lambda: None),
+                           devices=devices)
+        try:
+            report: Dict[str, Any] = {"inputs": list(app.input_picker["values"]),
+                                      "outputs": list(app.output_picker["values"]),
+                                      "pickers_enabled_before": not app.input_picker.instate(["disabled"])}
+            app.input_picker.current(1)
+            app.output_picker.current(1)
+            ui = TkUI(app)
+            ui.click(app.connect_button)
+            ui.pump(until=lambda: ui.status() == "error", what="the device error")
+            report.update(status=ui.status(), notice=str(app.notice.cget("text")),
+                          connect_button=str(app.connect_button.cget("text")),
+                          pickers_enabled_after=not app.input_picker.instate(["disabled"]),
+                          send_enabled=not app.send_button.instate(["disabled"]))
+        finally:
+            app.close()
+    return report
+
+
+def client_threads() -> List[str]:
+    """The client's ``realtime-*`` threads still alive (the fake server's excluded)."""
+    end = time.monotonic() + 2.0
+    while True:
+        alive = [t.name for t in threading.enumerate()
+                 if t.name.startswith("realtime-") and not t.name.startswith("realtime-fake")]
+        if not alive or time.monotonic() > end:
+            return alive
+        time.sleep(0.02)
+
+
+if __name__ == "__main__":
+    children = {"tk-converse": drive_tk_example, "tk-pickers": check_tk_pickers}
+    print(json.dumps(children[sys.argv[1]](*sys.argv[2:])), flush=True)

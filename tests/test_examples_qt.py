@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import logging
-import subprocess
 import sys
 import threading
 import time
@@ -24,14 +23,9 @@ QT_PROBLEMS = ("QObject", "Traceback", "KeyboardInterrupt", "Segmentation", "Fat
 
 
 def run_child(*args: str, timeout: float = 60) -> Dict[str, Any]:
-    """Run this module as a child in ``mode``; return its JSON report plus ``returncode``/``stderr``."""
+    """Run this module as a child offscreen (see :func:`tests.test_examples.run_child`)."""
     ex.importable("PySide6.QtWidgets", "PySide6 (pip install PySide6-Essentials)")
-    proc = subprocess.run([sys.executable, "-m", "tests.test_examples_qt", *args], check=False, cwd=ex.ROOT,
-                          env=ex.example_env(QT_QPA_PLATFORM="offscreen"), capture_output=True, text=True,
-                          timeout=timeout)
-    reports = [line for line in proc.stdout.splitlines() if line.startswith("{")]
-    assert proc.returncode == 0 and reports, f"child exit {proc.returncode}:\n{proc.stdout}\n{proc.stderr}"
-    return {**json.loads(reports[-1]), "stderr": proc.stderr}
+    return ex.run_child("tests.test_examples_qt", *args, timeout=timeout, QT_QPA_PLATFORM="offscreen")
 
 
 def test_qt_voice_converses_draws_and_exits_cleanly(tmp_path: Path) -> None:
@@ -143,9 +137,7 @@ def drive_example(shot: str, speech: str) -> Dict[str, Any]:
         finally:
             window.close()  # closeEvent destroys the client
         app.processEvents()
-        threads = [t.name for t in threading.enumerate() if t.name.startswith("realtime-")
-                   and not t.name.startswith("realtime-fake")]
-    return {"transcript": transcript, "peaks": ui.pump.peaks, "threads_after_close": threads}
+    return {"transcript": transcript, "peaks": ui.pump.peaks, "threads_after_close": ex.client_threads()}
 
 
 def check_warning() -> Dict[str, Any]:
