@@ -11,6 +11,7 @@ both understand, so the API key never leaves this process:
 With OPENAI_API_KEY set it mints OpenAI client secrets (OPENAI_BASE_URL, if set, is the API
 base, as for the official SDK); otherwise it starts an embedded FakeRealtimeServer, mints its
 tokens and prints its WebSocket URL for the client's ``openai_realtime(url=...)``.
+It authenticates nobody: before deploying it, put your app's own login check in ``do_POST``.
 """
 
 from __future__ import annotations
