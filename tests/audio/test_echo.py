@@ -114,6 +114,62 @@ def test_a_flush_cuts_the_reference_so_the_gate_reopens_sooner() -> None:
     assert np.array_equal(sent[voice_at:], mic[voice_at : sent.size])
 
 
+@pytest.mark.parametrize("delay_ms", [-40.0, 0.0, 120.0, 260.0, 450.0])
+def test_a_fully_coupled_echo_is_silenced_whatever_its_delay(delay_ms: float) -> None:
+    """0 dB of coupling (a sound server looping the speaker into the mic), early or late: nothing gets out."""
+    gate = EchoGate(played_with(FAR), RATE)
+    mic = room(FAR, 5 * RATE, delay_ms=delay_ms, attenuation_db=0.0)
+    sent = through(gate, mic)
+    assert vad_starts(sent) == []
+    assert not sent.any(), "echo passed the gate"
+    assert gate.coupling_db == pytest.approx(0.0, abs=2.0)
+    assert gate.delay_ms == pytest.approx(delay_ms, abs=25.0)
+    assert gate.half_duplex
+
+
+@pytest.mark.parametrize("delay_ms", [-40.0, 260.0])
+def test_a_delayed_echo_ends_with_its_delay_and_the_gate_reopens(delay_ms: float) -> None:
+    """With a learned delay the echo's tail is gated too, and a voice after it passes unchanged."""
+    gate = EchoGate(played_with(FAR), RATE)
+    end = FAR_AT + FAR.size + round(delay_ms * RATE / 1000)  # where the echo ends
+    voice_at = end + RATE // 2
+    mic = room(FAR, 5 * RATE, delay_ms=delay_ms, attenuation_db=0.0, voice=VOICE, voice_at=voice_at)
+    sent = through(gate, mic)
+    assert not sent[:voice_at].any()
+    assert np.array_equal(sent[voice_at:], mic[voice_at : sent.size])
+
+
+def test_a_late_echo_at_moderate_coupling_still_lets_the_user_barge_in() -> None:
+    """12 dB of coupling arriving 260 ms late: the echo is silenced, a voice over it passes at once."""
+    gate = EchoGate(played_with(FAR), RATE)
+    voice_at = FAR_AT + RATE + RATE // 5  # 1.2 s into the assistant's speech
+    mic = room(FAR, 4 * RATE, delay_ms=260.0, voice=VOICE, voice_at=voice_at)
+    sent = through(gate, mic)
+    starts = vad_starts(sent)
+    assert len(starts) == 1 and 0 <= starts[0] - voice_at / 24 <= 100
+    assert not sent[:voice_at].any()
+    assert gate.coupling_db == pytest.approx(-12, abs=2.0) and not gate.half_duplex
+    assert gate.delay_ms == pytest.approx(260.0, abs=25.0)
+
+
+def test_the_learned_delay_carries_over_to_the_next_answer() -> None:
+    """A second answer is gated at the delay learned from the first: a voice soon after its start passes."""
+    played = played_with(FAR)
+    second_at = FAR_AT + FAR.size + 2 * RATE  # a new burst two seconds after the first ended
+    for k in range(0, FAR.size, CHUNK):
+        played.add((second_at + k) / RATE, FAR[k : k + CHUNK].tobytes())
+    gate = EchoGate(played, RATE)
+    voice_at = second_at + RATE // 2 + RATE // 5  # 700 ms into the second answer
+    echo = room(FAR, second_at + 3 * RATE, delay_ms=260.0)
+    echo[second_at:] = room(FAR, 3 * RATE + FAR_AT, delay_ms=260.0)[FAR_AT:]
+    mic = echo.astype(np.int32)
+    mic[voice_at : voice_at + VOICE.size] += VOICE
+    sent = through(gate, np.clip(mic, -32768, 32767).astype(np.int16))
+    starts = vad_starts(sent)
+    assert len(starts) == 1 and 0 <= starts[0] - voice_at / 24 <= 100
+    assert gate.delay_ms == pytest.approx(260.0, abs=25.0)
+
+
 def test_the_canceller_removes_the_echo_and_keeps_the_voice() -> None:
     """echo='aec': the echo drops far below the VAD threshold; once adapted, the user's voice passes."""
     far = synthesize_speech(5000, RATE, seed=1, level=0.4)
