@@ -59,7 +59,9 @@ class EchoGate:
 
     Both the delay and the coupling (echo level / played level) are learned at the start of
     each burst of played audio, when the user has just finished their turn and the
-    microphone hears only echo, if the microphone was open when the burst began:
+    microphone hears only echo, if the microphone was open when the burst began (or opened
+    at most ``late_open_ms`` after: too soon for anyone to be talking over the assistant,
+    as when the microphone opens at connect and a greeting starts at once):
 
     * the delay is the lag at which the level envelope of the first ``learn_within_ms``
       heard best matches the envelope of what was played (correlation at least
@@ -77,7 +79,7 @@ class EchoGate:
     voice could not be told from the echo anyway: the gate becomes half-duplex and sends
     nothing while played audio may be echoing.
 
-    Known limit: a microphone opened while the assistant is already talking uses the
+    Known limit: a microphone opened later while the assistant is already talking uses the
     previous estimates (or the prior and an unknown delay) until the next burst; in a room
     whose echo is within about ``margin_db + prior_db`` dB of the played level that can let
     some echo through. ``echo="aec"`` has no such limit.
@@ -94,7 +96,8 @@ class EchoGate:
                  learn_within_ms: float = 1000.0, window_ms: float = 80.0, ahead_ms: float = 20.0,
                  decay_ms: float = 250.0, floor_db: float = -50.0, ceiling_db: float = 12.0,
                  min_reference_dbfs: float = -50.0, max_delay_ms: float = 500.0, max_lead_ms: float = 100.0,
-                 half_duplex_db: float = -6.0, min_correlation: float = 0.6) -> None:
+                 half_duplex_db: float = -6.0, min_correlation: float = 0.6,
+                 late_open_ms: float = 250.0) -> None:
         self._played = played
         self.rate = int(rate)
         per_ms = self.rate / 1000.0
@@ -115,6 +118,7 @@ class EchoGate:
         self._max_lag = int(max_delay_ms * per_ms)
         self._min_lag = -int(max_lead_ms * per_ms)
         self._min_corr = float(min_correlation)
+        self._late_open = int(late_open_ms * per_ms)
         self._lag: Optional[int] = None  # the learned echo delay in samples (None: not known yet)
         self._estimate = self._prior  # from the last burst learned in full
         self._ratios: List[float] = []  # learned so far in the current burst
@@ -191,7 +195,7 @@ class EchoGate:
             self._finish_learning()
             self._estimate = self.coupling
             self._burst, self._learned, self._ratios, self._heard = burst, 0, [], []
-            self._recording = burst is not None and self._stream_start <= burst
+            self._recording = burst is not None and self._stream_start <= burst + self._late_open
         elif self._recording and burst is not None and index >= burst + self._learn_within:
             self._finish_learning()
         if self._recording:

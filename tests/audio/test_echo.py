@@ -33,10 +33,10 @@ def room(far: np.ndarray, total: int, delay_ms: float = 40.0, attenuation_db: fl
     return np.clip(np.round(mic), -32768, 32767).astype(np.int16)
 
 
-def through(processor: Any, mic: np.ndarray) -> np.ndarray:
-    """Feed ``mic`` in 20 ms chunks (timeline index = sample index) and return what would be sent."""
+def through(processor: Any, mic: np.ndarray, start: int = 0) -> np.ndarray:
+    """Feed ``mic`` from ``start`` in 20 ms chunks (timeline index = sample index); return what is sent."""
     out = [np.frombuffer(processor.process(k, mic[k : k + CHUNK].tobytes()), np.int16)
-           for k in range(0, mic.size - CHUNK + 1, CHUNK)]
+           for k in range(start, mic.size - CHUNK + 1, CHUNK)]
     return np.concatenate(out)
 
 
@@ -137,6 +137,16 @@ def test_a_delayed_echo_ends_with_its_delay_and_the_gate_reopens(delay_ms: float
     sent = through(gate, mic)
     assert not sent[:voice_at].any()
     assert np.array_equal(sent[voice_at:], mic[voice_at : sent.size])
+
+
+def test_a_microphone_opened_just_after_the_answer_began_still_learns_it() -> None:
+    """The mic opens 100 ms into the answer (connect, then an instant greeting): the full echo stays out."""
+    gate = EchoGate(played_with(FAR), RATE)
+    opened = FAR_AT + RATE // 10
+    mic = room(FAR, 5 * RATE, delay_ms=260.0, attenuation_db=0.0)
+    sent = through(gate, mic, start=opened)
+    assert not sent.any()
+    assert gate.coupling_db == pytest.approx(0.0, abs=2.0)
 
 
 def test_a_late_echo_at_moderate_coupling_still_lets_the_user_barge_in() -> None:
