@@ -260,3 +260,21 @@ def test_without_echo_handling_the_echo_interrupts_the_assistant(server: FakeRea
     truncate = server.wait_for_frame("conversation.item.truncate", timeout=3)
     assert truncate["audio_end_ms"] < 1000
     assert client.messages[-1].role == "assistant" or any(m.interrupted for m in client.messages)
+
+
+def test_a_fully_coupled_late_echo_never_interrupts_the_assistant(server: FakeRealtimeServer,
+                                                                  make_client: Callable[..., Any]) -> None:
+    """A room returning 100 % of the speaker 250 ms late: a 2.5 s answer plays whole, no mode flapping."""
+    modes: List[str] = []
+    loop = EchoLoop(delay_ms=250, attenuation_db=0)
+    client = make_client(audio_output=loop.output, audio_input=loop.input, auto_capture=True, echo="gate",
+                         on_mode_change=lambda mode: modes.append(str(getattr(mode, "value", mode))))
+    client.connect(timeout=5)
+    server.script(Reply.audio("A long answer that keeps going for a while.", duration_ms=2500))
+    client.send_text("tell me something")
+    wait_until(lambda: loop.output.played_ms >= 2400, 6, "the answer to play out")
+    wait_until(lambda: modes[-1:] == ["listening"], 3, "the mode back to listening")
+    time.sleep(0.8)  # the echo's tail reaches the server
+    assert speech_starts(server) == [], "the assistant's own echo triggered the server's VAD"
+    assert modes == ["listening", "thinking", "speaking", "listening"], modes
+    assert not any(m.interrupted for m in client.messages)
