@@ -258,11 +258,12 @@ class PyAudioInput(_PyAudioDevice):
         assert self._lock.locked()
         pieces: List[bytes] = []
         need = max(1, int(frames))
+        least = max(1, int(self.sample_rate * _POLL_S))  # no spinning on a few frames at a time
         while need > 0:
             if self._closing:
                 return b""
             available = _available(stream.get_read_available(), _PA_INPUT_OVERFLOWED)
-            if available <= 0:
+            if available < min(need, least):
                 time.sleep(min(_POLL_S, max(0.001, need / float(self.sample_rate))))
                 continue
             take = min(available, need)
@@ -343,7 +344,7 @@ class PyAudioOutput(_PyAudioDevice):
                         return
                     try:
                         room = _available(self._stream.get_write_available(), _PA_OUTPUT_UNDERFLOWED) * 2
-                        if room <= 0:  # the device is full: wait in a short sleep, not in PortAudio
+                        if room < min(len(pcm) - offset, step // 2):  # full: sleep, not in PortAudio
                             time.sleep(_POLL_S)
                             continue
                         piece = bytes(pcm[offset : offset + min(step, room)])
