@@ -64,10 +64,15 @@ def microphone_on(loops: AudioLoops, wiring: str) -> str:
     return mic
 
 
-@pytest.mark.parametrize("wiring", ["monitor", "loopback_300ms"])
+@pytest.mark.parametrize("wiring, pacing", [("monitor", "fast"), ("loopback_300ms", "fast"),
+                                            ("loopback_300ms", "realtime")])
 def test_a_fully_coupled_loop_never_makes_the_assistant_interrupt_itself(
-        audio_loops: AudioLoops, server: FakeRealtimeServer, make_client: MakeClient, wiring: str) -> None:
+        audio_loops: AudioLoops, request: pytest.FixtureRequest, wiring: str, pacing: str) -> None:
     """With the mic hearing 100 % of the speaker, two spoken answers play out whole, no mode flapping."""
+    # "realtime": the server streams each answer at real-time pace, as a provider does
+    paced = pacing == "realtime"
+    server: FakeRealtimeServer = request.getfixturevalue("paced" if paced else "server")
+    make_client: MakeClient = request.getfixturevalue("paced_client" if paced else "make_client")
     modes = Modes()
     mic = microphone_on(audio_loops, wiring)
     client = make_client(audio_output=None, auto_capture=True, input_device=mic, on_mode_change=modes)
@@ -75,7 +80,7 @@ def test_a_fully_coupled_loop_never_makes_the_assistant_interrupt_itself(
     for n, ms in enumerate((3000, 2000), start=1):
         server.script(Reply.audio("An answer the microphone hears in full, start to end.", duration_ms=ms))
         client.send_text("Talk to me.")
-        wait_until(lambda: modes.spoken() >= n, 15, f"answer {n} to play out")
+        wait_until(lambda: modes.spoken() >= n, 15, f"answer {n} to play out (modes {modes.seen})")
         time.sleep(0.8)  # the echo's tail (up to 300 ms late) reaches the server and its VAD
     sent = appended_audio(server)
     facts = f"modes {modes.seen}, {np.count_nonzero(sent)} non-zero samples of {sent.size} sent"
