@@ -7,11 +7,13 @@ timeline as the microphone chunks) and return what may be sent instead of each c
 
 * :class:`EchoGate` (``echo="gate"``, the default): no signal processing, just levels. It
   predicts the echo level of each 20 ms chunk from the level envelope of the played audio
-  around that moment (a window for unknown acoustic delay, then a room-decay tail) times the
-  speaker-to-microphone coupling, which it learns. Chunks clearly louder than the predicted
-  echo are sent (the user barging in), the others become digital silence, so the provider's
-  VAD hears nothing while the assistant talks. When nothing was played recently, everything
-  passes unchanged.
+  around the moment its echo would arrive (a window around the echo delay, then a room-decay
+  tail) times the speaker-to-microphone coupling; it learns both delay and coupling from the
+  start of each answer. Chunks clearly louder than the predicted echo are sent (the user
+  barging in), the others become digital silence, so the provider's VAD hears nothing while
+  the assistant talks; with a coupling near 0 dB (a speaker looped into the microphone) it
+  sends nothing at all while the assistant may be heard. When nothing was played recently,
+  everything passes unchanged.
 * :class:`EchoCanceller` (``echo="aec"``): WebRTC's acoustic echo canceller from the optional
   ``livekit`` package, fed with the played audio as its reverse stream, 10 ms at a time.
 
