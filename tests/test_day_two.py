@@ -337,3 +337,12 @@ def test_interrupt_forgets_an_answer_queued_behind_the_one_playing(server, make_
     assert deleted == [second.id] and truncated == [first.id]
     client.wait_for_playback(timeout=2)
     assert out.played_ms < 1000
+
+
+def test_a_background_connect_failure_is_logged_when_nobody_listens(server, make_client, caplog_rc):
+    """Without on_error, a failed connect(wait=False) is not silent: one warning with the cause."""
+    client = make_client(adapter=openai_realtime(url="ws://127.0.0.1:9/v1/realtime"))
+    client.connect(wait=False)
+    wait_until(lambda: client.status == "error", what="status error")
+    warnings = [r for r in caplog_rc.records if "connect(wait=False) failed" in r.getMessage()]
+    assert len(warnings) == 1 and "refused" in warnings[0].getMessage()
