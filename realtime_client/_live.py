@@ -58,6 +58,7 @@ class Connection:
         self.provider = provider
         self.transport: Optional[WebSocketTransport] = None
         self.closed: Optional[CloseInfo] = None
+        self.opened = False  # the WebSocket handshake succeeded
         self._unknown_types: Set[str] = set()
         self._malformed = 0
 
@@ -184,6 +185,7 @@ class LiveSession:
                                        audio_fields=info.audio_fields, **options)
         connection.transport = transport
         transport.open(request, deadline.remaining())
+        connection.opened = True
         with self._state.lock:
             self._state.queue_frames_locked(first_frames)
         self._state.send_frames()
@@ -208,6 +210,15 @@ class LiveSession:
             raise ConnectionFailedError(f"the server closed the connection (code {closed.code}) while "
                                         "waiting for the session to be ready")
         raise ConnectionFailedError("timed out waiting for the session to be ready")
+
+    def resume_refused(self, error: RealtimeError) -> bool:
+        """Whether the failed attempt reached the provider, which then declined the session:
+        a 4xx answer to the handshake, or a socket that opened but never became ready."""
+        status = error.details.get("status") if isinstance(error.details, dict) else None
+        if isinstance(status, int) and 400 <= status < 500:
+            return True
+        connection = self._connection
+        return connection is not None and connection.opened
 
     def close_connection(self) -> None:
         connection = self._connection
