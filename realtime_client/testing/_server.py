@@ -24,7 +24,8 @@ from .._errors import RealtimeError
 from .._models import RealtimeToken
 from ._connection import SHUTDOWN_REASON, ConnectionOptions, FakeConnection
 from ._handshake import Gatekeeper, RedactCredentials, handshake_request, public_headers, respond
-from ._peer import PeerFactory, PeerSettings
+from ._http import HttpRequest, http_aware_connection, not_found
+from ._peer import HttpRefusal, PeerFactory, PeerSettings
 from ._providers import peer_factory
 from ._recorder import Recorder
 from ._reply import Reply
@@ -63,6 +64,8 @@ class FakeRealtimeServer:
         rate_limits: report rate limits after each response (OpenAI ``rate_limits.updated``).
         instructions: the default session instructions (default: the provider's).
         voice: the default output voice (default: the provider's).
+        provider_options: knobs only this provider's peer has, passed to its factory (for
+            example ``{"resumption_ttl": 5}`` for ``"grok"``); an unknown key is a ValueError.
 
     Raises:
         ValueError: an unknown ``provider`` (the message names the known ones), a bad
@@ -90,12 +93,13 @@ class FakeRealtimeServer:
                  port: int = 0, model: Optional[str] = None, api_key: Optional[str] = None,
                  pacing: str = "fast", audio_chunk_ms: int = 100,
                  max_session_seconds: Optional[float] = None, rate_limits: bool = True,
-                 instructions: Optional[str] = None, voice: Optional[str] = None) -> None:
+                 instructions: Optional[str] = None, voice: Optional[str] = None,
+                 provider_options: Optional[Dict[str, Any]] = None) -> None:
         if pacing not in ("fast", "realtime"):
             raise ValueError(f"pacing must be 'fast' or 'realtime', got {pacing!r}")
         if audio_chunk_ms <= 0:
             raise ValueError(f"audio_chunk_ms must be positive, got {audio_chunk_ms!r}")
-        self._factory: PeerFactory = peer_factory(provider)
+        self._factory: PeerFactory = peer_factory(provider, **dict(provider_options or {}))
         self.provider = self._factory.name
         self.tls = bool(tls)
         self.host = host
@@ -110,6 +114,8 @@ class FakeRealtimeServer:
         self.handshake_delay: float = 0.0
         #: transcripts reported for the next committed voice turns (when transcription is on)
         self.user_transcripts: List[str] = []
+        #: plain HTTP requests received (REST endpoints such as client_secrets), credentials redacted
+        self.http_requests: List[HttpRequest] = []
         self._recorder = Recorder()
         self._gate = Gatekeeper(self._factory, api_key)
         self._ca: Optional[LoopbackCA] = None
@@ -143,7 +149,8 @@ class FakeRealtimeServer:
         self._server = serve(
             self._handle, self.host, self._port, process_request=self._process_request,
             select_subprotocol=self._select_subprotocol, compression=None, max_size=16 * 1024 * 1024,
-            ping_interval=None, close_timeout=1.0, ssl=context, logger=_ws_log)
+            ping_interval=None, close_timeout=1.0, ssl=context, logger=_ws_log,
+            create_connection=http_aware_connection(self._http_request))  # type: ignore[arg-type]
         self._port = self._server.socket.getsockname()[1]
         self._thread = threading.Thread(target=self._server.serve_forever, name="realtime-fake-server",
                                         daemon=True)
@@ -263,6 +270,18 @@ class FakeRealtimeServer:
     def reject_next_handshakes(self, count: int = 1, status: int = 401) -> None:
         """Answer the next ``count`` handshakes with HTTP ``status`` (401, 403, 500, ...) and a JSON error."""
         self._gate.reject_next(count, status)
+
+    @property
+    def factory(self) -> PeerFactory:
+        """The provider's peer factory (provider-specific controls live on it)."""
+        return self._factory
+
+    def _http_request(self, request: HttpRequest) -> HttpRefusal:
+        with self._lock:
+            self.http_requests.append(request.redacted())
+        handler = getattr(self._factory, "http", None)
+        answer = handler(request, self._gate, self.model) if callable(handler) else None
+        return answer if answer is not None else not_found(request)
 
     def _select_subprotocol(self, connection: ServerConnection, offered: Any) -> Any:
         return self._factory.select_subprotocol(list(offered))
