@@ -90,7 +90,8 @@ def _tagged(variants: Dict[str, Check]) -> Check:
 
 
 def _string_map(value: Any, path: str) -> None:
-    if not isinstance(value, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in value.items()):
+    if not isinstance(value, dict) or not all(isinstance(k, str) and isinstance(v, str)
+                                              for k, v in value.items()):
         _fail(path, "an object of strings", value)
 
 
@@ -104,7 +105,8 @@ _FORMAT = _tagged({
 # "top-level turn_detection {type:"server_vad"|null, threshold, silence_duration_ms, prefix_padding_ms,
 # idle_timeout_ms}"; §2 gives threshold 0.1-0.9 and prefix_padding_ms 0-10000.
 _TURN_DETECTION = _nullable(_obj({
-    "type": _one_of("server_vad"), "threshold": _number(0.1, 0.9), "silence_duration_ms": _number(0, 1e9, True),
+    "type": _one_of("server_vad"), "threshold": _number(0.1, 0.9),
+    "silence_duration_ms": _number(0, 1e9, True),
     "prefix_padding_ms": _number(0, 10000, True), "idle_timeout_ms": _nullable(_number(0, 1e9, True)),
 }, required=("type",)))
 # "tools (function, web_search, x_search, file_search, mcp)"; §2 gives the server tools' fields.
@@ -170,8 +172,8 @@ def validate_grok_server_frame(frame: Union[str, bytes, dict]) -> None:
         _obj({"type": _string, "event_id": _string, "timestamp": _number(0, 1e15, True)},
              required=("timestamp",))(data, "ping")
     elif kind == "conversation.item.input_audio_transcription.updated":
-        _obj({"type": _string, "event_id": _string, "item_id": _string, "content_index": _number(0, 1e9, True),
-              "transcript": _string}, required=("item_id", "transcript"))(data, kind)
+        _obj({"type": _string, "event_id": _string, "item_id": _string,
+              "content_index": _number(0, 1e9, True), "transcript": _string}, required=("item_id", "transcript"))(data, kind)
     elif kind in ("response.text.delta", "response.text.done"):
         validate_server_frame(dict(data, type=kind.replace("response.text", "response.output_text")))
     elif kind == "response.done" and "usage" in data:

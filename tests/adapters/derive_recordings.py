@@ -1,4 +1,6 @@
-"""Derive the xAI and Azure contract recordings from the OpenAI ones (run: python -m tests.adapters.derive_recordings).
+"""Derive the xAI and Azure contract recordings from the OpenAI ones.
+
+Run ``python -m tests.adapters.derive_recordings`` from the repository root.
 
 No live xAI or Azure session could be captured where this was written, so the recordings are the
 OpenAI GA recordings rewritten with each dialect's documented differences (protocols.md §8.2 and
@@ -51,11 +53,11 @@ def _grok_frames(name: str, frames: List[Dict[str, Any]]) -> List[Dict[str, Any]
         ]
     out: List[Dict[str, Any]] = []
     interim: Dict[str, str] = {}
-    for i, frame in enumerate(frames):
-        kind = frame.get("type")
+    for i, original in enumerate(frames):
+        kind = original.get("type")
         if kind in ("session.created", "session.updated", "rate_limits.updated"):
             continue
-        frame = copy.deepcopy(frame)
+        frame = copy.deepcopy(original)
         response = frame.get("response")
         if isinstance(response, dict):
             voice = ((response.get("audio") or {}).get("output") or {})
