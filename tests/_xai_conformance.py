@@ -173,7 +173,8 @@ def validate_grok_server_frame(frame: Union[str, bytes, dict]) -> None:
              required=("timestamp",))(data, "ping")
     elif kind == "conversation.item.input_audio_transcription.updated":
         _obj({"type": _string, "event_id": _string, "item_id": _string,
-              "content_index": _number(0, 1e9, True), "transcript": _string}, required=("item_id", "transcript"))(data, kind)
+              "content_index": _number(0, 1e9, True), "transcript": _string},
+             required=("item_id", "transcript"))(data, kind)
     elif kind in ("response.text.delta", "response.text.done"):
         validate_server_frame(dict(data, type=kind.replace("response.text", "response.output_text")))
     elif kind == "response.done" and "usage" in data:
