@@ -47,12 +47,15 @@ class Recycler:
         self._live = live
         self._stop = threading.Event()
         self._thread: Optional[threading.Thread] = None
+        self._lock = threading.Lock()  # start and stop may race (connect() and disconnect())
 
     def start(self) -> None:
-        if self._thread is not None:
-            return
-        self._thread = threading.Thread(target=self._loop, name="realtime-recycle", daemon=True)
-        self._thread.start()
+        with self._lock:
+            if self._thread is not None or self._stop.is_set():
+                return
+            thread = threading.Thread(target=self._loop, name="realtime-recycle", daemon=True)
+            thread.start()
+            self._thread = thread
 
     def request_stop(self) -> None:
         """Ask the thread to end without waiting for it."""
@@ -64,7 +67,8 @@ class Recycler:
     def stop(self, timeout: float) -> None:
         """End the thread and join it within ``timeout`` seconds (never from the thread itself)."""
         self.request_stop()
-        thread, self._thread = self._thread, None
+        with self._lock:
+            thread, self._thread = self._thread, None
         if thread is not None and thread is not threading.current_thread():
             thread.join(max(0.05, timeout))
             if thread.is_alive():
@@ -72,27 +76,28 @@ class Recycler:
 
     def _loop(self) -> None:
         live, state = self._live, self._live.state_owner
-        while not self._stop.is_set():
-            with state.cond:
-                if self._stop.is_set() or live.closing:
-                    return
+        while not self._stop.is_set() and not live.closing:
+            with state.lock:
                 connection = live.current_connection
                 cap = connection.provider.info.session_cap if connection is not None else None
                 ready_at = connection.ready_at if connection is not None else None
-                if connection is None or cap is None or ready_at is None or connection.recycling:
-                    state.cond.wait(_IDLE_WAIT_S)
-                    continue
-                now = time.monotonic()
-                due = ready_at + cap - recycle_margin(cap)
-                if now < due:
-                    state.cond.wait(min(due - now, _IDLE_WAIT_S))
-                    continue
+            if connection is None or cap is None or ready_at is None or connection.recycling:
+                self._stop.wait(_IDLE_WAIT_S)
+                continue
+            due = ready_at + cap - recycle_margin(cap)
+            now = time.monotonic()
+            if now < due:  # sleep on our own event: state changes need not wake us yet
+                self._stop.wait(min(due - now, _IDLE_WAIT_S))
+                continue
+            with state.cond:  # in the window: every state change may be the quiet moment
                 conv = state.conv
+                if self._stop.is_set() or live.closing or connection is not live.current_connection:
+                    continue
                 if conv.status is not RealtimeStatus.CONNECTED or not conv.quiet:
                     state.cond.wait(_IDLE_WAIT_S)
                     continue
                 connection.recycling = True
-                time_left = max(0.0, ready_at + cap - now)
+                time_left = max(0.0, ready_at + cap - time.monotonic())
             try:
                 live.recycle(connection, time_left)
             except Exception:  # a bug here must not kill the session: the provider's close still works
