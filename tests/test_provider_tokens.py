@@ -30,8 +30,8 @@ AZURE_KEY = "0123456789abcdef0123456789abcdef"
 
 
 def connect_and_ask(server: FakeRealtimeServer, get_token: Any, **adapter_options: Any) -> str:
-    client = RealtimeClient(get_token=get_token, adapter=server.adapter(**adapter_options), auto_capture=False,
-                            audio_output=BufferOutput(realtime=False))
+    client = RealtimeClient(get_token=get_token, adapter=server.adapter(**adapter_options),
+                            auto_capture=False, audio_output=BufferOutput(realtime=False))
     try:
         client.connect(timeout=5)
         return client.ask("token works?", timeout=10).text
@@ -91,7 +91,8 @@ def test_azure_token_mints_for_a_deployment_with_the_api_key() -> None:
         token = source()
         assert token.provider == "azure" and token.config.model == "my-rt" and token.token.startswith("ek_")
         (request,) = server.http_requests
-        assert request.path == "/openai/v1/realtime/client_secrets" and request.header("api-key") == "<redacted>"
+        assert request.path == "/openai/v1/realtime/client_secrets"
+        assert request.header("api-key") == "<redacted>"
         assert json.loads(request.body) == {"session": {"type": "realtime", "model": "my-rt",
                                                         "instructions": "Be brief."}}
         assert connect_and_ask(server, source) == "You said: token works?"
@@ -164,7 +165,7 @@ def test_entra_tokens_from_a_credential_or_a_callable() -> None:
         azure_entra_token("not a credential")
 
 
-def test_the_api_key_token_never_expires_and_goes_in_the_api_key_header(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_api_key_token_never_expires_and_goes_in_api_key(monkeypatch: pytest.MonkeyPatch) -> None:
     """A resource key is a token without expiry, sent as api-key; its repr hides it."""
     monkeypatch.setenv("AZURE_OPENAI_API_KEY", AZURE_KEY)
     source = azure_openai_api_key_token()

@@ -64,7 +64,8 @@ def test_the_azure_client_runs_a_text_turn_on_the_preview_path(azure: FakeRealti
         done = text_turn(conn, "Preview")
         assert done.response.output[0].content[0].text == "You said: Preview"
     path = azure.connections[0].path
-    assert path.startswith("/openai/realtime?") and "deployment=my-realtime" in path and "api-version=" in path
+    assert path.startswith("/openai/realtime?")
+    assert "deployment=my-realtime" in path and "api-version=" in path
 
 
 def test_an_api_version_on_the_ga_path_and_a_wrong_key_are_refused(azure: FakeRealtimeServer) -> None:
@@ -88,7 +89,8 @@ def test_the_fake_mints_client_secrets_like_azure(azure: FakeRealtimeServer) -> 
     assert ok.status_code == 200
     reply = TypeAdapter(ClientSecretCreateResponse).validate_python(ok.json())
     assert reply.session.model == "my-realtime" and reply.value
-    assert requests.post(url, json={"session": {"model": "x"}}, headers={"api-key": KEY}, timeout=5).status_code == 400
+    untyped = requests.post(url, json={"session": {"model": "x"}}, headers={"api-key": KEY}, timeout=5)
+    assert untyped.status_code == 400
     assert requests.post(url, json={"session": {"type": "realtime", "model": "x"}}, headers={"api-key": "no"},
                          timeout=5).status_code == 401
     # the secret opens a session

@@ -73,10 +73,12 @@ def test_the_sdk_hears_a_voice_turn_at_16_khz(grok: FakeRealtimeServer) -> None:
     grok.script(Reply.text("Nice to hear you."))
     with sdk(grok).realtime.connect(model="grok-voice-latest") as conn:
         conn.session.update(session={"audio": {
-            "input": {"format": {"type": "audio/pcm", "rate": 16000}, "transcription": {"model": "grok-transcribe"}},
+            "input": {"format": {"type": "audio/pcm", "rate": 16000},
+                      "transcription": {"model": "grok-transcribe"}},
             "output": {"format": {"type": "audio/pcm", "rate": 16000}}}})
         recv_until(conn, "session.updated")
-        pcm = np.concatenate([silence(300, 16000), synthesize_speech(900, 16000, seed=4), silence(800, 16000)])
+        pcm = np.concatenate([silence(300, 16000), synthesize_speech(900, 16000, seed=4),
+                              silence(800, 16000)])
         for i in range(0, len(pcm), 1600):
             conn.input_audio_buffer.append(audio=base64.b64encode(pcm[i:i + 1600].tobytes()).decode())
         events = recv_until(conn, "response.done")
@@ -95,7 +97,8 @@ def test_session_updates_are_validated_against_the_xai_schema() -> None:
             bad = {"instructions": "x", "output_modalities": ["text"]}
             conn.session.update(session=bad)  # type: ignore[arg-type]
             error = recv_until(conn, "error")[-1]
-            assert error.error.code == "unknown_parameter" and error.error.param == "session.output_modalities"
+            assert error.error.code == "unknown_parameter"
+            assert error.error.param == "session.output_modalities"
         assert server.connections[0].session["instructions"] != "x"
         for raw in server.sent:  # what the fake sent is valid; what the test sent was not, on purpose
             validate_grok_server_frame(raw)
@@ -135,15 +138,16 @@ def test_resumption_replays_the_conversation_and_expiry_starts_anew() -> None:
 def test_the_fake_mints_client_secrets_like_xai(grok: FakeRealtimeServer) -> None:
     """POST /v1/realtime/client_secrets takes only expires_after.seconds and returns top-level fields."""
     url = grok.base_url + "/v1/realtime/client_secrets"
-    ok = requests.post(url, json={"expires_after": {"seconds": 300}}, headers={"Authorization": "Bearer xai-k"},
-                       timeout=5)
+    bearer = {"Authorization": "Bearer xai-k"}
+    ok = requests.post(url, json={"expires_after": {"seconds": 300}}, headers=bearer, timeout=5)
     assert ok.status_code == 200 and set(ok.json()) == {"value", "expires_at"}
     for body in ({"session": {"model": "x"}}, {"expires_after": {"anchor": "created_at", "seconds": 60}},
                  {"expires_after": {"seconds": 7200}}):
-        assert requests.post(url, json=body, headers={"Authorization": "Bearer k"}, timeout=5).status_code == 400
+        assert requests.post(url, json=body, headers=bearer, timeout=5).status_code == 400
     assert requests.post(url, json={}, timeout=5).status_code == 401
     assert requests.get(grok.base_url + "/v1/elsewhere", timeout=5).status_code == 404
-    assert all(v == "<redacted>" for r in grok.http_requests for k, v in r.headers if k.lower() == "authorization")
+    auth = [v for r in grok.http_requests for k, v in r.headers if k.lower() == "authorization"]
+    assert auth and all(v == "<redacted>" for v in auth)
 
 
 def test_unknown_provider_options_are_refused() -> None:
