@@ -241,3 +241,31 @@ def test_no_secret_reaches_logs_or_reprs(grok: FakeRealtimeServer, make_grok: Ca
     shown = caplog.text + repr(client) + repr(grok.adapter()) + repr(token)
     assert token.token not in shown
     assert "send " in caplog.text, "the wire log was not on"
+
+
+def test_a_refused_resume_handshake_reconnects_fresh_with_replay(grok: FakeRealtimeServer,
+                                                                 make_grok: Make) -> None:
+    """A 4xx answer to the resuming handshake makes the next attempt a fresh session seeded with history."""
+    client = make_grok(reconnect=FAST, auto_playback=False)
+    client.connect(timeout=5)
+    client.ask("keep this", timeout=10)
+    grok.reject_next_handshakes(1, status=404)
+    grok.drop_connections()
+    conn = grok.wait_for_connection(count=2, timeout=5)
+    wait_until(lambda: client.status == "connected", what="connected again")
+    assert "conversation_id" not in conn.path
+    wait_until(lambda: len(frames_of(conn, "conversation.item.create")) >= 2, what="the history replayed")
+    assert client.ask("go on", timeout=10).text == "You said: go on"
+
+
+def test_a_server_error_at_the_handshake_keeps_resuming(grok: FakeRealtimeServer, make_grok: Make) -> None:
+    """A 5xx is not a refusal of the conversation: the next attempt still resumes it."""
+    client = make_grok(reconnect=FAST, auto_playback=False)
+    client.connect(timeout=5)
+    client.ask("keep this", timeout=10)
+    grok.reject_next_handshakes(1, status=503)
+    grok.drop_connections()
+    conn = grok.wait_for_connection(count=2, timeout=5)
+    wait_until(lambda: client.status == "connected", what="connected again")
+    assert "conversation_id=" in conn.path
+    assert frames_of(conn, "conversation.item.create") == []
