@@ -31,7 +31,7 @@ from ..._errors import RealtimeError
 from ..._models import RealtimeToken, SessionConfig
 from ..._provider import CloseAction, ProviderInfo, Received, ResumeState
 from ..._types import ConnectionRequest, Frame
-from .._common import decode_frame, excerpt, new_event_id, opt_obj, opt_str, with_query_param
+from .._common import FrameError, decode_frame, excerpt, new_event_id, opt_obj, opt_str, with_query_param
 from .._openai._wire import ACTIVE_RESPONSE, CANCEL_NOT_ACTIVE, COMMIT_MIN_MS
 from . import _wire as wire
 from ._session_config import build_grok_session
@@ -175,6 +175,8 @@ class GrokSession:
         msg, kind, text = decoded
         try:
             handled = self._receive(msg, kind, text)
+        except FrameError as exc:
+            return Received((ev.Malformed(f"{kind}: {exc}", excerpt(text)),))
         except (TypeError, ValueError) as exc:
             if kind in ("conversation.created", "session.created"):  # the config cannot be encoded
                 return Received((ev.ConfigRejected(_START, f"the session configuration cannot be sent: "
