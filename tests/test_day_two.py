@@ -6,42 +6,15 @@ import os
 import signal
 import threading
 import time
-from typing import Any, Callable, Iterator, List
+from typing import Any, List
 
 import pytest
 
-from realtime_client import RealtimeClient, RealtimeError
+from realtime_client import ConnectionFailedError, RealtimeClient, RealtimeError
 from realtime_client.adapters import openai_realtime
 from realtime_client.audio import BufferOutput
 from realtime_client.testing import FakeRealtimeServer, Reply
-from tests.helpers import Recorder, check_conformance, wait_until
-
-
-@pytest.fixture
-def paced() -> Iterator[FakeRealtimeServer]:
-    """A fake server that streams audio at real-time pace, like a provider does."""
-    srv = FakeRealtimeServer(pacing="realtime", audio_chunk_ms=50).start()
-    try:
-        yield srv
-    finally:
-        srv.stop()
-    check_conformance(srv)
-
-
-@pytest.fixture
-def paced_client(paced: FakeRealtimeServer) -> Iterator[Callable[..., RealtimeClient]]:
-    made: List[RealtimeClient] = []
-
-    def factory(**options: Any) -> RealtimeClient:
-        options.setdefault("audio_output", BufferOutput(realtime=True))
-        client = RealtimeClient(get_token=paced.get_token, adapter=openai_realtime(url=paced.url),
-                                auto_capture=False, **options)
-        made.append(client)
-        return client
-
-    yield factory
-    for client in made:
-        client.destroy()
+from tests.helpers import Recorder, wait_until
 
 
 def test_ask_returns_its_own_answer_while_an_earlier_one_streams(paced, paced_client):
@@ -318,3 +291,24 @@ def test_a_synchronous_dispatcher_may_call_the_client_from_a_callback(server, ma
     client.send_text("go")
     wait_until(lambda: len(seen) >= 4, what="two exchanges")
     assert seen[:4] == ["user:go", "assistant:One.", "user:and again", "assistant:Two."]
+
+
+def test_ca_file_trusts_a_private_authority_and_verification_stays_on():
+    """wss:// to a server whose CA is given with ca_file= works; without it the TLS check fails."""
+    with FakeRealtimeServer(tls=True) as tls_server:
+        trusted = RealtimeClient(get_token=tls_server.get_token, adapter=tls_server.adapter(),
+                                 ca_file=tls_server.ca_file, auto_capture=False, auto_playback=False)
+        try:
+            trusted.connect(timeout=5)
+            assert trusted.ask("secure?", timeout=10).text == "You said: secure?"
+        finally:
+            trusted.destroy()
+        untrusted = RealtimeClient(get_token=tls_server.get_token, adapter=tls_server.adapter(),
+                                   auto_capture=False, auto_playback=False)
+        try:
+            with pytest.raises(ConnectionFailedError, match=r"(?i)certificate|tls|ssl"):
+                untrusted.connect(timeout=5)
+        finally:
+            untrusted.destroy()
+    with pytest.raises(ValueError, match="ca_file"):
+        RealtimeClient(get_token=lambda: None, ca_file="/no/such/ca.pem")

@@ -76,6 +76,9 @@ def test_grok_token_refused_key_and_missing_key(monkeypatch: pytest.MonkeyPatch,
         grok_realtime_token()
     monkeypatch.setenv("XAI_API_KEY", XAI_KEY)
     assert grok_realtime_token().url == "https://api.x.ai/v1/realtime/client_secrets"
+    assert grok_realtime_token(expires_after=120, api_key="k").url.endswith("/client_secrets")
+    with pytest.raises(ValueError, match="disagree"):
+        grok_realtime_token(300, expires_after=120, api_key="k")
     for bad in (0, 3601, True, 1.5):
         with pytest.raises(ValueError):
             grok_realtime_token(bad)

@@ -94,6 +94,10 @@ class PeerSettings:
         rate_limits: report rate limits after each response (OpenAI ``rate_limits.updated``).
         next_reply: the next scripted :class:`Reply`, or None for the peer's default reply.
         next_transcript: the next queued user transcript, or None for a made-up one.
+        speak: ``speak(text, rate)`` gives int16 speech samples for a reply (or None), to use
+            instead of the synthetic voice; None: always the synthetic voice.
+        hear: ``hear(samples, rate)`` gives the words heard in a committed user turn (or None);
+            None: the user's audio is not recognised.
     """
 
     model: str
@@ -103,6 +107,8 @@ class PeerSettings:
     voice: Optional[str] = None
     audio_chunk_ms: int = 100
     rate_limits: bool = True
+    speak: Optional[Callable[[str, int], Any]] = None
+    hear: Optional[Callable[[Any, int], Optional[str]]] = None
 
 
 @attrs.frozen

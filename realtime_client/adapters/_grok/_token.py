@@ -31,6 +31,7 @@ def grok_realtime_token(
     *,
     api_key: Optional[str] = None,
     model: Optional[str] = None,
+    expires_after: Optional[int] = None,
     base_url: str = "https://api.x.ai/v1",
     timeout: float = 10.0,
     http: Optional[requests.Session] = None,
@@ -47,6 +48,8 @@ def grok_realtime_token(
         expires_in: lifetime of the secret in seconds, 1 to 3600 (xAI's default is 600).
         api_key: the API key; default the ``XAI_API_KEY`` environment variable (read on every call).
         model: recorded in the token's config (the secret itself is not tied to a model).
+        expires_after: another name for ``expires_in`` (the one ``openai_realtime_token`` uses,
+            so generic code can pass either); giving both with different values is an error.
         base_url: the API base; plain ``http`` only for localhost.
         timeout: seconds allowed for connecting and for the answer.
         http: a ``requests.Session`` to use.
@@ -62,6 +65,10 @@ def grok_realtime_token(
 
     .. versionadded:: 0.3.0
     """
+    if expires_after is not None:
+        if expires_in not in (wire.DEFAULT_TOKEN_TTL, expires_after):
+            raise ValueError(f"expires_in={expires_in!r} and expires_after={expires_after!r} disagree")
+        expires_in = expires_after
     if isinstance(expires_in, bool) or not isinstance(expires_in, int) \
             or not 1 <= expires_in <= wire.MAX_TOKEN_TTL:
         raise ValueError(f"expires_in must be an int between 1 and {wire.MAX_TOKEN_TTL} seconds, "

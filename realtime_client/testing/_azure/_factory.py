@@ -111,7 +111,8 @@ class AzurePeerFactory:
                           rate_limits=settings.rate_limits,
                           instructions=(DEFAULT_INSTRUCTIONS if settings.instructions is None
                                         else settings.instructions),
-                          voice=settings.voice or DEFAULT_VOICE)
+                          voice=settings.voice or DEFAULT_VOICE, speak=settings.speak,
+                          hear=settings.hear)
 
     def http(self, request: HttpRequest, gate: Any, model: str) -> Optional[HttpRefusal]:
         """``POST /openai/v1/realtime/client_secrets``: a secret for ``session.model``."""

@@ -108,7 +108,8 @@ class GrokPeerFactory:
         instructions = DEFAULT_INSTRUCTIONS if settings.instructions is None else settings.instructions
         inner = OpenAIPeer(model=model, next_reply=settings.next_reply,
                            next_transcript=settings.next_transcript, audio_chunk_ms=settings.audio_chunk_ms,
-                           rate_limits=False, instructions=instructions)
+                           rate_limits=False, instructions=instructions, speak=settings.speak,
+                           hear=settings.hear)
         return GrokPeer(inner=inner, session=default_session(instructions, settings.voice),
                         store=self.conversations, options=self.options,
                         resume_id=request.query.get(CONVERSATION_ID_PARAM))
