@@ -260,7 +260,10 @@ def azure_openai_realtime(
         input_transcription: transcribe the user's speech with this transcription
             *deployment* (a name, or a full transcription mapping); default off, since
             OpenAI's model names are not deployment names on Azure.
-        noise_reduction, tool_choice, speed, audio_format: as :func:`openai_realtime`.
+        noise_reduction: as :func:`openai_realtime`.
+        tool_choice: as :func:`openai_realtime`.
+        speed: as :func:`openai_realtime`.
+        audio_format: as :func:`openai_realtime`.
         session_cap: Azure's session limit in seconds (30 minutes); with reconnect on, the client
             recycles the connection at a quiet moment shortly before it. ``None`` turns that off.
 

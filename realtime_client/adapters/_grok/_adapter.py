@@ -152,8 +152,9 @@ def grok_realtime(
         speed: speech speed, 0.7 to 1.5.
         reasoning_effort: ``"none"`` or ``"high"`` (reasoning models only).
         replace: a pronunciation map (word -> how to say it), sent as ``replace``.
-        input_rate / output_rate: PCM16 rates per direction (8000, 16000, 22050, 24000, 32000,
+        input_rate: the PCM16 rate the user's audio is sent at (8000, 16000, 22050, 24000, 32000,
             44100 or 48000; default 24000); the audio engine resamples.
+        output_rate: the PCM16 rate the assistant's audio comes at (same choices).
         audio_format: ``"pcm16"`` (default), or ``"g711_ulaw"``/``"g711_alaw"`` (8 kHz both ways).
         resumption: ask the server to keep the conversation (``resumption.enabled``, default on),
             so a reconnect reattaches with ``&conversation_id=`` instead of replaying the history;
