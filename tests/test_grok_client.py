@@ -269,3 +269,22 @@ def test_a_server_error_at_the_handshake_keeps_resuming(grok: FakeRealtimeServer
     wait_until(lambda: client.status == "connected", what="connected again")
     assert "conversation_id=" in conn.path
     assert frames_of(conn, "conversation.item.create") == []
+
+
+def test_the_recycle_before_the_cap_resumes_by_conversation_id(make_grok: Make) -> None:
+    """At the (accelerated) cap the client hands over at a quiet moment and resumes: nothing is replayed."""
+    quiet = {"ping_interval": None}
+    with FakeRealtimeServer(provider="grok", max_session_seconds=2.0, provider_options=quiet) as server:
+        rec = Recorder()
+        client = make_grok(get_token=server.get_token, adapter=server.adapter(session_cap=2.0),
+                           reconnect=FAST, auto_playback=False, **rec.options())
+        client.connect(timeout=5)
+        client.ask("before", timeout=10)
+        conn = server.wait_for_connection(count=2, timeout=5)
+        wait_until(lambda: client.status == "connected", what="connected again")
+        assert server.connections[0].close_code is None, "the server had to close: no recycle"
+        assert "conversation_id=" in conn.path and frames_of(conn, "conversation.item.create") == []
+        assert len(rec.of("on_go_away")) == 1
+        assert client.ask("after", timeout=10).text == "You said: after"
+        assert [m.text for m in client.messages] == ["before", "You said: before", "after", "You said: after"]
+        client.destroy()

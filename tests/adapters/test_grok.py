@@ -397,3 +397,14 @@ def test_the_replay_flag_reaches_the_reducer() -> None:
     conv.reduce(Ready(history_lost=True))
     fx = conv.reduce(act.Resumed(replay=False))
     assert [type(i) for i in fx.intents] == [Replay]
+
+
+def test_a_repeated_function_call_runs_once() -> None:
+    """xAI may announce the same call twice; the second announcement is ignored."""
+    from realtime_client._events import ToolCall
+
+    session = ready_session()
+    done = frame("response.function_call_arguments.done", response_id="r1", item_id="fc1", output_index=0,
+                 call_id="call_1", name="f", arguments="{}")
+    assert isinstance(events(session, done)[0], ToolCall)
+    assert isinstance(events(session, done)[0], Ignored)

@@ -83,6 +83,7 @@ class GrokSession:
         self._replayed: Set[str] = set()  # items the server holds from before this connection
         self._items: Dict[str, None] = {}  # every item id this connection has seen, in order
         self._spelling: Dict[Tuple[str, str], str] = {}  # (item id, family) -> the type that won
+        self._calls: Set[str] = set()  # call ids already announced (xAI may repeat a call)
 
     # --- connection -----------------------------------------------------------------------
 
@@ -208,6 +209,12 @@ class GrokSession:
             winner = self._spelling.setdefault((item, family), kind)
             if winner != kind:
                 return Received((ev.Ignored(kind),))  # the same content under its other name
+        if kind == "response.function_call_arguments.done":
+            call_id = msg.get("call_id")
+            if type(call_id) is str:
+                if call_id in self._calls:
+                    return Received((ev.Ignored(f"{kind} (repeated call {call_id[:40]})"),))
+                self._calls.add(call_id)
         if kind == "conversation.item.input_audio_transcription.updated":
             transcript = opt_str(msg, "transcript")
             if transcript is not None:
