@@ -33,12 +33,20 @@ def print_message(msg: RealtimeMessage) -> None:
             print(f"{'tool call':>9}: {part.name}({part.arguments})", flush=True)
 
 
-def run_demo(out: str = "demo-output/assistant.wav", live: bool = False) -> int:
-    """Run three turns (plain text, a tool call, another text) and write the assistant's audio."""
+def run_demo(out: str = "demo-output/assistant.wav", live: bool = False, provider: str = "openai") -> int:
+    """Run three turns (plain text, a tool call, another text) and write the assistant's audio.
+
+    ``provider`` picks the protocol the embedded fake server speaks (a key of ``ADAPTERS``);
+    ``live`` talks to OpenAI itself.
+    """
     from .adapters import openai_realtime
     from .audio import WavFileOutput
 
     server: Any = None
+    if live and provider != "openai":
+        print(f"realtime-client: demo --live talks to OpenAI only; for {provider} use "
+              f"'realtime-client chat --provider {provider}'", file=sys.stderr)
+        return 2
     if live:
         if not os.environ.get("OPENAI_API_KEY"):
             print("realtime-client: demo --live needs OPENAI_API_KEY in the environment", file=sys.stderr)
@@ -52,13 +60,13 @@ def run_demo(out: str = "demo-output/assistant.wav", live: bool = False) -> int:
     else:
         from .testing import FakeRealtimeServer, Reply
 
-        server = FakeRealtimeServer(speech="auto").start()  # espeak-ng speaks, when installed
+        server = FakeRealtimeServer(provider, speech="auto").start()  # espeak-ng speaks, when installed
         server.script(Reply.text("Hello! I am a demo assistant running on a local fake server."),
                       Reply.tool_call("get_weather", {"city": "Oslo"}),
                       Reply.text("It is 21 degrees and sunny in Oslo."),
                       Reply.text("Goodbye, and thanks for trying realtime-client!"))
         get_token = server.get_token
-        adapter = openai_realtime(url=server.url)
+        adapter = server.adapter()
     Path(out).parent.mkdir(parents=True, exist_ok=True)
     client = RealtimeClient(get_token=get_token, adapter=adapter, tools=[get_weather], auto_capture=False,
                             audio_output=WavFileOutput(out), on_message=print_message,

@@ -64,6 +64,9 @@ class ProviderInfo:
         ping_interval / ping_timeout: WebSocket keep-alive the provider tolerates (``None``:
             no pings; Gemini's pongs are too slow for them).
         audio_fields: event type -> field holding base64 audio (the wire log elides them).
+        session_cap: seconds after which the provider ends a connection (OpenAI 60 min, Azure
+            30); with reconnect enabled the client recycles the connection at a quiet moment
+            shortly before it, so no turn is cut. ``None``: no known cap.
     """
 
     provider: str
@@ -77,6 +80,7 @@ class ProviderInfo:
     ping_interval: Optional[float] = 20.0
     ping_timeout: Optional[float] = 20.0
     audio_fields: Mapping[str, str] = attrs.field(factory=dict)
+    session_cap: Optional[float] = None
 
 
 @attrs.frozen
@@ -111,11 +115,19 @@ class ResumeState:
         replay: seed the new session with the conversation's history (``Replay`` intent).
         handle: a provider resumption handle (Gemini ``sessionResumption``).
         conversation_id: a provider conversation to reattach to (xAI).
+        items: ids of the items the provider already holds for that conversation; a resumed
+            session replays them, and they are not new.
     """
 
     replay: bool = True
     handle: Optional[str] = None
     conversation_id: Optional[str] = None
+    items: Tuple[str, ...] = attrs.field(default=(), converter=_as_tuple)
+
+    @property
+    def resumes(self) -> bool:
+        """This state asks the provider to continue a conversation it keeps."""
+        return self.handle is not None or self.conversation_id is not None
 
 
 @runtime_checkable

@@ -96,6 +96,8 @@ def build_parser() -> argparse.ArgumentParser:
                       help="WAV file for the assistant's audio (default: %(default)s)")
     demo.add_argument("--live", action="store_true",
                       help="talk to OpenAI instead of the embedded fake server (needs OPENAI_API_KEY)")
+    demo.add_argument("--provider", choices=providers, default=_default_provider(providers),
+                      help="which provider's protocol the embedded fake server speaks (default: %(default)s)")
     return parser
 
 
@@ -137,7 +139,7 @@ def main(argv: Optional[List[str]] = None) -> int:
             return run_token(args, sys.stdout)
         from .._demo import run_demo
 
-        return run_demo(out=args.out, live=args.live)
+        return run_demo(out=args.out, live=args.live, provider=args.provider)
     except KeyboardInterrupt:
         print(file=sys.stderr)
         return EXIT_INTERRUPTED

@@ -211,3 +211,8 @@ class PeerFactory(Protocol):
 
     def peer(self, request: HandshakeRequest, settings: PeerSettings) -> Peer:
         """A fresh peer for one accepted connection."""
+
+    # Optional: ``http(request, gate, model) -> Optional[HttpRefusal]`` answers plain HTTP requests
+    # on the server's port (REST endpoints such as ``client_secrets``; ``request`` is a
+    # ``_http.HttpRequest``, ``gate`` the server's ``Gatekeeper`` for minting and credential
+    # checks). None, or no such method, answers 404.
