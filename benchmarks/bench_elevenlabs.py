@@ -179,7 +179,7 @@ _SERVER = """
 import sys, time
 from realtime_client.testing import FakeRealtimeServer
 s = FakeRealtimeServer(provider="elevenlabs", pacing="realtime", audio_chunk_ms=50,
-                       peer_options={"first_message": "word " * 400, "ping_interval": 2.0}).start()
+                       provider_options={"first_message": "word " * 400, "ping_interval": 2.0}).start()
 print(s.base_url, flush=True)
 sys.stdin.read()
 s.stop()
@@ -251,7 +251,7 @@ def run() -> List[Row]:
     logging.getLogger("realtime_client").setLevel(logging.ERROR)
     logging.getLogger("elevenlabs").setLevel(logging.CRITICAL)
     rows: List[Row] = []
-    with FakeRealtimeServer(provider="elevenlabs", peer_options={"ping_interval": 0.5}) as server:
+    with FakeRealtimeServer(provider="elevenlabs", provider_options={"ping_interval": 0.5}) as server:
         pairs = [_connect(server) for _ in range(CONNECT_ROUNDS + 2)][2:]  # two warm-up rounds
     ours, theirs = statistics.median(p[0] for p in pairs), statistics.median(p[1] for p in pairs)
     rows += [("EL connect median (ours)", f"{ours * 1000:.2f} ms", "", ""),
@@ -261,8 +261,9 @@ def run() -> List[Row]:
     audio = _barge_audio()
     with tempfile.TemporaryDirectory() as tmp:
         wav = _wav(os.path.join(tmp, "barge.wav"), audio)
+        barge_options = {"ping_interval": 0.5, "correct_on_interrupt": False}
         with FakeRealtimeServer(provider="elevenlabs", pacing="realtime", audio_chunk_ms=50,
-                                peer_options={"ping_interval": 0.5, "correct_on_interrupt": False}) as server:
+                                provider_options=barge_options) as server:
             barge_ours = [_barge_ours(server, wav) for _ in range(BARGE_ROUNDS)]
             barge_sdk = [_barge_sdk(server, audio) for _ in range(BARGE_ROUNDS)]
         duplex_wav = _wav(os.path.join(tmp, "duplex.wav"), b"\0\0" * int(RATE * (DUPLEX_SECONDS + 5)))

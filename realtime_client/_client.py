@@ -418,7 +418,9 @@ class RealtimeClient:
         try:
             self._start(live, generation, deadline)
         except RealtimeError as exc:
-            log.debug("connect(wait=False) failed: %s", exc)  # reported through on_error
+            if self._state.callbacks.get("on_error") is None:  # else on_error reports it
+                log.warning("connect(wait=False) failed: %s (status is now 'error'; pass on_error= "
+                            "to handle failures)", exc)
 
     def _abandon(self, live: LiveSession, generation: int, outcome: Any) -> None:
         """A connect attempt failed or was interrupted: release it and report ``outcome``."""

@@ -36,7 +36,7 @@ def print_message(msg: RealtimeMessage) -> None:
 def run_demo(out: str = "demo-output/assistant.wav", live: bool = False, provider: str = "openai") -> int:
     """Run three turns (plain text, a tool call, another text) and write the assistant's audio.
 
-    ``provider`` picks the embedded fake server's protocol (``"openai"`` or ``"elevenlabs"``);
+    ``provider`` picks the protocol the embedded fake server speaks (a key of ``ADAPTERS``);
     ``live`` talks to OpenAI itself.
     """
     from .adapters import openai_realtime
@@ -44,7 +44,8 @@ def run_demo(out: str = "demo-output/assistant.wav", live: bool = False, provide
 
     server: Any = None
     if live and provider != "openai":
-        print(f"realtime-client: demo --live talks to OpenAI only, not {provider}", file=sys.stderr)
+        print(f"realtime-client: demo --live talks to OpenAI only; for {provider} use "
+              f"'realtime-client chat --provider {provider}'", file=sys.stderr)
         return 2
     if live:
         if not os.environ.get("OPENAI_API_KEY"):
@@ -61,8 +62,8 @@ def run_demo(out: str = "demo-output/assistant.wav", live: bool = False, provide
 
         # espeak-ng speaks, when installed; the fake agent pings often, since ElevenLabs turns
         # end by a quiet ping interval
-        extra: Dict[str, Any] = {"peer_options": {"ping_interval": 0.2}} if provider == "elevenlabs" else {}
-        server = FakeRealtimeServer(provider, speech="auto", **extra).start()
+        options: Dict[str, Any] = {"ping_interval": 0.2} if provider == "elevenlabs" else {}
+        server = FakeRealtimeServer(provider, speech="auto", provider_options=options).start()
         server.script(Reply.text("Hello! I am a demo assistant running on a local fake server."),
                       Reply.tool_call("get_weather", {"city": "Oslo"}),
                       Reply.text("It is 21 degrees and sunny in Oslo."),

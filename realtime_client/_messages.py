@@ -126,8 +126,13 @@ class MessageLog:
         self.voice_items[item_id] = self.append(msg, self.speech_began.pop(item_id, None))
         return msg
 
-    def user_delta(self, text: str, replace: bool = False) -> None:
-        self.pending_user = text if replace else self.pending_user + text
+    def user_delta(self, text: str) -> None:
+        self.pending_user += text
+        self.version += 1
+
+    def user_partial(self, text: str) -> None:
+        """The whole pending transcript so far (a provider that revises it sends it whole)."""
+        self.pending_user = text
         self.version += 1
 
     def user_transcript(self, item_id: Optional[str], text: str) -> RealtimeMessage:

@@ -77,6 +77,9 @@ class ProviderInfo:
         audio_fields: event type -> field holding base64 audio (the wire log elides them).
         optional_intents: names of the optional intents ``send`` understands
             (``"ContextUpdate"``, ``"UserActivity"``); the client refuses the others up front.
+        session_cap: seconds after which the provider ends a connection (OpenAI 60 min, Azure
+            30); with reconnect enabled the client recycles the connection at a quiet moment
+            shortly before it, so no turn is cut. ``None``: no known cap.
     """
 
     provider: str
@@ -91,6 +94,7 @@ class ProviderInfo:
     ping_timeout: Optional[float] = 20.0
     audio_fields: Mapping[str, str] = attrs.field(factory=dict)
     optional_intents: FrozenSet[str] = frozenset()
+    session_cap: Optional[float] = None
 
 
 @attrs.frozen
@@ -125,11 +129,19 @@ class ResumeState:
         replay: seed the new session with the conversation's history (``Replay`` intent).
         handle: a provider resumption handle (Gemini ``sessionResumption``).
         conversation_id: a provider conversation to reattach to (xAI).
+        items: ids of the items the provider already holds for that conversation; a resumed
+            session replays them, and they are not new.
     """
 
     replay: bool = True
     handle: Optional[str] = None
     conversation_id: Optional[str] = None
+    items: Tuple[str, ...] = attrs.field(default=(), converter=_as_tuple)
+
+    @property
+    def resumes(self) -> bool:
+        """This state asks the provider to continue a conversation it keeps."""
+        return self.handle is not None or self.conversation_id is not None
 
 
 @runtime_checkable

@@ -70,6 +70,7 @@ class Conversation:
     def reset_session(self) -> None:
         """Forget everything tied to one provider session (ids, active turn)."""
         self.ready = False
+        self.history_lost = False  # a resume found the provider's copy of the conversation gone
         self.start_error: Optional[RealtimeError] = None
         self.active_turn: Optional[str] = None
         self.response_requested = False  # a request is out and its turn has not started
@@ -80,6 +81,7 @@ class Conversation:
         self.log.reset_session()
         self.audible = False
         self.chunks_over = self.chunks_played  # what was queued died with the session
+        self.playing: List[str] = []  # items handed to the speaker since it was last quiet, in order
         self.interrupt_turn: Optional[str] = None
         self.captured_ms = 0.0
         self._pending_updates = {}
@@ -146,6 +148,17 @@ class Conversation:
         """Assistant audio is queued for the speaker and not yet heard to its end."""
         return self.chunks_over < self.chunks_played
 
+    @property
+    def quiet(self) -> bool:
+        """Nothing is under way that a change of connection would cut: no response requested or
+        streaming, nothing audible or queued for the speaker, no tool running, the user neither
+        speaking nor awaiting a transcript (the session cap recycle waits for this)."""
+        log = self.log
+        return (self.ready and self.active_turn is None and not self.response_requested
+                and not self.want_response and not self.book.tools_outstanding() and not self.audible
+                and not self.unheard and not log.speech_began and not log.voice_items
+                and not log.pending_user and not self.queued)
+
     def _answer_pending(self) -> bool:
         """A response is requested or streaming (one the user cut off does not count)."""
         active = self.active_turn is not None and self.active_turn not in self.book.cancelled
@@ -210,6 +223,7 @@ class Conversation:
 
     def _on_ready(self, e: ev.Ready, fx: Effects) -> None:
         self.ready = True
+        self.history_lost = e.history_lost
         # the formats the handshake settled on are the ones audio is encoded and timed with
         self.info = attrs.evolve(self.info, input_format=e.input_format, output_format=e.output_format)
         self.applied = self.started
@@ -252,7 +266,7 @@ class Conversation:
         self._set_status(RealtimeStatus.RECONNECTING)
 
     def _on_resumed(self, a: act.Resumed, fx: Effects) -> None:
-        if a.replay:
+        if a.replay or self.history_lost:
             history = within_budget(self.messages[: self.replay_count], a.history_chars)
             fx.intents.append(it.Replay(tuple(history)))
         fx.intents.extend(self.queued)
@@ -371,8 +385,10 @@ class Conversation:
     def _on_user_transcript(self, e: ev.UserTranscript, fx: Effects) -> None:
         if e.final:
             fx.notify("on_message", self.log.user_transcript(e.item_id, e.text))
+        elif e.cumulative:
+            self.log.user_partial(e.text)
         else:
-            self.log.user_delta(e.text, e.replace)
+            self.log.user_delta(e.text)
 
     def _on_user_transcript_failed(self, e: ev.UserTranscriptFailed, fx: Effects) -> None:
         msg = self.log.user_transcript_failed(e.item_id)
@@ -416,6 +432,13 @@ class Conversation:
         still_active = turn is not None and turn == self.active_turn
         played = a.played
         item_id = heard = None
+        # items queued behind the last audible one (or all, when none was audible) went unheard
+        queued, self.playing = self.playing, []
+        after = queued.index(played.item_id) + 1 if played is not None and played.item_id in queued else 0
+        unheard = tuple(dict.fromkeys(i for i in queued[after:] if played is None or i != played.item_id))
+        for unheard_item in unheard:
+            self.book.silenced.add(unheard_item)
+            self._mark_interrupted(unheard_item, 0.0)
         if played is not None:
             heard = min(played.heard_ms, played.received_ms)
             owner = self.book.owner(played.item_id)
@@ -425,9 +448,9 @@ class Conversation:
                 item_id = played.item_id
             self.book.silenced.add(played.item_id)
             self._mark_interrupted(played.item_id, heard)
-        if (still_active or item_id is not None) and self.status is RealtimeStatus.CONNECTED:
+        if (still_active or item_id is not None or unheard) and self.status is RealtimeStatus.CONNECTED:
             fx.intents.append(it.Interrupt(turn if still_active else None, item_id, heard,
-                                           a.by_user_speech))
+                                           a.by_user_speech, unheard))
         self._settle_mode()
 
     def _mark_interrupted(self, item_id: str, heard_ms: float) -> None:
@@ -453,6 +476,8 @@ class Conversation:
         self.audible = False
         over = self.chunks_played if a.played_through is None else a.played_through
         self.chunks_over = min(self.chunks_played, max(self.chunks_over, over))
+        if not self.unheard:
+            self.playing = []
         self._settle_mode()
 
     # --- the assistant's side ------------------------------------------------------------------
@@ -521,6 +546,8 @@ class Conversation:
         if self.playback:
             fx.play.append((e.item_id, e.audio))
             self.chunks_played += 1
+            if not self.playing or self.playing[-1] != e.item_id:
+                self.playing.append(e.item_id)
         else:
             self.mode = RealtimeMode.SPEAKING  # nothing plays it: speaking while it streams
 

@@ -32,3 +32,15 @@ def test_the_live_demo_is_openai_only(capsys):
     """demo --live with another provider says it talks to OpenAI only."""
     assert run_demo(live=True, provider="elevenlabs") == 2
     assert "OpenAI only" in capsys.readouterr().err
+
+
+def test_the_demo_speaks_grok_and_azure_too(tmp_path, capsys):
+    """demo --provider grok|azure runs the same conversation against that provider's fake."""
+    from realtime_client.cli import main
+
+    for provider in ("grok", "azure"):
+        out = tmp_path / f"{provider}.wav"
+        assert main(["demo", "--provider", provider, "--out", str(out)]) == 0
+        printed = capsys.readouterr().out
+        assert "tool call: get_weather" in printed and "Goodbye" in printed and provider in printed
+    assert main(["demo", "--provider", "grok", "--live"]) == 2

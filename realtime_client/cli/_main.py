@@ -94,10 +94,10 @@ def build_parser() -> argparse.ArgumentParser:
                                        "audio to WAV")
     demo.add_argument("--out", default="demo-output/assistant.wav",
                       help="WAV file for the assistant's audio (default: %(default)s)")
-    demo.add_argument("--provider", choices=[p for p in providers if p in ("openai", "elevenlabs")],
-                      default="openai", help="the embedded fake server's protocol (default: %(default)s)")
     demo.add_argument("--live", action="store_true",
                       help="talk to OpenAI instead of the embedded fake server (needs OPENAI_API_KEY)")
+    demo.add_argument("--provider", choices=providers, default=_default_provider(providers),
+                      help="which provider's protocol the embedded fake server speaks (default: %(default)s)")
     return parser
 
 

@@ -98,7 +98,6 @@ class PeerSettings:
             instead of the synthetic voice; None: always the synthetic voice.
         hear: ``hear(samples, rate)`` gives the words heard in a committed user turn (or None);
             None: the user's audio is not recognised.
-        options: the server's ``peer_options``: provider-specific knobs.
     """
 
     model: str
@@ -110,7 +109,6 @@ class PeerSettings:
     rate_limits: bool = True
     speak: Optional[Callable[[str, int], Any]] = None
     hear: Optional[Callable[[Any, int], Optional[str]]] = None
-    options: Mapping[str, Any] = attrs.field(factory=dict)
 
 
 @attrs.frozen
@@ -219,8 +217,9 @@ class PeerFactory(Protocol):
         """A fresh peer for one accepted connection."""
 
     # Optional hooks, looked up with getattr (a provider without them needs nothing):
-    # ``check_options(options)`` refuses bad ``peer_options`` (ValueError);
-    # ``bind(url, base_url)`` tells the factory where the server listens, once started;
-    # ``http_route(request, mint, api_key) -> Optional[HttpRefusal]`` answers a plain HTTP
-    # request (not an upgrade), e.g. a REST endpoint that mints tokens with ``mint(ttl)``;
-    # None lets the request go on to the WebSocket handshake.
+    # ``http(request, gate, model) -> Optional[HttpRefusal]`` answers plain HTTP requests
+    # on the server's port (REST endpoints such as ``client_secrets`` or ElevenLabs'
+    # ``get-signed-url``; ``request`` is a ``_http.HttpRequest``, ``gate`` the server's
+    # ``Gatekeeper`` for minting and credential checks). None, or no such method, answers 404.
+    # ``bind(url, base_url)`` tells the factory where the server listens, once started (a
+    # provider whose tokens name the server, such as ElevenLabs' signed URLs).

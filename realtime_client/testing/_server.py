@@ -16,7 +16,7 @@ import logging
 import ssl
 import threading
 import time
-from typing import Any, Deque, Dict, List, Mapping, Optional, Union
+from typing import Any, Deque, Dict, List, Optional, Union
 
 from websockets.sync.server import ServerConnection, serve
 
@@ -24,7 +24,8 @@ from .._errors import RealtimeError
 from .._models import RealtimeToken
 from ._connection import SHUTDOWN_REASON, ConnectionOptions, FakeConnection
 from ._handshake import Gatekeeper, RedactCredentials, handshake_request, public_headers, respond
-from ._peer import PeerFactory, PeerSettings
+from ._http import HttpRequest, http_aware_connection, not_found
+from ._peer import HttpRefusal, PeerFactory, PeerSettings
 from ._providers import peer_factory
 from ._recorder import Recorder
 from ._reply import Reply
@@ -49,7 +50,8 @@ class FakeRealtimeServer:
     package's GA server event models.
 
     Args:
-        provider: which protocol to speak; a key of the provider registry (``"openai"``).
+        provider: which protocol to speak; a key of the provider registry (``"openai"``,
+            ``"azure"``, ``"grok"``, ``"elevenlabs"``).
         tls: serve ``wss://`` with a certificate from a throw-away CA (see :attr:`ca_file`).
         host: interface to bind (loopback by default).
         port: TCP port; 0 picks a free one (kept across ``stop()``/``start()``).
@@ -74,9 +76,9 @@ class FakeRealtimeServer:
             per second of speech while the connection waits); the words become the turn's
             transcript (unless :attr:`user_transcripts` has one queued) and the default reply
             is ``"You said: <words>"``. ``"auto"``: pocketsphinx when it is installed.
-        peer_options: provider-specific knobs for each connection's peer (the ElevenLabs peer
-            takes ``ping_interval`` and ``pong_timeout``, for example; see that provider's
-            peer). Unknown keys are refused by the provider's factory.
+        provider_options: knobs only this provider's peer has, passed to its factory (for
+            example ``{"resumption_ttl": 5}`` for ``"grok"``, ``{"ping_interval": 0.2}`` for
+            ``"elevenlabs"``); an unknown key is a ValueError.
 
     Raises:
         ValueError: an unknown ``provider`` (the message names the known ones), a bad
@@ -108,16 +110,12 @@ class FakeRealtimeServer:
                  max_session_seconds: Optional[float] = None, rate_limits: bool = True,
                  instructions: Optional[str] = None, voice: Optional[str] = None,
                  speech: str = "synthetic", hearing: str = "off",
-                 peer_options: Optional[Mapping[str, Any]] = None) -> None:
+                 provider_options: Optional[Dict[str, Any]] = None) -> None:
         if pacing not in ("fast", "realtime"):
             raise ValueError(f"pacing must be 'fast' or 'realtime', got {pacing!r}")
         if audio_chunk_ms <= 0:
             raise ValueError(f"audio_chunk_ms must be positive, got {audio_chunk_ms!r}")
-        self._factory: PeerFactory = peer_factory(provider)
-        self.peer_options: Dict[str, Any] = dict(peer_options or {})
-        check = getattr(self._factory, "check_options", None)
-        if callable(check):
-            check(self.peer_options)
+        self._factory: PeerFactory = peer_factory(provider, **dict(provider_options or {}))
         self._voice = make_voice(speech)
         self._ear = make_ear(hearing)
         #: ``"espeak"`` or ``"synthetic"``: how replies actually sound (``speech="auto"`` resolved)
@@ -138,6 +136,8 @@ class FakeRealtimeServer:
         self.handshake_delay: float = 0.0
         #: transcripts reported for the next committed voice turns (when transcription is on)
         self.user_transcripts: List[str] = []
+        #: plain HTTP requests received (REST endpoints such as client_secrets), credentials redacted
+        self.http_requests: List[HttpRequest] = []
         self._recorder = Recorder()
         self._gate = Gatekeeper(self._factory, api_key)
         self._ca: Optional[LoopbackCA] = None
@@ -171,7 +171,8 @@ class FakeRealtimeServer:
         self._server = serve(
             self._handle, self.host, self._port, process_request=self._process_request,
             select_subprotocol=self._select_subprotocol, compression=None, max_size=16 * 1024 * 1024,
-            ping_interval=None, close_timeout=1.0, ssl=context, logger=_ws_log)
+            ping_interval=None, close_timeout=1.0, ssl=context, logger=_ws_log,
+            create_connection=http_aware_connection(self._http_request))  # type: ignore[arg-type]
         self._port = self._server.socket.getsockname()[1]
         bind = getattr(self._factory, "bind", None)
         if callable(bind):  # a provider whose tokens name the server (ElevenLabs signed URLs)
@@ -295,6 +296,18 @@ class FakeRealtimeServer:
         """Answer the next ``count`` handshakes with HTTP ``status`` (401, 403, 500, ...) and a JSON error."""
         self._gate.reject_next(count, status)
 
+    @property
+    def factory(self) -> PeerFactory:
+        """The provider's peer factory (provider-specific controls live on it)."""
+        return self._factory
+
+    def _http_request(self, request: HttpRequest) -> HttpRefusal:
+        with self._lock:
+            self.http_requests.append(request.redacted())
+        handler = getattr(self._factory, "http", None)
+        answer = handler(request, self._gate, self.model) if callable(handler) else None
+        return answer if answer is not None else not_found(request)
+
     def _select_subprotocol(self, connection: ServerConnection, offered: Any) -> Any:
         return self._factory.select_subprotocol(list(offered))
 
@@ -302,12 +315,6 @@ class FakeRealtimeServer:
         if self.handshake_delay > 0:
             self._stopping.wait(self.handshake_delay)
         view = handshake_request(request)
-        route = getattr(self._factory, "http_route", None)
-        if callable(route) and (view.header("Upgrade") or "").lower() != "websocket":
-            # a plain HTTP request: the provider's REST endpoints (ElevenLabs get-signed-url)
-            answer = route(view, self.token, self._gate.api_key)
-            if answer is not None:
-                return respond(connection, answer)
         refusal = self._gate.check(view)
         if refusal is not None:
             return respond(connection, refusal)
@@ -319,8 +326,7 @@ class FakeRealtimeServer:
         settings = PeerSettings(model=self.model, next_reply=self._pop_reply,
                                 next_transcript=self._pop_transcript, instructions=self.instructions,
                                 voice=self.voice, audio_chunk_ms=self.audio_chunk_ms,
-                                rate_limits=self.rate_limits, speak=self._voice, hear=self._ear,
-                                options=dict(self.peer_options))
+                                rate_limits=self.rate_limits, speak=self._voice, hear=self._ear)
         options = ConnectionOptions(pacing=self.pacing, max_session_seconds=self.max_session_seconds,
                                     session_cap=self._factory.session_cap, stall_until=self._stall_until)
 

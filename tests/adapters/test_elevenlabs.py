@@ -41,7 +41,7 @@ def check_traffic(server: FakeRealtimeServer, *, sdk_text_only_at_top: bool = Fa
 
 @pytest.fixture
 def agent() -> Iterator[FakeRealtimeServer]:
-    server = FakeRealtimeServer(provider="elevenlabs", peer_options=FAST_PINGS).start()
+    server = FakeRealtimeServer(provider="elevenlabs", provider_options=FAST_PINGS).start()
     try:
         yield server
     finally:
@@ -118,7 +118,7 @@ def test_session_config_becomes_the_initiation_overrides(make, agent) -> None:
 
 def test_voice_turn_plays_at_the_negotiated_rate_with_transcripts() -> None:
     """Speech is heard by the fake's VAD; transcripts, the spoken answer at 24 kHz and playback follow."""
-    server = FakeRealtimeServer(provider="elevenlabs", peer_options={
+    server = FakeRealtimeServer(provider="elevenlabs", provider_options={
         **FAST_PINGS, "user_input_audio_format": "pcm_16000",
         "agent_output_audio_format": "pcm_24000"}).start()
     out = BufferOutput(sample_rate=24000, realtime=False)
@@ -170,7 +170,7 @@ def test_a_client_tool_call_is_answered_with_client_tool_result(make, agent) -> 
 def test_interrupt_drops_the_rest_of_the_turn_and_tells_the_agent() -> None:
     """interrupt() mid-answer: playback stops, user_activity goes out, later audio of that turn is dropped."""
     server = FakeRealtimeServer(provider="elevenlabs", pacing="realtime", audio_chunk_ms=50,
-                                peer_options={**FAST_PINGS, "correct_on_interrupt": False}).start()
+                                provider_options={**FAST_PINGS, "correct_on_interrupt": False}).start()
     out = BufferOutput(sample_rate=16000, realtime=True)
     rec = Recorder()
     client = RealtimeClient(adapter=server.adapter(), auto_capture=False, audio_output=out, **rec.options())
@@ -195,7 +195,7 @@ def test_interrupt_drops_the_rest_of_the_turn_and_tells_the_agent() -> None:
 def test_server_interruption_flushes_and_the_correction_replaces_the_text() -> None:
     """The user speaking over the agent: interruption flushes playback; the correction rewrites the text."""
     server = FakeRealtimeServer(provider="elevenlabs", pacing="realtime", audio_chunk_ms=50,
-                                peer_options={**FAST_PINGS, "client_events": [
+                                provider_options={**FAST_PINGS, "client_events": [
                                     "audio", "agent_response", "interruption", "user_transcript", "ping",
                                     "tentative_user_transcript", "agent_response_correction"]}).start()
     out = BufferOutput(sample_rate=16000, realtime=True)
@@ -290,7 +290,7 @@ def test_a_refused_override_is_an_error_naming_the_fix(agent) -> None:
 
 def test_missed_pongs_close_the_conversation() -> None:
     """With pong_timeout set, a client that stops answering pings is disconnected (1002)."""
-    server = FakeRealtimeServer(provider="elevenlabs", peer_options={"ping_interval": 0.05,
+    server = FakeRealtimeServer(provider="elevenlabs", provider_options={"ping_interval": 0.05,
                                                                      "pong_timeout": 0.2}).start()
     try:
         from websockets.sync.client import connect
@@ -310,7 +310,7 @@ def test_private_agent_signed_urls_and_secrets_stay_out_of_logs_and_reprs(caplog
     """A private agent needs a signed URL from the REST endpoint; key and signature never show."""
     caplog.set_level(logging.DEBUG)
     server = FakeRealtimeServer(provider="elevenlabs", api_key="xi_secret_key_123",
-                                peer_options=FAST_PINGS).start()
+                                provider_options=FAST_PINGS).start()
     try:
         source = elevenlabs_realtime_token("agent_fake", api_key="xi_secret_key_123",
                                            base_url=server.base_url)

@@ -73,7 +73,7 @@ def _end(conversation: Conversation) -> None:
 
 def test_sdk_text_turn_on_a_public_agent() -> None:
     """requires_auth=False: the SDK's user_message is answered; its pongs echo the ping ids."""
-    server = FakeRealtimeServer(provider="elevenlabs", peer_options={"ping_interval": 0.1}).start()
+    server = FakeRealtimeServer(provider="elevenlabs", provider_options={"ping_interval": 0.1}).start()
     responses: List[str] = []
     conversation = _conversation(server, requires_auth=False, callback_agent_response=responses.append)
     try:
@@ -94,7 +94,7 @@ def test_sdk_text_turn_on_a_public_agent() -> None:
 def test_sdk_voice_turn_and_client_tool_on_a_private_agent() -> None:
     """requires_auth=True: signed URL over REST; speech is heard, a client tool runs, audio comes back."""
     server = FakeRealtimeServer(provider="elevenlabs", api_key="xi_interop",
-                                peer_options={"ping_interval": 0.1}).start()
+                                provider_options={"ping_interval": 0.1}).start()
     server.user_transcripts.append("what is the weather")
     server.script(Reply.tool_call("get_weather", {"city": "Oslo"}, call_id="toolu_sdk"),
                   Reply.text("It is sunny in Oslo."))

@@ -422,7 +422,7 @@ class ElevenLabsSession:
         if self._speaking is None:
             self._speaking = user_item(event_id)
             events.append(ev.SpeechStarted(self._speaking))
-        events.append(ev.UserTranscript(self._speaking, text, False, replace=True))
+        events.append(ev.UserTranscript(self._speaking, text, False, cumulative=True))
         return events
 
     def _on_user_transcript(self, m: Dict[str, Any]) -> List[ev.Event]:

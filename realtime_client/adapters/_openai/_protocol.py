@@ -80,7 +80,8 @@ class OpenAISession:
             provider="openai", input_format=fmt, output_format=fmt, can_truncate=True,
             speech_interrupts=True, live_session_update=True,
             transcribes_input=self._options.input_transcription is not None,
-            commit_min_ms=wire.COMMIT_MIN_MS, audio_fields=dict(wire.AUDIO_FIELDS))
+            commit_min_ms=wire.COMMIT_MIN_MS, audio_fields=dict(wire.AUDIO_FIELDS),
+            session_cap=wire.SESSION_CAP_SECONDS)
         self._config = SessionConfig()
         self._created = False
         self._ready = False
@@ -182,6 +183,9 @@ class OpenAISession:
         if intent.item_id is not None and intent.heard_ms is not None and intent.heard_ms > 0:
             frames.append(_frame("conversation.item.truncate", item_id=intent.item_id, content_index=0,
                                  audio_end_ms=max(0, int(intent.heard_ms))))
+        # Truncating to 0 ms is refused ("Only model output audio messages can be truncated"):
+        # an answer the user never heard is deleted from the conversation instead.
+        frames.extend(_frame("conversation.item.delete", item_id=item) for item in intent.unheard)
         self._housekeeping.update(f["event_id"] for f in frames)
         return frames
 

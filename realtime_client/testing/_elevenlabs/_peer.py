@@ -30,7 +30,7 @@ from .._reply import Reply, split_words
 
 __all__ = ["PEER_OPTIONS", "ElevenLabsPeer"]
 
-#: ``peer_options`` the ElevenLabs peer knows, with their defaults
+#: ``provider_options`` the ElevenLabs peer knows, with their defaults
 PEER_OPTIONS: Dict[str, Any] = {
     "agent_id": "agent_fake",
     "ping_interval": 2.0,          # seconds between pings (the real cadence is UNCONFIRMED)
