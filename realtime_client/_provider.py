@@ -20,7 +20,18 @@ lock of its own; ``receive`` and ``send`` may therefore come from different thre
 
 from __future__ import annotations
 
-from typing import Any, Iterable, List, Mapping, Optional, Protocol, Tuple, Union, runtime_checkable
+from typing import (
+    Any,
+    FrozenSet,
+    Iterable,
+    List,
+    Mapping,
+    Optional,
+    Protocol,
+    Tuple,
+    Union,
+    runtime_checkable,
+)
 
 import attrs
 
@@ -64,6 +75,8 @@ class ProviderInfo:
         ping_interval / ping_timeout: WebSocket keep-alive the provider tolerates (``None``:
             no pings; Gemini's pongs are too slow for them).
         audio_fields: event type -> field holding base64 audio (the wire log elides them).
+        optional_intents: names of the optional intents ``send`` understands
+            (``"ContextUpdate"``, ``"UserActivity"``); the client refuses the others up front.
         session_cap: seconds after which the provider ends a connection (OpenAI 60 min, Azure
             30); with reconnect enabled the client recycles the connection at a quiet moment
             shortly before it, so no turn is cut. ``None``: no known cap.
@@ -80,6 +93,7 @@ class ProviderInfo:
     ping_interval: Optional[float] = 20.0
     ping_timeout: Optional[float] = 20.0
     audio_fields: Mapping[str, str] = attrs.field(factory=dict)
+    optional_intents: FrozenSet[str] = frozenset()
     session_cap: Optional[float] = None
 
 

@@ -1,7 +1,8 @@
 """Providers: each turns one provider's wire protocol into normalized events, and back.
 
 ``openai_realtime()`` speaks the OpenAI Realtime API (GA), ``azure_openai_realtime()`` the same
-protocol on Azure OpenAI, ``grok_realtime()`` the xAI Grok voice agent API. A provider is a factory: it builds
+protocol on Azure OpenAI, ``grok_realtime()`` the xAI Grok voice agent API,
+``elevenlabs_realtime()`` ElevenLabs Agents. A provider is a factory: it builds
 one sans-I/O protocol session per connection (see :mod:`realtime_client._provider`); nothing
 needs to subclass anything. :data:`ADAPTERS` maps provider names to their factories, for CLIs
 and examples that take ``--provider``.
@@ -12,18 +13,21 @@ from __future__ import annotations
 from typing import Any, Callable, Dict
 
 from ._azure import AzureOpenAIRealtimeAdapter, azure_openai_realtime
+from ._elevenlabs import ElevenLabsRealtimeAdapter, elevenlabs_realtime
 from ._grok import GrokRealtimeAdapter, grok_realtime
 from ._openai import OpenAIRealtimeAdapter, openai_realtime
 
-__all__ = ["ADAPTERS", "AzureOpenAIRealtimeAdapter", "GrokRealtimeAdapter", "OpenAIRealtimeAdapter",
-           "azure_openai_realtime", "grok_realtime", "openai_realtime"]
+__all__ = ["ADAPTERS", "AzureOpenAIRealtimeAdapter", "ElevenLabsRealtimeAdapter", "GrokRealtimeAdapter",
+           "OpenAIRealtimeAdapter", "azure_openai_realtime", "elevenlabs_realtime", "grok_realtime",
+           "openai_realtime"]
 
 ADAPTERS: Dict[str, Callable[..., Any]] = {"openai": openai_realtime, "azure": azure_openai_realtime,
-                                           "grok": grok_realtime}
-"""Provider name -> adapter factory. Providers still on paper (``gemini``, ``elevenlabs``: see
+                                           "grok": grok_realtime, "elevenlabs": elevenlabs_realtime}
+"""Provider name -> adapter factory. Providers still on paper (``gemini``: see
 docs/providers.md) join as they are implemented."""
 
-for _name in ("AzureOpenAIRealtimeAdapter", "GrokRealtimeAdapter", "OpenAIRealtimeAdapter",
-              "azure_openai_realtime", "grok_realtime", "openai_realtime"):
+for _name in ("AzureOpenAIRealtimeAdapter", "ElevenLabsRealtimeAdapter", "GrokRealtimeAdapter",
+              "OpenAIRealtimeAdapter", "azure_openai_realtime", "elevenlabs_realtime", "grok_realtime",
+              "openai_realtime"):
     globals()[_name].__module__ = __name__
 del _name

@@ -26,6 +26,12 @@ def _azure(**options: Any) -> PeerFactory:
     return AzurePeerFactory(**options)
 
 
+def _elevenlabs(**options: Any) -> PeerFactory:
+    from ._elevenlabs import ElevenLabsPeerFactory
+
+    return ElevenLabsPeerFactory(**options)
+
+
 def _grok(**options: Any) -> PeerFactory:
     from ._grok import GrokPeerFactory
 
@@ -38,7 +44,8 @@ def _no_options(name: str, options: Dict[str, Any]) -> None:
 
 
 #: provider name -> a callable building its factory (imported only when used)
-_FACTORIES: Dict[str, Callable[..., PeerFactory]] = {"openai": _openai, "azure": _azure, "grok": _grok}
+_FACTORIES: Dict[str, Callable[..., PeerFactory]] = {"openai": _openai, "azure": _azure, "grok": _grok,
+                                                     "elevenlabs": _elevenlabs}
 #: the provider names :class:`FakeRealtimeServer` knows
 PROVIDERS: Tuple[str, ...] = tuple(sorted(_FACTORIES))
 

@@ -73,7 +73,16 @@ def _grok_case() -> ProviderCase:
                         validate_grok_client_frame, 1001)
 
 
-PROVIDERS: List[ProviderCase] = [_openai_case(), _azure_case(), _grok_case()]
+def _elevenlabs_case() -> ProviderCase:
+    from realtime_client.adapters import elevenlabs_realtime
+    from tests.adapters.elevenlabs_schema import validate_client_frame
+
+    return ProviderCase("elevenlabs", lambda: elevenlabs_realtime(
+        "agent_contract", url="ws://127.0.0.1:1/v1/convai/conversation").new_session(),
+        validate_client_frame, None)
+
+
+PROVIDERS: List[ProviderCase] = [_openai_case(), _azure_case(), _grok_case(), _elevenlabs_case()]
 
 
 def recording(provider: str, scenario: str) -> Dict[str, Any]:
