@@ -133,14 +133,22 @@ class LiveSession:
         self.open_connection(deadline, resume=None)
         self._check_not_closing()
         self._start_audio()
-        engine = self.engine
-        self.run(act.Connected(mic_open=bool(engine is not None and engine.capturing),
-                               playback=bool(engine is not None and engine.has_output)))
         self._start_refresher()
         connection = self._connection
         if self._recycler is not None and connection is not None \
                 and connection.provider.info.session_cap is not None:
             self._recycler.start()
+        engine = self.engine
+        connected = act.Connected(mic_open=bool(engine is not None and engine.capturing),
+                                  playback=bool(engine is not None and engine.has_output))
+        # Everything runs before the session is announced, and under the lock close() marks
+        # itself in: a disconnect() racing this either follows Connected or makes start() fail
+        # (the caller then closes again, stopping what was started after the first close).
+        with self._state.lock:
+            self._check_not_closing()
+            fx = self._state.conv.reduce(connected)
+            self._state.commit_locked(fx)
+        self._execute(fx)
 
     def _check_not_closing(self) -> None:
         if self.closing:
