@@ -376,8 +376,12 @@ def test_disconnect_from_on_connect_leaves_no_refresher_or_recycler(server, make
     """A synchronous dispatcher runs on_connect on the connecting thread itself: disconnecting
     there must not leave the token refresher (started after the announcement before) running."""
     holder: List[RealtimeClient] = []
+
+    def hang_up() -> None:
+        holder[0].disconnect()
+
     client = make_client(get_token=lambda: server.token(ttl=600), dispatcher=lambda fn: fn(),
-                         on_connect=lambda: holder[0].disconnect())
+                         on_connect=hang_up)
     holder.append(client)
     client.connect(wait=False)
     wait_until(lambda: client.status == "idle" and not realtime_threads(), what="disconnected, no threads")
