@@ -20,7 +20,18 @@ lock of its own; ``receive`` and ``send`` may therefore come from different thre
 
 from __future__ import annotations
 
-from typing import Any, Iterable, List, Mapping, Optional, Protocol, Tuple, Union, runtime_checkable
+from typing import (
+    Any,
+    FrozenSet,
+    Iterable,
+    List,
+    Mapping,
+    Optional,
+    Protocol,
+    Tuple,
+    Union,
+    runtime_checkable,
+)
 
 import attrs
 
@@ -64,6 +75,14 @@ class ProviderInfo:
         ping_interval / ping_timeout: WebSocket keep-alive the provider tolerates (``None``:
             no pings; Gemini's pongs are too slow for them).
         audio_fields: event type -> field holding base64 audio (the wire log elides them).
+        live_update_fields: with ``live_session_update``, the only settings (``SessionConfig``
+            field names) a live session can change; ``None``: all of them.
+        update_by_reconnect: a change the live session cannot take is applied by a planned
+            reconnect (resumed where the provider can) started from the new configuration.
+        resume_on_go_away: on ``GoAway`` the client moves to a new connection itself, at the
+            next quiet moment, instead of waiting for the provider to close the old one.
+        resumable_points: the provider marks the moments a resume would lose nothing with
+            ``ResumptionUpdate`` events; a planned reconnect waits for one.
     """
 
     provider: str
@@ -77,6 +96,10 @@ class ProviderInfo:
     ping_interval: Optional[float] = 20.0
     ping_timeout: Optional[float] = 20.0
     audio_fields: Mapping[str, str] = attrs.field(factory=dict)
+    live_update_fields: Optional[FrozenSet[str]] = None
+    update_by_reconnect: bool = False
+    resume_on_go_away: bool = False
+    resumable_points: bool = False
 
 
 @attrs.frozen
