@@ -4,8 +4,9 @@ Pass one as ``RealtimeClient(get_token=...)``. Two kinds:
 
 - :func:`fetch_token` asks *your* server's token endpoint (for example a TanStack Start route)
   for a token; the app never sees a provider API key. Use this in apps you ship.
-- :func:`openai_realtime_token` mints an ephemeral OpenAI client secret itself, with an API key.
-  Use this on servers and in trusted scripts.
+- :func:`openai_realtime_token` mints an ephemeral OpenAI client secret itself, with an API key,
+  and :func:`gemini_realtime_token` a Gemini Live ``auth_tokens/...`` token. Use these on
+  servers and in trusted scripts.
 
 Neither ever puts a token, an API key or an ``Authorization`` header into a log record,
 a ``repr`` or an exception message.
@@ -33,7 +34,7 @@ import requests
 from ._errors import ConnectionFailedError, PermissionDeniedError
 from ._models import RealtimeToken
 
-__all__ = ["TokenSource", "fetch_token", "openai_realtime_token"]
+__all__ = ["TokenSource", "fetch_token", "gemini_realtime_token", "openai_realtime_token"]
 
 # Each provider mints its tokens next to its protocol; this module is their public home.
 
@@ -284,4 +285,5 @@ def _parse_token(data: Any, where: str, provider: Optional[str]) -> RealtimeToke
                                     details={"url": where}) from exc
 
 
-from .adapters._openai._token import openai_realtime_token  # noqa: E402  (after the helpers it uses)
+from .adapters._gemini._token import gemini_realtime_token  # noqa: E402  (after the helpers it uses)
+from .adapters._openai._token import openai_realtime_token  # noqa: E402

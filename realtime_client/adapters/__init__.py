@@ -1,6 +1,7 @@
 """Providers: each turns one provider's wire protocol into normalized events, and back.
 
-``openai_realtime()`` speaks the OpenAI Realtime API (GA). A provider is a factory: it builds
+``openai_realtime()`` speaks the OpenAI Realtime API (GA), ``gemini_realtime()`` the Gemini Live
+API. A provider is a factory: it builds
 one sans-I/O protocol session per connection (see :mod:`realtime_client._provider`); nothing
 needs to subclass anything. :data:`ADAPTERS` maps provider names to their factories, for CLIs
 and examples that take ``--provider``.
@@ -10,14 +11,15 @@ from __future__ import annotations
 
 from typing import Any, Callable, Dict
 
+from ._gemini import GeminiRealtimeAdapter, gemini_realtime
 from ._openai import OpenAIRealtimeAdapter, openai_realtime
 
-__all__ = ["ADAPTERS", "OpenAIRealtimeAdapter", "openai_realtime"]
+__all__ = ["ADAPTERS", "GeminiRealtimeAdapter", "OpenAIRealtimeAdapter", "gemini_realtime", "openai_realtime"]
 
 ADAPTERS: Dict[str, Callable[..., Any]] = {"openai": openai_realtime}
-"""Provider name -> adapter factory. Providers still on paper (``azure``, ``grok``, ``gemini``,
+"""Provider name -> adapter factory. Providers still on paper (``azure``, ``grok``,
 ``elevenlabs``: see docs/providers.md) join as they are implemented."""
 
-for _name in ("OpenAIRealtimeAdapter", "openai_realtime"):
+for _name in ("GeminiRealtimeAdapter", "OpenAIRealtimeAdapter", "gemini_realtime", "openai_realtime"):
     globals()[_name].__module__ = __name__
 del _name

@@ -1,0 +1,557 @@
+"""The Gemini Live protocol session (sans-I/O), one per connection.
+
+The adapter (``_adapter.py``) builds one :class:`GeminiSession` per connection. It sends
+``setup`` first and is ready at ``setupComplete``; it turns ``serverContent``/``toolCall``/
+``goAway``/``sessionResumptionUpdate`` messages into normalized, turn-shaped events, intents
+into ``realtimeInput``/``toolResponse``/``clientContent``/``contextUpdate`` messages, keeps the
+newest resumption handle, and classifies close frames (Gemini reports errors only as close
+codes). Wire facts: ``_wire.py``; protocols.md §3 and §8.3.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple, Union
+
+from ... import _events as ev
+from ... import _intents as it
+from ..._errors import PermissionDeniedError, ProviderError, RealtimeError
+from ..._models import ImagePart, RealtimeToken, SessionConfig, TextPart, UsageInfo
+from ..._provider import CloseAction, ProviderInfo, Received, ResumeState
+from ..._types import ConnectionRequest, Frame
+from ...audio._format import AudioFormat
+from .._common import FrameError, b64decode_strict, b64encode, excerpt, type_name
+from . import _wire as wire
+from ._setup import CONTEXT_FIELDS, build_setup, context_update, history_turns, image_blob, tool_response
+
+if TYPE_CHECKING:
+    from ._adapter import GeminiRealtimeAdapter
+
+__all__ = ["GeminiSession", "parse_duration"]
+
+logger = logging.getLogger("realtime_client")
+
+INPUT_FORMAT = AudioFormat("pcm16", wire.INPUT_RATE)
+OUTPUT_FORMAT = AudioFormat("pcm16", wire.OUTPUT_RATE)
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d*)?|\.\d+)s\s*$")
+_START = "start"
+
+
+def parse_duration(value: Any) -> float:
+    """Seconds in a protobuf ``Duration``: JSON ``"50s"``/``"1.5s"``, or ``{seconds, nanos}``.
+
+    Raises:
+        FrameError: anything else.
+    """
+    if type(value) is str:
+        match = _DURATION.match(value)
+        if match:
+            return float(match.group(1))
+    elif type(value) is dict:
+        seconds, nanos = value.get("seconds", 0), value.get("nanos", 0)
+        if isinstance(seconds, (int, str)) and isinstance(nanos, int):
+            try:
+                return float(seconds) + nanos / 1e9
+            except ValueError:
+                pass
+    raise FrameError(f"timeLeft must be a duration such as '50s', got {type_name(value)}")
+
+
+def _get(obj: Dict[str, Any], camel: str) -> Any:
+    """``obj[camel]``, or its snake_case spelling (the server speaks camelCase; be tolerant)."""
+    if camel in obj:
+        return obj[camel]
+    return obj.get(re.sub(r"([A-Z])", lambda m: "_" + m.group(1).lower(), camel))
+
+
+def _obj(obj: Dict[str, Any], key: str) -> Optional[Dict[str, Any]]:
+    value = _get(obj, key)
+    if value is None or type(value) is dict:
+        return value
+    raise FrameError(f"{key} must be an object, got {type_name(value)}")
+
+
+def _list(obj: Dict[str, Any], key: str) -> List[Any]:
+    value = _get(obj, key)
+    if value is None:
+        return []
+    if type(value) is list:
+        return value
+    raise FrameError(f"{key} must be an array, got {type_name(value)}")
+
+
+def _str(obj: Dict[str, Any], key: str) -> Optional[str]:
+    value = _get(obj, key)
+    if value is None or type(value) is str:
+        return value
+    raise FrameError(f"{key} must be a string, got {type_name(value)}")
+
+
+def _count(obj: Any, key: str) -> int:
+    value = _get(obj, key) if type(obj) is dict else None
+    return value if type(value) is int else 0
+
+
+def _modality_count(details: Any, modality: str) -> int:
+    if type(details) is not list:
+        return 0
+    return sum(_count(d, "tokenCount") for d in details
+               if type(d) is dict and _get(d, "modality") == modality)
+
+
+def usage_info(usage: Any, turn: Optional[str]) -> Optional[UsageInfo]:
+    """A :class:`UsageInfo` from ``usageMetadata``; missing or mistyped counts read as 0."""
+    if type(usage) is not dict:
+        return None
+    prompt = _get(usage, "promptTokensDetails")
+    response = _get(usage, "responseTokensDetails")
+    output = _count(usage, "responseTokenCount") + _count(usage, "thoughtsTokenCount")
+    inp = _count(usage, "promptTokenCount") + _count(usage, "toolUsePromptTokenCount")
+    return UsageInfo(input_tokens=inp, output_tokens=output,
+                     total_tokens=_count(usage, "totalTokenCount") or inp + output,
+                     input_text_tokens=_modality_count(prompt, "TEXT"),
+                     input_audio_tokens=_modality_count(prompt, "AUDIO"),
+                     input_image_tokens=_modality_count(prompt, "IMAGE") + _modality_count(prompt, "VIDEO"),
+                     cached_tokens=_count(usage, "cachedContentTokenCount"),
+                     output_text_tokens=_modality_count(response, "TEXT"),
+                     output_audio_tokens=_modality_count(response, "AUDIO"), response_id=turn)
+
+
+class GeminiSession:
+    """One connection's Gemini Live protocol state (sans-I/O; see ``realtime_client._provider``).
+
+    Threads: used under the client's state lock only.
+    """
+
+    def __init__(self, adapter: GeminiRealtimeAdapter) -> None:
+        self._adapter = adapter
+        self._options = adapter.options
+        context = adapter.context_update_for(adapter.model)
+        self.info = self._info(context)
+        self._model = adapter.model or wire.DEFAULT_MODEL
+        self._config = SessionConfig()
+        self._ready = False
+        self._prefix = f"gem{os.urandom(3).hex()}"  # ids unique across connections
+        self._turns = 0
+        self._turn: Optional[str] = None  # the model turn in progress
+        self._item: Optional[str] = None  # its assistant message
+        self._interrupted = False
+        self._usage: Any = None
+        self._user: Optional[str] = None  # the user utterance being transcribed
+        self._user_text = ""
+        self._user_stopped = False
+        self._users = 0
+        self._activity_open = False  # manual VAD: activityStart sent, activityEnd not yet
+        self._resumed_with: Optional[str] = None
+        self._handle: Optional[str] = None
+        self._handle_refused = False
+        self._seeded = False
+        self._go_away = False
+        self._unconfirmed: List[str] = []  # contextUpdate ids awaiting a sign of acceptance
+
+    def _info(self, context_update: bool) -> ProviderInfo:
+        opts, adapter = self._options, self._adapter
+        return ProviderInfo(
+            provider="gemini", input_format=INPUT_FORMAT, output_format=OUTPUT_FORMAT,
+            can_truncate=False, speech_interrupts=False, live_session_update=context_update,
+            transcribes_input=opts.input_transcription, commit_min_ms=0.0,
+            ping_interval=adapter.ping_interval,
+            ping_timeout=adapter.ping_timeout if adapter.ping_interval else None,
+            live_update_fields=CONTEXT_FIELDS if context_update else None,
+            update_by_reconnect=True, resume_on_go_away=opts.session_resumption,
+            resumable_points=opts.session_resumption)
+
+    # --- connection -----------------------------------------------------------------------
+
+    def connection_request(self, token: RealtimeToken, config: SessionConfig,
+                           resume: Optional[ResumeState]) -> ConnectionRequest:
+        """URL and headers for a new connection.
+
+        A token starting ``auth_tokens/`` is ephemeral: ``Authorization: Token <token>`` on
+        ``v1alpha``'s ``BidiGenerateContentConstrained``; any other token is an API key, sent as
+        ``x-goog-api-key`` on ``BidiGenerateContent`` (``api_version``, default ``v1beta``). An
+        explicit ``url=`` with a path is used as given; one without a path gets the standard
+        path. The credential never goes into the URL.
+
+        Raises:
+            ValueError: the token is empty or has characters not allowed in an HTTP header
+                (the message never contains the token).
+        """
+        secret = token.token
+        if not secret or any(ord(ch) < 0x21 or ord(ch) > 0x7E for ch in secret):
+            raise ValueError("the token is empty or contains characters not allowed in an HTTP header")
+        self._model = self._adapter.model or config.model or token.config.model or wire.DEFAULT_MODEL
+        context = self._adapter.context_update_for(self._model)
+        if context != self.info.live_session_update:
+            self.info = self._info(context)
+        ephemeral = secret.startswith(wire.EPHEMERAL_PREFIX)
+        url = self._adapter.endpoint(ephemeral)
+        headers = {"Authorization": f"Token {secret}"} if ephemeral else {"x-goog-api-key": secret}
+        return ConnectionRequest(url=url, headers=headers)
+
+    def start(self, config: SessionConfig, resume: Optional[ResumeState]) -> List[Frame]:
+        """The ``setup`` message: sent first; nothing else goes out before ``setupComplete``."""
+        self._config = config
+        handle = resume.handle if resume is not None and self._options.session_resumption else None
+        self._resumed_with = handle
+        self._handle = handle
+        self._seeded = bool(resume is not None and resume.replay and handle is None)
+        setup = build_setup(config, self._options, self._model, handle=handle, seed_history=self._seeded)
+        return [{"setup": setup}]
+
+    def classify_close(self, code: int, reason: str, error: Optional[RealtimeError]) -> CloseAction:
+        """1000 is clean; drops and 1011 (the connection cap after ``goAway``, internal errors)
+        resume; 1007 (invalid argument, a refused resume handle) is a provider error; 1008
+        (credentials refused, policy) is permission denied."""
+        if code == 1000:
+            return CloseAction("clean")
+        if code == wire.CLOSE_INVALID_ARGUMENT:
+            if self._resumed_with is not None and not self._ready:
+                self._handle_refused = True
+            what = ("the session resumption handle was refused" if self._handle_refused
+                    else "a request contained an invalid argument")
+            return CloseAction("error", error=ProviderError(
+                f"Gemini closed the session: {what} (code 1007{': ' + reason if reason else ''})",
+                provider="gemini", details={"close_code": code, "close_reason": reason}))
+        if code == wire.CLOSE_POLICY:
+            return CloseAction("error", error=PermissionDeniedError(
+                "Gemini refused the session: credentials or policy "
+                f"(code 1008{': ' + reason if reason else ''})",
+                provider="gemini", details={"close_code": code, "close_reason": reason}))
+        if code in wire.RECONNECT_CLOSE_CODES:
+            return CloseAction("reconnect", go_away=self._go_away, error=error)
+        return CloseAction("error", error=error)
+
+    def resume_state(self) -> ResumeState:
+        """The newest resumable handle (no replay needed), else a fresh session seeded with the
+        history: also after this connection's resume was refused."""
+        if self._options.session_resumption and self._handle and not self._handle_refused:
+            return ResumeState(replay=False, handle=self._handle)
+        return ResumeState(replay=True)
+
+    # --- intents -> frames -------------------------------------------------------------------
+
+    def send(self, intent: it.Intent) -> List[Frame]:
+        """The frames for ``intent``; ``[]`` where Gemini has no such thing (response requests,
+        cancels and truncation: the server starts answers itself and models playback)."""
+        if isinstance(intent, it.AppendAudio):
+            frames = self._open_activity()
+            frames.append({"realtimeInput": {"audio": {"data": b64encode(intent.audio),
+                                                       "mimeType": wire.INPUT_MIME}}})
+            return frames
+        if isinstance(intent, it.UserMessage):
+            return self._user_message(intent)
+        if isinstance(intent, (it.CommitAudio, it.ClearAudio)):
+            return self._close_activity()
+        if isinstance(intent, (it.RequestResponse, it.Interrupt)):
+            return []
+        if isinstance(intent, it.ToolResult):
+            return [{"toolResponse": {"functionResponses": [
+                tool_response(intent.call_id, intent.name, intent.output, intent.is_error)]}}]
+        if isinstance(intent, it.UpdateSession):
+            return self._update(intent)
+        if isinstance(intent, it.Replay):
+            turns = history_turns(intent.messages)
+            content: Dict[str, Any] = {"turnComplete": True}
+            if turns:
+                content = {"turns": turns, "turnComplete": True}
+            return [{"clientContent": content}]
+        raise TypeError(f"unknown intent {type(intent).__name__}")
+
+    def _open_activity(self) -> List[Frame]:
+        if self._config.vad_mode != "manual" or self._activity_open:
+            return []
+        self._activity_open = True
+        return [{"realtimeInput": {"activityStart": {}}}]
+
+    def _close_activity(self) -> List[Frame]:
+        if not self._activity_open:
+            return []
+        self._activity_open = False
+        return [{"realtimeInput": {"activityEnd": {}}}]
+
+    def _user_message(self, intent: it.UserMessage) -> List[Frame]:
+        frames: List[Frame] = []
+        for part in intent.parts:
+            if isinstance(part, ImagePart):
+                frames.append({"realtimeInput": {"video": image_blob(part)}})
+            elif isinstance(part, TextPart) and part.content:
+                frames.append({"realtimeInput": {"text": part.content}})
+        if not frames:
+            raise ValueError("a user message needs at least one text or image part")
+        return frames
+
+    def _update(self, intent: it.UpdateSession) -> List[Frame]:
+        changed = {f for f in CONTEXT_FIELDS
+                   if getattr(intent.config, f) != getattr(intent.previous, f)}
+        self._config = intent.config
+        if not changed:
+            return []
+        self._unconfirmed.append(intent.update_id)
+        return [{"contextUpdate": context_update(intent.config)}]
+
+    # --- frames -> events ------------------------------------------------------------------
+
+    def receive(self, frame: Union[str, bytes]) -> Received:
+        """Normalized events for one received message; never raises.
+
+        Binary frames are UTF-8 JSON like text frames. A message that is not a JSON object, or
+        whose fields have the wrong types, becomes ``Malformed``; keys this session does not
+        know become ``UnknownEvent``. Every key of every message is processed (3.1 puts audio
+        and transcriptions in one ``serverContent``).
+        """
+        decoded = _decode(frame)
+        if isinstance(decoded, ev.Malformed):
+            return Received((decoded,))
+        msg, text = decoded
+        events: List[ev.Event] = [ev.ConfigApplied(u) for u in self._unconfirmed]
+        self._unconfirmed = []  # a message after a contextUpdate: the connection took it
+        try:
+            events.extend(self._events(msg))
+        except FrameError as exc:
+            events.append(ev.Malformed(str(exc), excerpt(text)))
+        except Exception as exc:  # a bug here must not kill the reader thread
+            logger.warning("gemini_realtime: internal error parsing a message", exc_info=True)
+            events.append(ev.Malformed(f"internal adapter error ({type(exc).__name__})", excerpt(text)))
+        return Received(events)
+
+    def _events(self, msg: Dict[str, Any]) -> List[ev.Event]:
+        out: List[ev.Event] = []
+        known = False
+        if _get(msg, "setupComplete") is not None:
+            known = True
+            out += self._on_setup_complete(_obj(msg, "setupComplete") or {})
+        content = _obj(msg, "serverContent")
+        usage = _get(msg, "usageMetadata")
+        if usage is not None:
+            known = True
+            if type(usage) is dict:
+                self._usage = usage
+        if content is not None:
+            known = True
+            out += self._on_content(content)
+        call = _obj(msg, "toolCall")
+        if call is not None:
+            known = True
+            out += self._on_tool_call(call)
+        cancelled = _obj(msg, "toolCallCancellation")
+        if cancelled is not None:
+            known = True
+            ids = [i for i in _list(cancelled, "ids") if type(i) is str]
+            out.append(ev.ToolCallCancelled(tuple(ids)))
+        go_away = _obj(msg, "goAway")
+        if go_away is not None:
+            known = True
+            self._go_away = True
+            left = _get(go_away, "timeLeft")
+            out.append(ev.GoAway(0.0 if left is None else parse_duration(left)))
+        update = _obj(msg, "sessionResumptionUpdate")
+        if update is not None:
+            known = True
+            out += self._on_resumption(update)
+        activity = _obj(msg, "voiceActivity")
+        if activity is not None:
+            known = True
+            out += self._on_voice_activity(_str(activity, "voiceActivityType"))
+        if _get(msg, "voiceActivityDetectionSignal") is not None:
+            known = True
+            out.append(ev.Ignored("voiceActivityDetectionSignal"))
+        if self._turn is None:
+            self._usage = None  # usage after its turn ended (or before one began): skipped
+        if not known:
+            keys = [k for k in msg if isinstance(k, str)]
+            out.append(ev.UnknownEvent(keys[0][:100] if keys else "(empty message)"))
+        elif not out:
+            out.append(ev.Ignored("usageMetadata"))
+        return out
+
+    def _on_setup_complete(self, body: Dict[str, Any]) -> List[ev.Event]:
+        if self._ready:
+            return [ev.Ignored("setupComplete")]
+        self._ready = True
+        return [ev.Ready(INPUT_FORMAT, OUTPUT_FORMAT, _str(body, "sessionId"))]
+
+    def _on_resumption(self, update: Dict[str, Any]) -> List[ev.Event]:
+        handle = _str(update, "newHandle")
+        resumable = _get(update, "resumable")
+        if resumable is True and handle:
+            self._handle = handle
+            self._handle_refused = False
+            return [ev.ResumptionUpdate(handle)]
+        return [ev.Ignored("sessionResumptionUpdate")]
+
+    def _on_voice_activity(self, kind: Optional[str]) -> List[ev.Event]:
+        if kind == "ACTIVITY_START":
+            return self._user_speaking()
+        if kind == "ACTIVITY_END" and self._user is not None and not self._user_stopped:
+            self._user_stopped = True
+            return [ev.SpeechStopped(self._user)]
+        return [ev.Ignored("voiceActivity")]
+
+    # --- the user's utterance: Gemini sends transcript fragments, no speech events ------------
+
+    def _user_speaking(self) -> List[ev.Event]:
+        if self._user is not None:
+            return []
+        self._users += 1
+        self._user = f"{self._prefix}_user{self._users}"
+        self._user_text, self._user_stopped = "", False
+        return [ev.SpeechStarted(self._user)]
+
+    def _user_fragment(self, body: Dict[str, Any]) -> List[ev.Event]:
+        text = _str(body, "text") or ""
+        finished = _get(body, "finished") is True
+        out: List[ev.Event] = []
+        if text:
+            out += self._user_speaking()
+            self._user_text += text
+            out.append(ev.UserTranscript(self._user, text, False))
+        if finished:
+            out += self._user_done()
+        return out
+
+    def _user_done(self) -> List[ev.Event]:
+        """The utterance is over: place it and give its transcript."""
+        item = self._user
+        if item is None:
+            return []
+        out: List[ev.Event] = []
+        if not self._user_stopped:
+            out.append(ev.SpeechStopped(item))
+        self._user = None
+        out.append(ev.UserAudioCommitted(item))
+        out.append(ev.UserTranscript(item, self._user_text.strip(), True))
+        self._user_text = ""
+        return out
+
+    def _user_stops(self) -> List[ev.Event]:
+        """The model began answering: whatever the user said so far is the question."""
+        if self._user is None or self._user_stopped:
+            return []
+        self._user_stopped = True
+        return [ev.SpeechStopped(self._user)]
+
+    # --- the model's turn ----------------------------------------------------------------------
+
+    def _ensure_turn(self) -> List[ev.Event]:
+        if self._turn is not None:
+            return []
+        self._turns += 1
+        self._turn = f"{self._prefix}_turn{self._turns}"
+        self._item = f"{self._prefix}_item{self._turns}"
+        self._interrupted = False
+        out: List[ev.Event] = self._user_stops()
+        out += [ev.TurnStarted(self._turn), ev.OutputStarted(self._turn, self._item, "message")]
+        return out
+
+    def _on_content(self, content: Dict[str, Any]) -> List[ev.Event]:
+        out: List[ev.Event] = []
+        user = _obj(content, "inputTranscription")
+        if user is not None:
+            out += self._user_fragment(user)
+        model_turn = _obj(content, "modelTurn")
+        if model_turn is not None:
+            for part in _list(model_turn, "parts"):
+                if type(part) is not dict:
+                    raise FrameError(f"modelTurn.parts[] must be objects, got {type_name(part)}")
+                out += self._on_part(part)
+        spoken = _obj(content, "outputTranscription")
+        if spoken is not None:
+            text = _str(spoken, "text") or ""
+            if text:
+                out += self._ensure_turn()
+                out.append(ev.AssistantTranscript(self._turn, self._item, text, False, "audio"))
+        if _get(content, "interrupted") is True:
+            self._interrupted = True
+            out.append(ev.Interrupted(self._turn))
+        if _get(content, "turnComplete") is True:
+            out += self._turn_complete(_str(content, "turnCompleteReason"))
+        return out
+
+    def _on_part(self, part: Dict[str, Any]) -> List[ev.Event]:
+        blob = _obj(part, "inlineData")
+        if blob is not None:
+            mime = (_str(blob, "mimeType") or "").lower()
+            data = _get(blob, "data")
+            if not mime.startswith("audio/"):
+                return [ev.Ignored("inlineData")]
+            if type(data) is not str:
+                raise FrameError(f"inlineData.data must be a base64 string, got {type_name(data)}")
+            try:
+                audio = b64decode_strict(data)
+            except ValueError:
+                raise FrameError("inlineData.data is not valid base64") from None
+            out = self._ensure_turn()
+            assert self._item is not None
+            out.append(ev.AudioChunk(self._turn, self._item, audio))
+            return out
+        text = _str(part, "text")
+        if text and _get(part, "thought") is not True:
+            out = self._ensure_turn()
+            out.append(ev.AssistantTranscript(self._turn, self._item, text, False, "text"))
+            return out
+        return []
+
+    def _on_tool_call(self, call: Dict[str, Any]) -> List[ev.Event]:
+        out = self._ensure_turn()
+        turn = self._turn
+        for fc in _list(call, "functionCalls"):
+            if type(fc) is not dict:
+                raise FrameError(f"functionCalls[] must be objects, got {type_name(fc)}")
+            call_id, name = _str(fc, "id"), _str(fc, "name")
+            if not call_id or not name:
+                # a toolResponse without the call's id is refused on the Developer API
+                raise FrameError("a function call needs both an id and a name")
+            args = _get(fc, "args")
+            if args is not None and type(args) is not dict:
+                raise FrameError(f"functionCalls[].args must be an object, got {type_name(args)}")
+            out.append(ev.ToolCall(turn, call_id, name, json.dumps(args or {}), self._item))
+        # The model waits for the responses, then goes on: the rest is a new turn, as with
+        # providers that answer a tool result with a new response.
+        out += self._end_turn("completed", None)
+        return out
+
+    def _turn_complete(self, reason: Optional[str]) -> List[ev.Event]:
+        out: List[ev.Event] = []
+        if not self._interrupted:
+            out += self._user_done()  # a transcript that never said finished
+        if self._turn is None:
+            return out  # a tool turn already ended, or nothing was said
+        outcome = "interrupted" if self._interrupted else "completed"
+        if not self._interrupted and reason in ("MAX_TOKENS", "MAX_OUTPUT_TOKENS"):
+            outcome = "cut_off"
+        out += self._end_turn(outcome, reason)
+        return out
+
+    def _end_turn(self, outcome: str, reason: Optional[str]) -> List[ev.Event]:
+        turn, item = self._turn, self._item
+        if turn is None:
+            return []
+        usage = usage_info(self._usage, turn)
+        self._usage = None
+        self._turn = self._item = None
+        self._interrupted = False
+        return [ev.TurnEnded(turn, outcome, usage, (item,) if item else (), reason=reason)]
+
+
+def _decode(frame: Union[str, bytes]) -> Union[ev.Malformed, Tuple[Dict[str, Any], str]]:
+    if isinstance(frame, str):
+        text = frame
+    elif isinstance(frame, (bytes, bytearray, memoryview)):
+        try:
+            text = bytes(frame).decode("utf-8")
+        except UnicodeDecodeError:
+            head = bytes(frame[:400]).decode("utf-8", "replace")
+            return ev.Malformed("frame is not valid UTF-8", excerpt(head))
+    else:
+        return ev.Malformed(f"frame must be str or bytes, got {type(frame).__name__}")
+    try:
+        msg = json.loads(text)
+    except (ValueError, RecursionError):
+        return ev.Malformed("frame is not valid JSON", excerpt(text))
+    if type(msg) is not dict:
+        return ev.Malformed("frame is not a JSON object", excerpt(text))
+    return msg, text
