@@ -16,7 +16,7 @@ from ._openai import OpenAIRealtimeAdapter, openai_realtime
 
 __all__ = ["ADAPTERS", "GeminiRealtimeAdapter", "OpenAIRealtimeAdapter", "gemini_realtime", "openai_realtime"]
 
-ADAPTERS: Dict[str, Callable[..., Any]] = {"openai": openai_realtime}
+ADAPTERS: Dict[str, Callable[..., Any]] = {"openai": openai_realtime, "gemini": gemini_realtime}
 """Provider name -> adapter factory. Providers still on paper (``azure``, ``grok``,
 ``elevenlabs``: see docs/providers.md) join as they are implemented."""
 

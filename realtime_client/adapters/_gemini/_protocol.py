@@ -291,7 +291,7 @@ class GeminiSession:
         if not changed:
             return []
         self._unconfirmed.append(intent.update_id)
-        return [{"contextUpdate": context_update(intent.config)}]
+        return [{"contextUpdate": context_update(intent.config, changed)}]
 
     # --- frames -> events ------------------------------------------------------------------
 

@@ -194,10 +194,17 @@ def build_setup(config: SessionConfig, options: GeminiOptions, model: str, *,
     return deep_merge(setup, extra) if extra else setup
 
 
-def context_update(config: SessionConfig) -> Dict[str, Any]:
-    """``contextUpdate`` carrying the instructions and tools of ``config`` (3.8-live)."""
-    update: Dict[str, Any] = {"systemInstruction": _system_instruction(config.instructions or "")}
-    update["tools"] = wire_tools(config)
+def context_update(config: SessionConfig, changed: Any) -> Dict[str, Any]:
+    """``contextUpdate`` with the ``changed`` instructions and/or tools of ``config`` (3.8-live).
+
+    Only fields that are set are updated. ``tools`` is a wrapper object (``{"tools": [...]}``),
+    so an empty list clears the tools while an absent field keeps them.
+    """
+    update: Dict[str, Any] = {}
+    if "instructions" in changed:
+        update["systemInstruction"] = _system_instruction(config.instructions or "")
+    if "tools" in changed:
+        update["tools"] = {"tools": wire_tools(config)}
     return update
 
 
