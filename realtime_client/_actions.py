@@ -77,9 +77,11 @@ class Resumed:
 
 @attrs.frozen
 class SessionLost:
-    """The connection dropped and the client will reconnect: status ``reconnecting``."""
+    """The connection dropped and the client will reconnect: status ``reconnecting``.
+    ``planned``: the client is leaving it itself, at a quiet moment (a move)."""
 
     go_away: bool = False
+    planned: bool = False
 
 
 @attrs.frozen

@@ -30,6 +30,7 @@ from ._models import (
     SessionConfig,
     TextPart,
 )
+from ._moves import Moves
 from ._provider import ProviderInfo
 from ._turns import Turn, TurnBook, build_message
 from ._util import new_id
@@ -63,6 +64,7 @@ class Conversation:
         self.chunks_played = 0  # audio chunks handed to the speaker
         self.chunks_over = 0  # of those, the ones heard to the end, flushed or unplayable
         self._pending_updates: Dict[str, Tuple[str, ...]] = {}
+        self.moves = Moves()
         self._handlers: Dict[type, Callable[[Any, Effects], None]] = self._dispatch_table()
         self.reset_session()
 
@@ -112,6 +114,7 @@ class Conversation:
             ev.ToolCall: self._on_tool_call, ev.ToolCallCancelled: self._on_tool_call_cancelled,
             ev.TurnEnded: self._on_turn_ended, ev.Interrupted: self._on_interrupted,
             ev.GoAway: self._on_go_away, ev.ProviderErrorEvent: self._on_provider_error,
+            ev.ResumptionUpdate: self._on_resumption_update,
             # client actions
             act.Connecting: self._on_connecting, act.SessionOpened: self._on_session_opened,
             act.Connected: self._on_connected, act.ConnectFailed: self._on_connect_failed,
@@ -194,6 +197,7 @@ class Conversation:
         self.reset_session()
         self.chunks_played = self.chunks_over = 0  # a new connect() plays through a new engine
         self.queued.clear()
+        self.moves.end()
         self.manual = a.manual
         self._set_status(RealtimeStatus.CONNECTING)
 
@@ -207,12 +211,11 @@ class Conversation:
     def _on_ready(self, e: ev.Ready, fx: Effects) -> None:
         self.ready = True
         self.applied = self.started
+        self.moves.new_connection()
         changed = tuple(f.name for f in attrs.fields(SessionConfig)
                         if getattr(self.config, f.name) != getattr(self.started, f.name))
-        if changed and self.info.live_session_update:  # update_session() while connecting
-            update_id = new_id("cfg")
-            self._pending_updates[update_id] = changed
-            fx.intents.append(it.UpdateSession(update_id, self.config, self.started))
+        if changed:  # update_session() while connecting
+            self._apply_change(new_id("cfg"), changed, self.started, fx)
 
     def _on_connected(self, a: act.Connected, fx: Effects) -> None:
         self._set_status(RealtimeStatus.CONNECTED)
@@ -235,8 +238,10 @@ class Conversation:
                 turn.message_index = self.log.append(msg, turn.began)
                 fx.notify("on_message", msg)
                 self.log.turn_result(msg, turn.request)
-        if a.go_away:
+        if a.go_away and not a.planned:
             fx.notify("on_go_away", 0.0)
+        self.moves.planned = a.planned
+        self.moves.lost(resend_since_point=self.info.resumable_points)
         mic_open = self.mic_open
         self.reset_session()
         self.mic_open = mic_open
@@ -251,6 +256,7 @@ class Conversation:
             fx.intents.append(it.Replay(tuple(history)))
         fx.intents.extend(self.queued)
         self.queued.clear()
+        fx.intents.extend(self.moves.take_held())
         self._set_status(RealtimeStatus.CONNECTED)
         self.error = None
         self._settle_mode()
@@ -261,6 +267,7 @@ class Conversation:
             fx.notify("on_go_away", 0.0)
         self.reset_session()
         self.queued.clear()
+        self.moves.end()
         self.log.pending_user = ""  # messages stay; what was half-said goes
         self.log.set_pending_assistant("")
         self._set_status(a.status)
@@ -280,13 +287,41 @@ class Conversation:
     def _on_change_config(self, a: act.ChangeConfig, fx: Effects) -> None:
         previous, self.config = self.config, a.config
         self.manual = a.config.vad_mode == "manual"
-        if self.status is RealtimeStatus.CONNECTED and self.ready and self.info.live_session_update:
-            self._pending_updates[a.update_id] = a.changed
-            fx.intents.append(it.UpdateSession(a.update_id, a.config, previous))
+        if self.status is RealtimeStatus.CONNECTED and self.ready:
+            self._apply_change(a.update_id, a.changed, previous, fx)
         elif self.status in (RealtimeStatus.IDLE, RealtimeStatus.ERROR):
             self.applied = a.config  # applies with the next connection
         # while connecting or reconnecting, Ready sends whatever differs from the start
         self._settle_mode()
+
+    def _apply_change(self, update_id: str, changed: Tuple[str, ...], previous: SessionConfig,
+                      fx: Effects) -> None:
+        """Change the live session: on the wire where the provider can, else by a planned move
+        to a new connection started from the new configuration (where the provider does that);
+        else the change waits for the next connection."""
+        info = self.info
+        live = info.live_session_update and (info.live_update_fields is None
+                                             or set(changed) <= info.live_update_fields)
+        if live:
+            self._pending_updates[update_id] = changed
+            fx.intents.append(it.UpdateSession(update_id, self.config, previous))
+        elif info.update_by_reconnect:
+            self.moves.want("update")
+            self._maybe_move(fx)
+
+    def _maybe_move(self, fx: Effects) -> None:
+        """Start a wanted move now if nothing would be lost: no answer pending or playing, the
+        user not mid-utterance, and (for resumable providers) a resumption point covering all."""
+        moves = self.moves
+        if moves.wanted is None or self.status is not RealtimeStatus.CONNECTED or not self.ready:
+            return
+        if self._answer_pending() or self.audible or self.unheard or self.log.speech_began:
+            return
+        if self.info.resumable_points and not moves.fresh:
+            return
+        log.info("moving to a new connection (%s)", moves.wanted)
+        moves.wanted = None
+        fx.reconnect = True
 
     def _on_config_applied(self, e: ev.ConfigApplied, fx: Effects) -> None:
         changed = self._pending_updates.pop(e.update_id, ())
@@ -308,6 +343,7 @@ class Conversation:
     # --- the user's side -----------------------------------------------------------------------
 
     def _on_send_user(self, a: act.SendUser, fx: Effects) -> None:
+        self.moves.activity()
         self.log.append(a.message)
         fx.notify("on_message", a.message)
         parts = tuple(p for p in a.message.parts if isinstance(p, (TextPart, ImagePart)))
@@ -328,7 +364,13 @@ class Conversation:
         # capture starts at the end of connect(), once the session configuration is applied
         if self.ready and self.status in (RealtimeStatus.CONNECTING, RealtimeStatus.CONNECTED):
             self.captured_ms += a.ms
-            fx.intents.append(it.AppendAudio(a.audio))
+            intent = it.AppendAudio(a.audio)
+            fx.intents.append(intent)
+            if self.info.resumable_points:
+                self.moves.sent(intent, a.ms)
+        elif self.status is RealtimeStatus.RECONNECTING and (self.moves.planned
+                                                             or self.info.resumable_points):
+            self.moves.hold(it.AppendAudio(a.audio), a.ms)  # what the user says meanwhile is kept
 
     def _on_push_to_talk_ended(self, a: act.PushToTalkEnded, fx: Effects) -> None:
         was_open, self.mic_open = self.mic_open, False
@@ -345,6 +387,7 @@ class Conversation:
 
     def _on_speech_started(self, e: ev.SpeechStarted, fx: Effects) -> None:
         self.log.speech_started(e.item_id, e.audio_start_ms)
+        self.moves.activity()
         if self.info.speech_interrupts:
             self._begin_interrupt(fx, by_user_speech=True)
         self.mode = RealtimeMode.LISTENING
@@ -444,10 +487,12 @@ class Conversation:
         over = self.chunks_played if a.played_through is None else a.played_through
         self.chunks_over = min(self.chunks_played, max(self.chunks_over, over))
         self._settle_mode()
+        self._maybe_move(fx)
 
     # --- the assistant's side ------------------------------------------------------------------
 
     def _on_turn_started(self, e: ev.TurnStarted, fx: Effects) -> None:
+        self.moves.activity()
         self.active_turn = e.turn
         turn = self.book.start(e.turn)
         if turn.began is None:
@@ -500,6 +545,7 @@ class Conversation:
             self.mode = RealtimeMode.SPEAKING  # nothing plays it: speaking while it streams
 
     def _on_tool_call(self, e: ev.ToolCall, fx: Effects) -> None:
+        self.moves.activity()
         if self.book.add_call(e, self.active_turn):
             fx.tool_calls.append(e)
 
@@ -560,6 +606,7 @@ class Conversation:
             self.want_response = False
             self._request_response(fx)
         self._settle_mode()
+        self._maybe_move(fx)
 
     def _rebuild(self, turn: Turn) -> None:
         if turn.message_index is None:
@@ -574,6 +621,13 @@ class Conversation:
 
     def _on_go_away(self, e: ev.GoAway, fx: Effects) -> None:
         fx.notify("on_go_away", e.time_left)
+        if self.info.resume_on_go_away:
+            self.moves.want("go_away")
+            self._maybe_move(fx)
+
+    def _on_resumption_update(self, e: ev.ResumptionUpdate, fx: Effects) -> None:
+        self.moves.resumable_point()
+        self._maybe_move(fx)
 
     def _on_provider_error(self, e: ev.ProviderErrorEvent, fx: Effects) -> None:
         if e.kind == "benign":
