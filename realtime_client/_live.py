@@ -58,6 +58,7 @@ class Connection:
         self.provider = provider
         self.transport: Optional[WebSocketTransport] = None
         self.closed: Optional[CloseInfo] = None
+        self.retired = False  # the client is leaving it on purpose (a planned move)
         self._unknown_types: Set[str] = set()
         self._malformed = 0
 
@@ -203,6 +204,10 @@ class LiveSession:
         if self.closing:
             raise ConnectionFailedError("disconnect() was called while waiting for the session")
         if closed is not None:
+            with self._state.lock:  # the provider knows what its close codes mean (1008: refused)
+                action = connection.provider.classify_close(closed.code, closed.reason, closed.error)
+            if action.error is not None:
+                raise action.error
             if closed.error is not None:
                 raise closed.error
             raise ConnectionFailedError(f"the server closed the connection (code {closed.code}) while "
@@ -241,7 +246,7 @@ class LiveSession:
         with self._state.lock:
             connection.closed = info
             self._state.cond.notify_all()
-            if connection is not self._connection or self.closing:
+            if connection is not self._connection or self.closing or connection.retired:
                 return
             if self._state.conv.status is not RealtimeStatus.CONNECTED:
                 return  # connect() or a reconnect attempt is waiting and reports it
@@ -260,6 +265,39 @@ class LiveSession:
         error = None if clean else (action.error or info.error)
         self.end(RealtimeStatus.IDLE if clean else RealtimeStatus.ERROR, error, notify_error=not clean,
                  go_away=action.go_away)
+
+    def resume_after_failure(self, resume: ResumeState) -> ResumeState:
+        """What the next attempt needs after one failed: the failed connection's provider
+        session may know better (a refused resumption handle means: start fresh, replay)."""
+        connection = self._connection
+        if connection is None:
+            return resume
+        with self._state.lock:
+            return connection.provider.resume_state()
+
+    def _move(self) -> None:
+        """Leave the live connection on purpose and resume on a new one (``Effects.reconnect``).
+
+        The old socket is closed first (Gemini refuses a resume while it is open), on the
+        reconnect thread; status goes ``reconnecting`` -> ``connected``; what the user says or
+        sends meanwhile is held and sent on the new connection.
+        """
+        with self._state.lock:
+            connection = self._connection
+            if self._reconnector is None or connection is None or self.closing or connection.retired \
+                    or connection.closed is not None:
+                log.info("not moving to a new connection: reconnecting is off or nothing is live")
+                return
+            connection.retired = True
+        self.run(act.SessionLost(planned=True))
+        self._state.attach(None, None)
+        self._reconnector.start(None, retire=connection)
+
+    def retire(self, connection: Connection, timeout: float) -> ResumeState:
+        """Close ``connection`` (a planned move) and say how the next one resumes it."""
+        connection.close(timeout)
+        with self._state.lock:
+            return connection.provider.resume_state()
 
     def end(self, status: RealtimeStatus, error: Optional[Exception], *, notify_error: bool,
             go_away: bool = False) -> None:
@@ -300,6 +338,8 @@ class LiveSession:
             log.error("%s", fx.fail)
             self.end(RealtimeStatus.ERROR, fx.fail, notify_error=False)
             self.close_connection()
+        elif fx.reconnect:
+            self._move()
 
     def _on_tool_result(self, outcome: Any) -> None:
         self.run(act.ToolFinished(outcome))
