@@ -19,13 +19,13 @@ import logging
 import socket
 import threading
 import time
-from typing import Any, Deque, Dict, List, Optional, Protocol, Tuple, Union
+from typing import Any, Callable, Deque, Dict, List, Optional, Protocol, Tuple, Union
 
 import attrs
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.server import ServerConnection
 
-from ._peer import Frame, Peer
+from ._peer import Close, Frame, Peer
 
 __all__ = ["SHUTDOWN_REASON", "ConnectionOptions", "FakeConnection", "FrameSink"]
 
@@ -53,12 +53,16 @@ class ConnectionOptions:
         max_session_seconds: close this long after opening (None: never).
         session_cap: the close code and reason used then.
         stall_until: send nothing before this monotonic time.
+        binary: send frames as binary messages (UTF-8 JSON), as Gemini does.
+        frame_type: the name a frame is recorded under (default: its ``type``).
     """
 
     pacing: str = "fast"
     max_session_seconds: Optional[float] = None
     session_cap: Tuple[int, str] = (1001, "")
     stall_until: float = 0.0
+    binary: bool = False
+    frame_type: Callable[[Frame], Optional[str]] = attrs.field(default=lambda frame: frame.get("type"))
 
 
 class FakeConnection:
@@ -210,6 +214,10 @@ class FakeConnection:
                 self._cond.notify_all()
             if self._sender.is_alive():
                 self._sender.join(2.0)
+            closed = getattr(self.peer, "closed", None)
+            if callable(closed):
+                with self._cond:
+                    closed()
             self._finished.set()
 
     def _receive(self, message: Union[str, bytes]) -> None:
@@ -229,11 +237,15 @@ class FakeConnection:
                 action = self._next_action()
                 if action is None:
                     return
+                if action[0] == "frame" and isinstance(action[1], Close):
+                    self.close_code, self.close_reason = action[1].code, action[1].reason
+                    self._ws.close(action[1].code, action[1].reason)
+                    return
                 if action[0] == "frame":
                     text = json.dumps(action[1])
                     self.sent.append(text)
-                    self._sink.record_sent(text, action[1].get("type"))
-                    self._ws.send(text)
+                    self._sink.record_sent(text, self._options.frame_type(action[1]))
+                    self._ws.send(text.encode("utf-8") if self._options.binary else text)
                 elif action[0] == "raw":
                     self._ws.send(action[1])
                 else:

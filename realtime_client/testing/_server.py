@@ -24,7 +24,8 @@ from .._errors import RealtimeError
 from .._models import RealtimeToken
 from ._connection import SHUTDOWN_REASON, ConnectionOptions, FakeConnection
 from ._handshake import Gatekeeper, RedactCredentials, handshake_request, public_headers, respond
-from ._peer import PeerFactory, PeerSettings
+from ._http import front_connection
+from ._peer import HttpReply, HttpRequest, PeerFactory, PeerSettings
 from ._providers import peer_factory
 from ._recorder import Recorder
 from ._reply import Reply
@@ -59,7 +60,11 @@ class FakeRealtimeServer:
             cancel that has arrived takes effect); ``"realtime"`` paces audio at real time.
         audio_chunk_ms: audio carried by each output audio frame.
         max_session_seconds: close every connection this long after it opened, with the
-            provider's session-cap close code and reason (OpenAI: 1001 and the real text).
+            provider's session-cap close code and reason (OpenAI: 1001 and the real text;
+            Gemini: 1011 after a ``goAway``).
+        go_away_seconds: providers that warn before the cap (Gemini ``goAway {timeLeft}``)
+            warn this long before ``max_session_seconds`` (default: the provider's, 50 s for
+            Gemini, capped to the session length).
         rate_limits: report rate limits after each response (OpenAI ``rate_limits.updated``).
         instructions: the default session instructions (default: the provider's).
         voice: the default output voice (default: the provider's).
@@ -90,7 +95,8 @@ class FakeRealtimeServer:
                  port: int = 0, model: Optional[str] = None, api_key: Optional[str] = None,
                  pacing: str = "fast", audio_chunk_ms: int = 100,
                  max_session_seconds: Optional[float] = None, rate_limits: bool = True,
-                 instructions: Optional[str] = None, voice: Optional[str] = None) -> None:
+                 instructions: Optional[str] = None, voice: Optional[str] = None,
+                 go_away_seconds: Optional[float] = None) -> None:
         if pacing not in ("fast", "realtime"):
             raise ValueError(f"pacing must be 'fast' or 'realtime', got {pacing!r}")
         if audio_chunk_ms <= 0:
@@ -103,6 +109,7 @@ class FakeRealtimeServer:
         self._pacing = pacing
         self.audio_chunk_ms = int(audio_chunk_ms)
         self.max_session_seconds = max_session_seconds
+        self.go_away_seconds = go_away_seconds
         self.rate_limits = rate_limits
         self.instructions = instructions
         self.voice = voice
@@ -110,7 +117,7 @@ class FakeRealtimeServer:
         self.handshake_delay: float = 0.0
         #: transcripts reported for the next committed voice turns (when transcription is on)
         self.user_transcripts: List[str] = []
-        self._recorder = Recorder()
+        self._recorder = Recorder(getattr(self._factory, "frame_type", None))
         self._gate = Gatekeeper(self._factory, api_key)
         self._ca: Optional[LoopbackCA] = None
         self._port = port
@@ -143,7 +150,8 @@ class FakeRealtimeServer:
         self._server = serve(
             self._handle, self.host, self._port, process_request=self._process_request,
             select_subprotocol=self._select_subprotocol, compression=None, max_size=16 * 1024 * 1024,
-            ping_interval=None, close_timeout=1.0, ssl=context, logger=_ws_log)
+            ping_interval=None, close_timeout=1.0, ssl=context, logger=_ws_log,
+            create_connection=front_connection(self._http if hasattr(self._factory, "http") else None))
         self._port = self._server.socket.getsockname()[1]
         self._thread = threading.Thread(target=self._server.serve_forever, name="realtime-fake-server",
                                         daemon=True)
@@ -272,19 +280,33 @@ class FakeRealtimeServer:
             self._stopping.wait(self.handshake_delay)
         view = handshake_request(request)
         refusal = self._gate.check(view)
-        if refusal is not None:
+        if refusal is not None and refusal.close is None:
             return respond(connection, refusal)
         connection.fake_request = view  # type: ignore[attr-defined]
+        connection.fake_close = None if refusal is None else refusal.close  # type: ignore[attr-defined]
         return None
+
+    def _http(self, request: HttpRequest) -> HttpReply:
+        answer = self._factory.http(request, self._gate)  # type: ignore[attr-defined]
+        return answer if answer is not None else HttpReply(404, {"error": {
+            "code": 404, "message": f"{request.method} {request.path} not found", "status": "NOT_FOUND"}})
 
     def _handle(self, ws: ServerConnection) -> None:
         view = getattr(ws, "fake_request", None) or handshake_request(ws.request)
+        refused = getattr(ws, "fake_close", None)
+        if refused is not None:  # the provider reports refused credentials as a close frame
+            ws.close(*refused)
+            return
         settings = PeerSettings(model=self.model, next_reply=self._pop_reply,
                                 next_transcript=self._pop_transcript, instructions=self.instructions,
                                 voice=self.voice, audio_chunk_ms=self.audio_chunk_ms,
-                                rate_limits=self.rate_limits)
+                                rate_limits=self.rate_limits, max_session_seconds=self.max_session_seconds,
+                                go_away_seconds=self.go_away_seconds)
+        frame_type = getattr(self._factory, "frame_type", None)
         options = ConnectionOptions(pacing=self.pacing, max_session_seconds=self.max_session_seconds,
-                                    session_cap=self._factory.session_cap, stall_until=self._stall_until)
+                                    session_cap=self._factory.session_cap, stall_until=self._stall_until,
+                                    binary=bool(getattr(self._factory, "binary_frames", False)),
+                                    **({"frame_type": frame_type} if frame_type is not None else {}))
 
         def make(number: int) -> FakeConnection:
             return FakeConnection(number, ws, self._factory.peer(view, settings), self._recorder,
