@@ -13,6 +13,12 @@ from ._peer import PeerFactory
 __all__ = ["PROVIDERS", "peer_factory"]
 
 
+def _gemini() -> PeerFactory:
+    from ._gemini import GeminiPeerFactory
+
+    return GeminiPeerFactory()
+
+
 def _openai() -> PeerFactory:
     from ._openai import OpenAIPeerFactory
 
@@ -20,7 +26,7 @@ def _openai() -> PeerFactory:
 
 
 #: provider name -> a callable building its factory (imported only when used)
-_FACTORIES: Dict[str, Callable[[], PeerFactory]] = {"openai": _openai}
+_FACTORIES: Dict[str, Callable[[], PeerFactory]] = {"openai": _openai, "gemini": _gemini}
 #: the provider names :class:`FakeRealtimeServer` knows
 PROVIDERS: Tuple[str, ...] = tuple(sorted(_FACTORIES))
 
