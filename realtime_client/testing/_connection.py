@@ -238,8 +238,10 @@ class FakeConnection:
                 if action is None:
                     return
                 if action[0] == "frame" and isinstance(action[1], Close):
-                    self.close_code, self.close_reason = action[1].code, action[1].reason
-                    self._ws.close(action[1].code, action[1].reason)
+                    # a close reason is at most 123 bytes of UTF-8 (RFC 6455 5.5): cut, as servers do
+                    reason = action[1].reason.encode("utf-8")[:123].decode("utf-8", "ignore")
+                    self.close_code, self.close_reason = action[1].code, reason
+                    self._ws.close(action[1].code, reason)
                     return
                 if action[0] == "frame":
                     text = json.dumps(action[1])

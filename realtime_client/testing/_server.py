@@ -295,7 +295,8 @@ class FakeRealtimeServer:
         view = getattr(ws, "fake_request", None) or handshake_request(ws.request)
         refused = getattr(ws, "fake_close", None)
         if refused is not None:  # the provider reports refused credentials as a close frame
-            ws.close(*refused)
+            code, reason = refused
+            ws.close(code, reason.encode("utf-8")[:123].decode("utf-8", "ignore"))
             return
         settings = PeerSettings(model=self.model, next_reply=self._pop_reply,
                                 next_transcript=self._pop_transcript, instructions=self.instructions,

@@ -208,6 +208,10 @@ class GeminiSession:
         (credentials refused, policy) is permission denied."""
         if code == 1000:
             return CloseAction("clean")
+        if code == wire.CLOSE_INVALID_ARGUMENT and "api key" in reason.lower():
+            return CloseAction("error", error=PermissionDeniedError(
+                f"Gemini refused the API key (code 1007: {reason})", provider="gemini",
+                details={"close_code": code, "close_reason": reason}))
         if code == wire.CLOSE_INVALID_ARGUMENT:
             if self._resumed_with is not None and not self._ready:
                 self._handle_refused = True
@@ -216,6 +220,10 @@ class GeminiSession:
             return CloseAction("error", error=ProviderError(
                 f"Gemini closed the session: {what} (code 1007{': ' + reason if reason else ''})",
                 provider="gemini", details={"close_code": code, "close_reason": reason}))
+        if code == wire.CLOSE_POLICY and "not found" in reason.lower():
+            return CloseAction("error", error=ProviderError(
+                f"Gemini does not serve the requested model (code 1008: {reason})", provider="gemini",
+                details={"close_code": code, "close_reason": reason}))
         if code == wire.CLOSE_POLICY:
             return CloseAction("error", error=PermissionDeniedError(
                 "Gemini refused the session: credentials or policy "
@@ -520,10 +528,8 @@ class GeminiSession:
             out += self._user_done()  # a transcript that never said finished
         if self._turn is None:
             return out  # a tool turn already ended, or nothing was said
-        outcome = "interrupted" if self._interrupted else "completed"
-        if not self._interrupted and reason in ("MAX_TOKENS", "MAX_OUTPUT_TOKENS"):
-            outcome = "cut_off"
-        out += self._end_turn(outcome, reason)
+        # turnCompleteReason names refusals and safety stops; none of them is a length cut-off
+        out += self._end_turn("interrupted" if self._interrupted else "completed", reason)
         return out
 
     def _end_turn(self, outcome: str, reason: Optional[str]) -> List[ev.Event]:

@@ -26,8 +26,9 @@ _MS_PER_CHAR = 60.0
 _Steps = Generator[Tuple[List[Any], float], None, None]
 
 
-def default_reply(history: List[Dict[str, Any]]) -> Reply:
-    """The reply used when the script is empty, from the last turn of the conversation."""
+def default_reply(history: List[Dict[str, Any]], voice: bool = False) -> Reply:
+    """The reply used when the script is empty, from the last turn of the conversation
+    (``voice``: that turn was spoken)."""
     last = history[-1] if history else None
     parts = last.get("parts", []) if isinstance(last, dict) else []
     if last is not None and last.get("role") == "user":
@@ -36,7 +37,7 @@ def default_reply(history: List[Dict[str, Any]]) -> Reply:
             return Reply.text("The tool returned: " + json.dumps(results[-1].get("response", {}).get(
                 "output", results[-1].get("response")), separators=(",", ":")))
         texts = [p["text"] for p in parts if isinstance(p.get("text"), str)]
-        if any(p.get("audio") for p in parts) and not texts:
+        if voice:
             return Reply.text("I heard you.")
         if texts:
             return Reply.text("You said: " + " ".join(texts))

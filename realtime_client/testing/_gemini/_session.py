@@ -82,6 +82,7 @@ class GeminiPeer:
                  max_session_seconds: Optional[float] = None,
                  go_away_seconds: Optional[float] = None) -> None:
         self._store = store
+        self.store = store  #: the server-wide store (tests may expire its handles)
         self._model = model
         self._version = version
         self._credential = credential
@@ -373,7 +374,7 @@ class GeminiPeer:
                 if i == len(words) - 1:
                     fragment["finished"] = True
                 frames.append({"serverContent": {"inputTranscription": fragment}})
-        return frames + self._user_turn([{"text": transcript, "audio": True}])
+        return frames + self._user_turn([{"text": transcript}], voice=True)
 
     def _add_user_part(self, part: Dict[str, Any]) -> None:
         if self._history and self._history[-1]["role"] == "user":
@@ -381,11 +382,11 @@ class GeminiPeer:
         else:
             self._history.append({"role": "user", "parts": [part]})
 
-    def _user_turn(self, parts: List[Dict[str, Any]]) -> List[Any]:
+    def _user_turn(self, parts: List[Dict[str, Any]], voice: bool = False) -> List[Any]:
         frames = self._barge_in()
         for part in parts:
             self._add_user_part(part)
-        self._start_turn(self._next_reply() or default_reply(self._history))
+        self._start_turn(self._next_reply() or default_reply(self._history, voice))
         return frames
 
     def _start_turn(self, reply: Reply) -> None:

@@ -84,6 +84,12 @@ class SessionStore:
             session.resumes += 1
             return session, copy.deepcopy(history), ""
 
+    def forget_handles(self) -> None:
+        """Invalidate every handle issued so far (as if they had expired): the next resume with
+        one of them is refused with 1007."""
+        with self._lock:
+            self._handles.clear()
+
     def detach(self, session: StoredSession, peer: Any) -> None:
         """``peer``'s connection ended: the session may be resumed elsewhere."""
         with self._lock:
