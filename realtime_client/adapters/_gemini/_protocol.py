@@ -488,8 +488,8 @@ class GeminiSession:
                 return [ev.Ignored("inlineData")]
             if type(data) is not str:
                 raise FrameError(f"inlineData.data must be a base64 string, got {type_name(data)}")
-            try:
-                audio = b64decode_strict(data)
+            try:  # proto JSON bytes may be standard or URL-safe base64
+                audio = b64decode_strict(data.replace("-", "+").replace("_", "/"))
             except ValueError:
                 raise FrameError("inlineData.data is not valid base64") from None
             out = self._ensure_turn()

@@ -316,8 +316,8 @@ class GeminiPeer:
         data, mime = _get(blob, "data"), _get(blob, "mimeType")
         if not isinstance(data, str) or not isinstance(mime, str):
             return self._close(wire.CLOSE_INVALID_ARGUMENT, _INVALID)
-        try:
-            raw = base64.b64decode(data, validate=True)
+        try:  # proto JSON bytes: standard or URL-safe base64 (google-genai sends URL-safe)
+            raw = base64.b64decode(data.replace("-", "+").replace("_", "/"), validate=True)
         except (binascii.Error, ValueError):
             return self._close(wire.CLOSE_INVALID_ARGUMENT, "Invalid value at 'realtime_input.data' "
                                "(TYPE_BYTES), Base64 decoding failed.")
