@@ -1,21 +1,32 @@
-# Everything runs inside .venv; `make install` creates it (and installs the PortAudio headers
-# PyAudio needs to compile, with apt, when they are missing).
+# Everything runs inside .venv; `make install` creates it. On Debian/Ubuntu the missing system
+# packages are apt-installed first: what a fresh machine lacks to build the venv and PyAudio.
 PY      ?= python3
 VENV    ?= .venv
 BIN      = $(VENV)/bin
 SUDO    := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 APT      = DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get
-# PyAudio has no Linux wheel: it compiles against portaudio19-dev.
-BUILD_DEPS = portaudio19-dev
 # Tests: PulseAudio virtual devices, speech tools, and a virtual display for the Tk dispatcher.
 TEST_DEPS  = pulseaudio pulseaudio-utils libasound2-plugins espeak-ng sox xvfb xauth
 
-.PHONY: install system-deps test-deps demo test lint bench clean
+.PHONY: install system-deps test-deps demo test lint bench docs docs-serve clean
 
+# Build prerequisites, each installed only when its check fails:
+#   python3-venv     Debian splits ensurepip off: `python3 -m venv --help` works, but creating a
+#                    venv fails with "ensurepip is not available" until it is installed.
+#   python3-dev      Python.h, which PyAudio (no Linux wheel, built from source) compiles against.
+#   portaudio19-dev  portaudio.h and libportaudio2, for the same build.
+#   gcc              the compiler for it.
 system-deps:
-	@if [ ! -f /usr/include/portaudio.h ]; then \
-	    command -v apt-get >/dev/null || { echo "install the PortAudio headers (portaudio19-dev) first" >&2; exit 1; }; \
-	    $(APT) update -qq && $(APT) install -y -qq --no-install-recommends $(BUILD_DEPS) >/dev/null; \
+	@missing=""; \
+	$(PY) -c 'import ensurepip' >/dev/null 2>&1 || missing="$$missing python3-venv"; \
+	$(PY) -c 'import os, sys, sysconfig; sys.exit(not os.path.isfile(os.path.join(sysconfig.get_paths()["include"], "Python.h")))' \
+	    || missing="$$missing python3-dev"; \
+	[ -f /usr/include/portaudio.h ] || missing="$$missing portaudio19-dev"; \
+	command -v cc >/dev/null 2>&1 || command -v gcc >/dev/null 2>&1 || missing="$$missing gcc"; \
+	if [ -n "$$missing" ]; then \
+	    command -v apt-get >/dev/null || { echo "install these first (Debian names):$$missing" >&2; exit 1; }; \
+	    echo "apt-get install$$missing"; \
+	    $(APT) update -qq && $(APT) install -y -qq --no-install-recommends $$missing >/dev/null; \
 	fi
 
 test-deps: system-deps
@@ -25,11 +36,13 @@ test-deps: system-deps
 	    $(APT) update -qq && $(APT) install -y -qq --no-install-recommends $$missing >/dev/null; \
 	fi
 
-$(BIN)/python:
+# A venv whose creation failed half-way (no ensurepip) has a python but no pip: rebuild it.
+$(BIN)/pip: | system-deps
+	rm -rf $(VENV)
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 
-install: system-deps $(BIN)/python
+install: system-deps $(BIN)/pip
 	$(BIN)/pip install -q -e '.[dev]'
 
 demo: install
@@ -45,5 +58,13 @@ lint: install
 bench: install
 	$(BIN)/python -m benchmarks
 
+# The documentation site (mkdocs-material + mkdocstrings): built into site/, or served with
+# live reload on http://127.0.0.1:8000.
+docs: install
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
+
+docs-serve: install
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs serve
+
 clean:
-	rm -rf $(VENV) build dist *.egg-info .pytest_cache .ruff_cache .mypy_cache demo-output
+	rm -rf $(VENV) build dist *.egg-info .pytest_cache .ruff_cache .mypy_cache demo-output site

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from typing import Any, Callable, Dict, Mapping, Optional, Sequence, Tuple, Union
+from typing import TYPE_CHECKING, Any, Callable, Dict, Mapping, Optional, Sequence, Tuple, Union
 
 from . import _actions as act
 from ._errors import ConnectionFailedError, RealtimeError
@@ -27,6 +27,9 @@ from ._util import Deadline, new_id
 from ._validate import ImageData, check_client_options, image_payload, optional_path
 from .dispatch import ThreadDispatcher
 
+if TYPE_CHECKING:
+    from .audio import AudioVisualization
+
 __all__ = ["RealtimeClient"]
 
 log = logging.getLogger("realtime_client")
@@ -44,28 +47,48 @@ class RealtimeClient:
     ``connect()`` blocks until the session is live; everything else returns at once, and
     events arrive through the ``on_*`` callbacks and :meth:`on_state_change` subscribers.
 
-    Args (all keyword-only):
+    All arguments are keyword-only.
+
+    Args:
         get_token: callable returning a :class:`RealtimeToken` or TanStack/snake_case token JSON;
-            called on ``connect()`` and by the refresh timer before the token expires.
+            called on ``connect()``, on every reconnect and by the refresh timer before the
+            token expires (see :mod:`realtime_client.tokens`).
         adapter: the provider protocol, default ``openai_realtime()``.
         tools: :class:`Tool` objects or plain functions (wrapped with :func:`tool`).
-        auto_playback / auto_capture: start the speaker / microphone on connect.
-        instructions, voice, vad_mode (``server``/``semantic``/``manual``), vad_config,
-            output_modalities, temperature, max_output_tokens, semantic_eagerness,
-            provider_options, model: the session settings (see :class:`SessionConfig`).
-        audio_input / audio_output: devices from :mod:`realtime_client.audio`; default the
-            PyAudio microphone and speaker.
-        input_device / output_device: which PyAudio device to open when ``audio_input`` /
-            ``audio_output`` is not given: an index or a case-insensitive name substring.
+        auto_playback: open the speaker on connect (with ``False`` and no ``audio_output``,
+            assistant audio is not played).
+        auto_capture: open the microphone on connect (with ``False`` and no ``audio_input``,
+            there is no microphone at all).
+        instructions: the system instructions (session setting, see :class:`SessionConfig`).
+        voice: the output voice.
+        vad_mode: turn detection: ``"server"`` (default), ``"semantic"`` or ``"manual"``
+            (push-to-talk with :meth:`start_listening` / :meth:`stop_listening`).
+        vad_config: a :class:`VADConfig` or a dict of its fields.
+        output_modalities: ``"audio"`` (speech with a transcript) or ``"text"``.
+        temperature: sampling temperature, for providers that take one (the OpenAI GA adapter
+            refuses it).
+        max_output_tokens: a positive int or ``"inf"``.
+        semantic_eagerness: ``"low"``, ``"medium"``, ``"high"`` or ``"auto"``, with
+            ``vad_mode="semantic"``.
+        provider_options: deep-merged into the provider's own session object.
+        model: the model (else the adapter's or the token's).
+        audio_input: an input device from :mod:`realtime_client.audio` (or any
+            ``AudioInput``); default the PyAudio microphone.
+        audio_output: an output device (or any ``AudioOutput``); default the PyAudio speaker.
+        input_device: which PyAudio microphone to open when ``audio_input`` is not given: an
+            index or a case-insensitive name substring.
+        output_device: which PyAudio speaker to open when ``audio_output`` is not given.
         echo: ``"off"`` (headphones), ``"gate"`` (default: while the assistant is audible, only
             microphone audio clearly louder than the expected echo is sent) or ``"aec"`` (a
             real acoustic echo canceller; needs ``pip install realtime-client[aec]``).
         record_to: a WAV path; the user's and the assistant's audio, as heard, are recorded
             into its left and right channels.
-        dispatcher: where callbacks run (default: one ``realtime-callbacks`` thread).
+        dispatcher: where callbacks run (default: one ``realtime-callbacks`` thread; see
+            :mod:`realtime_client.dispatch`).
         tool_timeout: seconds a tool handler may take before an error result is sent.
-        ping_interval / ping_timeout: WebSocket keep-alive after this much inbound silence
-            (default: what the provider tolerates, 20 s / 20 s for OpenAI; 0 turns pings off).
+        ping_interval: seconds of inbound silence before a WebSocket ping (default: what the
+            provider tolerates, 20 s for OpenAI; 0 turns pings off).
+        ping_timeout: seconds to wait for the pong (default 20 s for OpenAI).
         max_frame_bytes: larger incoming frames end the connection (code 1009).
         token_refresh: refetch the token before ``expires_at`` (60 s early, or halfway for
             short-lived tokens).
@@ -74,13 +97,24 @@ class RealtimeClient:
             conversation (``True``: the default :class:`ReconnectPolicy`; ``False``: never).
         max_queued_frames: while reconnecting, user messages are queued up to this many frames;
             beyond that ``send_text`` raises.
-        on_status_change, on_mode_change, on_message, on_error, on_connect, on_disconnect,
-            on_interrupted, on_usage, on_go_away: callbacks (see the design doc for when each
-            fires; ``on_message`` fires once per message). ``on_connect`` and
-            ``on_disconnect`` bracket a session as the app sees it: they fire for ``connect()``
-            and when the session ends, not around an automatic reconnect (watch
-            ``on_status_change`` for ``reconnecting`` -> ``connected``).
+        on_status_change: ``callback(status)`` whenever :attr:`status` changes.
+        on_mode_change: ``callback(mode)`` whenever :attr:`mode` changes.
+        on_message: ``callback(message)`` once per message: a user message when it is added,
+            an assistant message when it is complete (or cut off).
+        on_error: ``callback(error)`` with each :class:`RealtimeError` reported during a
+            session (and a failed ``connect()``).
+        on_connect: ``callback()`` when ``connect()`` made the session live. ``on_connect``
+            and ``on_disconnect`` bracket a session as the app sees it: they fire for
+            ``connect()`` and when the session ends, not around an automatic reconnect
+            (watch ``on_status_change`` for ``reconnecting`` -> ``connected``).
+        on_disconnect: ``callback()`` when a connected (or reconnecting) session ended.
+        on_interrupted: ``callback()`` when barge-in or :meth:`interrupt` cut the assistant off.
+        on_usage: ``callback(usage)`` with the :class:`UsageInfo` of each response.
+        on_go_away: ``callback(time_left)`` when the provider announces the end of the
+            session (OpenAI: ``0.0`` at its 60-minute close).
         on_state_change: a first :meth:`on_state_change` subscriber (every snapshot).
+
+    See docs/callbacks.md for when each callback fires and in which order.
 
     Raises:
         TypeError / ValueError: a bad option, at construction time.
@@ -214,14 +248,20 @@ class RealtimeClient:
 
     @property
     def status(self) -> RealtimeStatus:
+        """The connection status: ``idle``, ``connecting``, ``connected``, ``reconnecting`` or ``error``."""
         return self._state.state.status
 
     @property
     def mode(self) -> RealtimeMode:
+        """What the conversation is doing: ``idle`` (not connected, or push-to-talk with the
+        microphone closed), ``listening``, ``thinking`` (an answer is awaited, or received and not
+        yet heard) or ``speaking`` (assistant audio is audible, or text streams)."""
         return self._state.state.mode
 
     @property
     def messages(self) -> Tuple[RealtimeMessage, ...]:
+        """The completed messages, ordered by when each began; kept across reconnects and
+        ``disconnect()``."""
         return self._state.state.messages
 
     @property
@@ -233,10 +273,12 @@ class RealtimeClient:
 
     @property
     def pending_user_transcript(self) -> str:
+        """The user's speech transcribed so far, before its message is complete (else ``""``)."""
         return self._state.state.pending_user_transcript
 
     @property
     def pending_assistant_transcript(self) -> str:
+        """The assistant's answer streamed so far, before its message is complete (else ``""``)."""
         return self._state.state.pending_assistant_transcript
 
     @property
@@ -246,8 +288,10 @@ class RealtimeClient:
             return self._state.conv.config
 
     @property
-    def audio(self) -> Any:
-        """The :class:`~realtime_client.audio.AudioVisualization`, or ``None`` when not connected."""
+    def audio(self) -> Optional[AudioVisualization]:
+        """Levels, spectra and waveforms of the microphone and the speaker
+        (:class:`~realtime_client.audio.AudioVisualization`), or ``None`` when not connected or
+        no audio device is in use."""
         live = self._live
         engine = live.engine if live is not None else None
         return engine.visualization if engine is not None else None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 import wave
 from pathlib import Path
 from typing import Any
@@ -40,16 +41,18 @@ def run_demo(out: str = "demo-output/assistant.wav", live: bool = False) -> int:
     server: Any = None
     if live:
         if not os.environ.get("OPENAI_API_KEY"):
-            print("--live needs OPENAI_API_KEY in the environment")
+            print("realtime-client: demo --live needs OPENAI_API_KEY in the environment", file=sys.stderr)
             return 2
         from .tokens import openai_realtime_token
 
-        get_token: Any = openai_realtime_token()
+        base_url = os.environ.get("OPENAI_BASE_URL", "").strip()  # as the openai SDK reads it
+        get_token: Any = (openai_realtime_token(base_url=base_url) if base_url
+                          else openai_realtime_token())
         adapter = openai_realtime()
     else:
         from .testing import FakeRealtimeServer, Reply
 
-        server = FakeRealtimeServer().start()
+        server = FakeRealtimeServer(speech="auto").start()  # espeak-ng speaks, when installed
         server.script(Reply.text("Hello! I am a demo assistant running on a local fake server."),
                       Reply.tool_call("get_weather", {"city": "Oslo"}),
                       Reply.text("It is 21 degrees and sunny in Oslo."),

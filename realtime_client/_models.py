@@ -232,6 +232,12 @@ class VADConfig:
 
     @classmethod
     def coerce(cls, value: Union[VADConfig, Mapping[str, Any], None]) -> Optional[VADConfig]:
+        """``value`` as a :class:`VADConfig`: ``None`` and instances as they are, a dict as keyword arguments.
+
+        Raises:
+            TypeError: neither ``None``, a ``VADConfig`` nor a mapping (or a mapping with an unknown key).
+            ValueError: a field out of range.
+        """
         if value is None or isinstance(value, VADConfig):
             return value
         if isinstance(value, Mapping):
@@ -393,9 +399,12 @@ class RealtimeToken:
 
     @property
     def expired(self) -> bool:
+        """Whether ``expires_at`` has passed (never, without an ``expires_at``)."""
         return self.expires_at is not None and self.expires_at <= time.time()
 
     def seconds_left(self, now: Optional[float] = None) -> Optional[float]:
+        """Seconds until ``expires_at`` (negative once past), from ``now`` (default: the
+        current time, epoch seconds); ``None`` without an ``expires_at``."""
         if self.expires_at is None:
             return None
         return self.expires_at - (time.time() if now is None else now)

@@ -54,10 +54,9 @@ def no_thread_leaks() -> Iterator[None]:
     assert not leaked, f"threads still alive after the test: {leaked}"
 
 
-@pytest.fixture
-def server() -> Iterator[FakeRealtimeServer]:
+def checked_server(**options: Any) -> Iterator[FakeRealtimeServer]:
     """A started fake OpenAI Realtime server whose traffic is checked for conformance after the test."""
-    srv = FakeRealtimeServer().start()
+    srv = FakeRealtimeServer(**options).start()
     try:
         yield srv
     finally:
@@ -65,9 +64,10 @@ def server() -> Iterator[FakeRealtimeServer]:
     check_conformance(srv)
 
 
-@pytest.fixture
-def make_client(server: FakeRealtimeServer) -> Iterator[Callable[..., RealtimeClient]]:
-    """Build clients wired to ``server`` (no microphone, fast buffer speaker); destroyed after the test."""
+def client_factory(server: FakeRealtimeServer, realtime_speaker: bool = False
+                   ) -> Iterator[Callable[..., RealtimeClient]]:
+    """Build clients wired to ``server`` (no microphone; a buffer speaker, fast or paced, unless
+    the test passes its own); destroyed after the test."""
     made: List[RealtimeClient] = []
 
     def factory(**options: Any) -> RealtimeClient:
@@ -75,7 +75,7 @@ def make_client(server: FakeRealtimeServer) -> Iterator[Callable[..., RealtimeCl
         options.setdefault("adapter", openai_realtime(url=server.url))
         options.setdefault("auto_capture", False)
         if "audio_output" not in options and options.get("auto_playback", True):
-            options["audio_output"] = BufferOutput(realtime=False)
+            options["audio_output"] = BufferOutput(realtime=realtime_speaker)
         client = RealtimeClient(**options)
         made.append(client)
         return client
@@ -83,6 +83,30 @@ def make_client(server: FakeRealtimeServer) -> Iterator[Callable[..., RealtimeCl
     yield factory
     for client in made:
         client.destroy()
+
+
+@pytest.fixture
+def server() -> Iterator[FakeRealtimeServer]:
+    """A started fake OpenAI Realtime server, checked for conformance after the test."""
+    yield from checked_server()
+
+
+@pytest.fixture
+def make_client(server: FakeRealtimeServer) -> Iterator[Callable[..., RealtimeClient]]:
+    """Build clients wired to ``server`` (no microphone, fast buffer speaker); destroyed after the test."""
+    yield from client_factory(server)
+
+
+@pytest.fixture
+def paced() -> Iterator[FakeRealtimeServer]:
+    """A fake server that streams audio at real-time pace, as a provider does."""
+    yield from checked_server(pacing="realtime", audio_chunk_ms=50)
+
+
+@pytest.fixture
+def paced_client(paced: FakeRealtimeServer) -> Iterator[Callable[..., RealtimeClient]]:
+    """Clients of ``paced`` with a speaker that plays at real-time pace."""
+    yield from client_factory(paced, realtime_speaker=True)
 
 
 @pytest.fixture

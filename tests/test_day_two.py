@@ -6,42 +6,15 @@ import os
 import signal
 import threading
 import time
-from typing import Any, Callable, Iterator, List
+from typing import Any, List
 
 import pytest
 
 from realtime_client import RealtimeClient, RealtimeError
 from realtime_client.adapters import openai_realtime
 from realtime_client.audio import BufferOutput
-from realtime_client.testing import FakeRealtimeServer, Reply
-from tests.helpers import Recorder, check_conformance, wait_until
-
-
-@pytest.fixture
-def paced() -> Iterator[FakeRealtimeServer]:
-    """A fake server that streams audio at real-time pace, like a provider does."""
-    srv = FakeRealtimeServer(pacing="realtime", audio_chunk_ms=50).start()
-    try:
-        yield srv
-    finally:
-        srv.stop()
-    check_conformance(srv)
-
-
-@pytest.fixture
-def paced_client(paced: FakeRealtimeServer) -> Iterator[Callable[..., RealtimeClient]]:
-    made: List[RealtimeClient] = []
-
-    def factory(**options: Any) -> RealtimeClient:
-        options.setdefault("audio_output", BufferOutput(realtime=True))
-        client = RealtimeClient(get_token=paced.get_token, adapter=openai_realtime(url=paced.url),
-                                auto_capture=False, **options)
-        made.append(client)
-        return client
-
-    yield factory
-    for client in made:
-        client.destroy()
+from realtime_client.testing import Reply
+from tests.helpers import Recorder, wait_until
 
 
 def test_ask_returns_its_own_answer_while_an_earlier_one_streams(paced, paced_client):

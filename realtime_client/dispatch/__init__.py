@@ -65,6 +65,7 @@ class ThreadDispatcher:
 
     @property
     def running(self) -> bool:
+        """Whether the ``realtime-callbacks`` thread is alive."""
         thread = self._thread
         return thread is not None and thread.is_alive()
 

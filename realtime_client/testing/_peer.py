@@ -149,6 +149,10 @@ class PeerSettings:
         go_away_seconds: providers that warn first (Gemini ``goAway``) do so this long before.
         next_reply: the next scripted :class:`Reply`, or None for the peer's default reply.
         next_transcript: the next queued user transcript, or None for a made-up one.
+        speak: ``speak(text, rate)`` gives int16 speech samples for a reply (or None), to use
+            instead of the synthetic voice; None: always the synthetic voice.
+        hear: ``hear(samples, rate)`` gives the words heard in a committed user turn (or None);
+            None: the user's audio is not recognised.
     """
 
     model: str
@@ -160,6 +164,8 @@ class PeerSettings:
     rate_limits: bool = True
     max_session_seconds: Optional[float] = None
     go_away_seconds: Optional[float] = None
+    speak: Optional[Callable[[str, int], Any]] = None
+    hear: Optional[Callable[[Any, int], Optional[str]]] = None
 
 
 @attrs.frozen

@@ -29,6 +29,7 @@ from ._peer import HttpReply, HttpRequest, PeerFactory, PeerSettings
 from ._providers import peer_factory
 from ._recorder import Recorder
 from ._reply import Reply
+from ._speech import make_ear, make_voice
 from ._tls import LoopbackCA
 
 __all__ = ["FakeRealtimeServer"]
@@ -67,11 +68,22 @@ class FakeRealtimeServer:
             Gemini, capped to the session length).
         rate_limits: report rate limits after each response (OpenAI ``rate_limits.updated``).
         instructions: the default session instructions (default: the provider's).
-        voice: the default output voice (default: the provider's).
+        voice: the default output voice name (default: the provider's).
+        speech: how text replies sound. ``"synthetic"`` (default): a deterministic voice-like
+            signal, 60 ms per character. ``"espeak"``: real speech from the ``espeak-ng``
+            program, resampled to the wire rate (a reply with an explicit ``duration_ms``
+            stays synthetic). ``"auto"``: espeak-ng when it is installed, else synthetic.
+        hearing: whether the user's voice turns are recognised. ``"off"`` (default).
+            ``"pocketsphinx"``: offline recognition with pocketsphinx's bundled English model
+            (``pip install 'realtime-client[speech]'``; approximate, and it takes about 0.1 s
+            per second of speech while the connection waits); the words become the turn's
+            transcript (unless :attr:`user_transcripts` has one queued) and the default reply
+            is ``"You said: <words>"``. ``"auto"``: pocketsphinx when it is installed.
 
     Raises:
         ValueError: an unknown ``provider`` (the message names the known ones), a bad
-            ``pacing`` or ``audio_chunk_ms``.
+            ``pacing``, ``audio_chunk_ms``, ``speech`` or ``hearing``, or ``speech="espeak"``
+            / ``hearing="pocketsphinx"`` without the program or package.
 
     Other knobs: :meth:`script`, :attr:`user_transcripts`, :attr:`handshake_delay`,
     :meth:`reject_next_handshakes`, :meth:`drop`, :meth:`drop_connections`,
@@ -89,6 +101,7 @@ class FakeRealtimeServer:
     .. versionadded:: 0.1.0
     .. versionchanged:: 0.2.0 ``provider``, ``tls``, :attr:`ca_file`, :meth:`adapter`,
        :meth:`drop`; :attr:`base_url` no longer ends in ``/v1``.
+    .. versionchanged:: 0.2.0 ``speech`` and ``hearing`` (spoken replies, recognised voice turns).
     """
 
     def __init__(self, provider: str = "openai", *, tls: bool = False, host: str = "127.0.0.1",
@@ -96,12 +109,19 @@ class FakeRealtimeServer:
                  pacing: str = "fast", audio_chunk_ms: int = 100,
                  max_session_seconds: Optional[float] = None, rate_limits: bool = True,
                  instructions: Optional[str] = None, voice: Optional[str] = None,
+                 speech: str = "synthetic", hearing: str = "off",
                  go_away_seconds: Optional[float] = None) -> None:
         if pacing not in ("fast", "realtime"):
             raise ValueError(f"pacing must be 'fast' or 'realtime', got {pacing!r}")
         if audio_chunk_ms <= 0:
             raise ValueError(f"audio_chunk_ms must be positive, got {audio_chunk_ms!r}")
         self._factory: PeerFactory = peer_factory(provider)
+        self._voice = make_voice(speech)
+        self._ear = make_ear(hearing)
+        #: ``"espeak"`` or ``"synthetic"``: how replies actually sound (``speech="auto"`` resolved)
+        self.speech = "synthetic" if self._voice is None else "espeak"
+        #: ``"pocketsphinx"`` or ``"off"``: whether voice turns are recognised (``"auto"`` resolved)
+        self.hearing = "off" if self._ear is None else "pocketsphinx"
         self.provider = self._factory.name
         self.tls = bool(tls)
         self.host = host
@@ -301,7 +321,8 @@ class FakeRealtimeServer:
         settings = PeerSettings(model=self.model, next_reply=self._pop_reply,
                                 next_transcript=self._pop_transcript, instructions=self.instructions,
                                 voice=self.voice, audio_chunk_ms=self.audio_chunk_ms,
-                                rate_limits=self.rate_limits, max_session_seconds=self.max_session_seconds,
+                                rate_limits=self.rate_limits, speak=self._voice, hear=self._ear,
+                                max_session_seconds=self.max_session_seconds,
                                 go_away_seconds=self.go_away_seconds)
         frame_type = getattr(self._factory, "frame_type", None)
         options = ConnectionOptions(pacing=self.pacing, max_session_seconds=self.max_session_seconds,
@@ -342,7 +363,9 @@ class FakeRealtimeServer:
         return self._recorder.connections
 
     def wait_for_frame(self, type: str, timeout: float = 5.0, count: int = 1) -> Dict[str, Any]:
-        """Block until ``count`` frames of ``type`` have been received (all connections); return the last.
+        """Block until ``count`` frames of ``type`` have been received (all connections).
+
+        Returns the ``count``-th such frame, parsed.
 
         Raises:
             TimeoutError: fewer arrived within ``timeout`` seconds.
@@ -350,7 +373,9 @@ class FakeRealtimeServer:
         return self._recorder.wait_for_frame(type, timeout, count)
 
     def wait_for_sent(self, type: str, timeout: float = 5.0, count: int = 1) -> Dict[str, Any]:
-        """Block until ``count`` frames of ``type`` have been sent (all connections); return the last, parsed.
+        """Block until ``count`` frames of ``type`` have been sent (all connections).
+
+        Returns the ``count``-th such frame, parsed.
 
         Raises:
             TimeoutError: fewer were sent within ``timeout`` seconds.

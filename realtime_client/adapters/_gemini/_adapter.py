@@ -162,8 +162,9 @@ def gemini_realtime(
             the host is loopback.
         api_version: ``"v1"``, ``"v1beta"`` or ``"v1alpha"``; default ``v1beta`` for API keys
             and ``v1alpha`` for ephemeral tokens (the only version that takes them).
-        input_transcription / output_transcription: transcribe the user's speech and the
-            model's (on by default, so messages carry text).
+        input_transcription: transcribe the user's speech (on by default, so user voice
+            messages carry text).
+        output_transcription: transcribe the model's speech (on by default).
         session_resumption: ask for resumption handles and resume with them after a drop and,
             proactively, after ``goAway`` (on by default).
         context_compression: ``True`` (default: a sliding window with the server's defaults,

@@ -102,4 +102,5 @@ class OpenAIPeerFactory:
                           audio_chunk_ms=settings.audio_chunk_ms, rate_limits=settings.rate_limits,
                           instructions=(DEFAULT_INSTRUCTIONS if settings.instructions is None
                                         else settings.instructions),
-                          voice=settings.voice or DEFAULT_VOICE)
+                          voice=settings.voice or DEFAULT_VOICE, speak=settings.speak,
+                          hear=settings.hear)

@@ -19,7 +19,7 @@ from ...adapters._openai._wire import G711_RATE, PCM_RATE, RATE_LIMIT_EXCEEDED, 
 from .._audio import alaw_encode, pcm16_bytes, synthesize_speech, ulaw_encode
 from .._reply import Reply, split_words, text_tokens
 
-__all__ = ["ResponseRun", "bytes_per_ms", "default_reply", "encode_audio", "input_usage"]
+__all__ = ["ResponseRun", "bytes_per_ms", "default_reply", "encode_audio", "input_usage", "wire_rate"]
 
 #: pacing of one text or arguments delta in "realtime" mode (assistant audio paces itself)
 TEXT_DELTA_MS = 30.0
@@ -35,14 +35,23 @@ def bytes_per_ms(fmt: Optional[Dict[str, Any]]) -> int:
     return G711_RATE // 1000 if g711 else PCM_RATE * 2 // 1000
 
 
-def encode_audio(duration_ms: float, fmt: Optional[Dict[str, Any]], seed: int) -> bytes:
-    """Synthetic speech of ``duration_ms`` in the wire format ``fmt``."""
+def encode_audio(duration_ms: float, fmt: Optional[Dict[str, Any]], seed: int,
+                 speech: Any = None) -> bytes:
+    """Speech in the wire format ``fmt``: ``speech`` (int16 samples at the format's rate) when
+    given, else ``duration_ms`` of synthetic speech."""
     kind = (fmt or {}).get("type", "audio/pcm")
+    rate = G711_RATE if kind in ("audio/pcmu", "audio/pcma") else PCM_RATE
+    samples = synthesize_speech(duration_ms, rate, seed) if speech is None else speech
     if kind == "audio/pcmu":
-        return ulaw_encode(synthesize_speech(duration_ms, G711_RATE, seed))
+        return ulaw_encode(samples)
     if kind == "audio/pcma":
-        return alaw_encode(synthesize_speech(duration_ms, G711_RATE, seed))
-    return pcm16_bytes(synthesize_speech(duration_ms, PCM_RATE, seed))
+        return alaw_encode(samples)
+    return pcm16_bytes(samples)
+
+
+def wire_rate(fmt: Optional[Dict[str, Any]]) -> int:
+    """Samples per second of an audio format object (24,000 for PCM, 8,000 for G.711)."""
+    return G711_RATE if (fmt or {}).get("type") in ("audio/pcmu", "audio/pcma") else PCM_RATE
 
 
 class _Output:
@@ -60,7 +69,8 @@ class ResponseRun:
 
     ``ctx`` provides ``frame(type, **fields)``, ``new_id(prefix)``, ``insert_item(item)`` (returns
     the previous item id), ``store_audio(item_id, data, bytes_per_ms)``, ``note_audio_produced()``
-    and ``rate_limits`` (bool).
+    and ``rate_limits`` (bool); optionally ``speak(text, rate)`` for reply speech (see
+    :class:`~.._peer.PeerSettings`), else the synthetic voice.
 
     Threads: not thread-safe; always called under the connection lock.
     """
@@ -170,7 +180,8 @@ class ResponseRun:
         words = split_words(text)
         if audio:
             bpm = bytes_per_ms(self.fmt)
-            data = encode_audio(duration, self.fmt, seed=len(text) * 7919 + sum(map(ord, text[:64])))
+            data = encode_audio(duration, self.fmt, seed=len(text) * 7919 + sum(map(ord, text[:64])),
+                                speech=self._speech(text, part))
             chunk = bpm * self.chunk_ms
             count = max(1, math.ceil(len(data) / chunk))
             said = 0
@@ -192,6 +203,16 @@ class ResponseRun:
                 out.sent_text += word
                 yield [self._ev("response.output_text.delta", out, delta=word)], TEXT_DELTA_MS
         return self._finish_current("incomplete" if cut else "completed"), cut
+
+    def _speech(self, text: str, part: Reply) -> Any:
+        """Spoken samples for ``text`` from the server's voice, or None for the synthetic one.
+
+        A reply whose ``duration_ms`` was given keeps the synthetic voice, so its length holds.
+        """
+        speak = getattr(self._ctx, "speak", None)
+        if speak is None or part.duration_ms is not None or not text.strip():
+            return None
+        return speak(text, wire_rate(self.fmt))
 
     def _tool_call(self, reply: Reply, lead: List[Dict[str, Any]]) -> Generator[
             Tuple[List[Dict[str, Any]], float], None, List[Dict[str, Any]]]:
@@ -295,8 +316,12 @@ def _effective_limit(requested: Union[int, str], reply: Reply) -> Union[int, str
     return lowest if requested == UNLIMITED_OUTPUT_TOKENS else min(int(requested), lowest)
 
 
-def default_reply(context: List[Dict[str, Any]]) -> Reply:
-    """The reply used when the script is empty, from the last item of the response's context."""
+def default_reply(context: List[Dict[str, Any]], heard: Optional[Dict[str, str]] = None) -> Reply:
+    """The reply used when the script is empty, from the last item of the response's context.
+
+    ``heard`` maps user audio item ids to the words the server recognised in them; a voice
+    turn with words is answered ``"You said: <words>"``, one without ``"I heard you."``.
+    """
     last = context[-1] if context else None
     if last is not None and last.get("type") == "function_call_output":
         return Reply.text(f"The tool returned: {last.get('output', '')}")
@@ -306,7 +331,8 @@ def default_reply(context: List[Dict[str, Any]]) -> Reply:
         if texts:
             return Reply.text("You said: " + " ".join(texts))
         if any(p.get("type") == "input_audio" for p in parts):
-            return Reply.text("I heard you.")
+            words = (heard or {}).get(str(last.get("id", "")))
+            return Reply.text("You said: " + words if words else "I heard you.")
         if any(p.get("type") == "input_image" for p in parts):
             return Reply.text("I see the image.")
     return Reply.text("Hello! How can I help you today?")

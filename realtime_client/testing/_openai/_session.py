@@ -16,6 +16,8 @@ import json
 import secrets
 from typing import Any, Callable, Dict, List, Optional, Tuple, Union
 
+import numpy as np
+
 from ...adapters._openai._wire import (
     ACTIVE_RESPONSE,
     CANCEL_NOT_ACTIVE,
@@ -24,7 +26,10 @@ from ...adapters._openai._wire import (
     COMMIT_MIN_MS,
     DEFAULT_MODEL,
     DEFAULT_VOICE,
+    G711_RATE,
+    PCM_RATE,
 )
+from .._audio import alaw_decode, ulaw_decode
 from .._peer import Frame, Handled, Step
 from .._reply import Reply, split_words
 from ._input import InputAudio
@@ -56,6 +61,9 @@ class OpenAIPeer:
         audio_chunk_ms: audio per ``response.output_audio.delta``.
         rate_limits: send ``rate_limits.updated`` after each ``response.done``.
         instructions, voice: the session defaults reported in ``session.created``.
+        speak: ``speak(text, rate)`` int16 speech for reply audio (None: the synthetic voice).
+        hear: ``hear(samples, rate)`` the words in a committed user turn (None: not recognised);
+            they become its transcript and the default reply repeats them.
 
     Threads: not thread-safe; the server calls every method under its connection lock.
     """
@@ -63,7 +71,8 @@ class OpenAIPeer:
     def __init__(self, *, model: str = DEFAULT_MODEL, next_reply: Callable[[], Optional[Reply]],
                  next_transcript: Callable[[], Optional[str]], audio_chunk_ms: int = 100,
                  rate_limits: bool = True, instructions: str = DEFAULT_INSTRUCTIONS,
-                 voice: str = DEFAULT_VOICE) -> None:
+                 voice: str = DEFAULT_VOICE, speak: Optional[Callable[[str, int], Any]] = None,
+                 hear: Optional[Callable[[Any, int], Optional[str]]] = None) -> None:
         self.model = model
         self.session: Dict[str, Any] = default_session(model, instructions, voice)
         self.items: List[Dict[str, Any]] = []
@@ -73,6 +82,10 @@ class OpenAIPeer:
         self.audio_chunk_ms = audio_chunk_ms
         self._next_reply = next_reply
         self._next_transcript = next_transcript
+        #: reply speech (read by the response runs); None: the synthetic voice
+        self.speak = speak
+        self._hear = hear
+        self._heard: Dict[str, str] = {}
         self._tag = secrets.token_hex(4)
         self._counter = 0
         self.conversation_id = self.new_id("conv")
@@ -323,11 +336,16 @@ class OpenAIPeer:
         self._audio_bpm[item_id] = bpm
         self._emit("input_audio_buffer.committed", previous_item_id=previous, item_id=item_id)
         self._emit_added_done(item, previous)
+        heard = self._recognise(audio)
+        if heard:
+            self._heard[item_id] = heard
         transcription = self.session["audio"]["input"]["transcription"]
         if transcription is None:
             return
         ms = len(audio) / bpm
         transcript = self._next_transcript()
+        if transcript is None:
+            transcript = heard
         if transcript is None:
             transcript = f"(voice input of {round(ms)} ms)"
         for piece in split_words(transcript):
@@ -337,6 +355,20 @@ class OpenAIPeer:
         item["content"][0]["transcript"] = transcript
         self._emit("conversation.item.input_audio_transcription.completed", item_id=item_id,
                    content_index=0, transcript=transcript, usage=usage)
+
+    def _recognise(self, audio: bytes) -> Optional[str]:
+        if self._hear is None or not audio:
+            return None
+        fmt = self._input_format()
+        kind = fmt["type"]
+        if kind == "audio/pcmu":
+            samples, rate = ulaw_decode(audio), G711_RATE
+        elif kind == "audio/pcma":
+            samples, rate = alaw_decode(audio), G711_RATE
+        else:
+            even = len(audio) - len(audio) % 2
+            samples, rate = np.frombuffer(audio[:even], dtype="<i2"), PCM_RATE
+        return self._hear(samples, rate)
 
     # -- conversation items ----------------------------------------------------------------------
 
@@ -414,7 +446,7 @@ class OpenAIPeer:
                           f"response in progress: {active.id}. Wait until the response is finished before "
                           "creating a new one.")
         context = self._context(params)
-        reply = self._next_reply() or default_reply(context)
+        reply = self._next_reply() or default_reply(context, self._heard)
         if reply.kind == "error":
             raise Reject(reply.code, reply.content, None, reply.error_type)
         output = (params.get("audio") or {}).get("output") or {}
