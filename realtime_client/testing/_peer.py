@@ -94,8 +94,9 @@ class HandshakeRequest:
 class HttpRefusal:
     """An HTTP answer that refuses the upgrade: a status and a JSON body.
 
-    ``close``: instead of an HTTP error, accept the upgrade and close at once with this code
-    and reason (providers that report refused credentials as close frames).
+    ``close``: instead of an HTTP error, accept the upgrade, wait for the client's first
+    message and close with this code and reason (providers that report refused credentials
+    as close frames).
     """
 
     status: int

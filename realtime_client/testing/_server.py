@@ -314,8 +314,12 @@ class FakeRealtimeServer:
     def _handle(self, ws: ServerConnection) -> None:
         view = getattr(ws, "fake_request", None) or handshake_request(ws.request)
         refused = getattr(ws, "fake_close", None)
-        if refused is not None:  # the provider reports refused credentials as a close frame
-            code, reason = refused
+        if refused is not None:  # the provider reports refused credentials as a close frame,
+            code, reason = refused  # in answer to the client's first message
+            try:
+                ws.recv(timeout=5.0)
+            except Exception:  # no message, or the client went away: close anyway
+                pass
             ws.close(code, reason.encode("utf-8")[:123].decode("utf-8", "ignore"))
             return
         settings = PeerSettings(model=self.model, next_reply=self._pop_reply,

@@ -143,7 +143,8 @@ class GeminiPeerFactory:
                           next_transcript=settings.next_transcript, audio_chunk_ms=settings.audio_chunk_ms,
                           instructions=settings.instructions, voice=settings.voice,
                           max_session_seconds=settings.max_session_seconds,
-                          go_away_seconds=settings.go_away_seconds)
+                          go_away_seconds=settings.go_away_seconds, speak=settings.speak,
+                          hear=settings.hear)
 
     # --- REST: POST /v1alpha/auth_tokens ------------------------------------------------------
 

@@ -50,8 +50,10 @@ class ModelTurn:
     """The frames of one model turn, one step at a time (sans-I/O; the peer owns it)."""
 
     def __init__(self, reply: Reply, *, audio: bool, chunk_ms: int, seed: int,
-                 next_reply: Callable[[], Reply], usage: Callable[[str], Dict[str, Any]]) -> None:
+                 next_reply: Callable[[], Reply], usage: Callable[[str], Dict[str, Any]],
+                 speak: Optional[Callable[[str, int], Any]] = None) -> None:
         self._audio = audio
+        self._speech_of = speak
         self._chunk_ms = chunk_ms
         self._seed = seed
         self._next_reply = next_reply
@@ -128,13 +130,22 @@ class ModelTurn:
                 self.spoken += word
                 yield [{"serverContent": {"modelTurn": {"parts": [{"text": word}]}}}], 0.0
             return
+        spoken = None
+        if self._speech_of is not None and item.duration_ms is None and text.strip():
+            spoken = self._speech_of(text, OUTPUT_RATE)  # real speech (espeak-ng), or None
         duration = item.duration_ms if item.duration_ms is not None else _MS_PER_CHAR * max(1, len(text))
+        if spoken is not None:
+            duration = len(spoken) * 1000.0 / OUTPUT_RATE
         if limit is not None and item.duration_ms is not None and text != item.content:
             duration = duration * len(text) / max(1, len(item.content))
         chunks = max(1, math.ceil(duration / self._chunk_ms))
+        per_chunk = OUTPUT_RATE * self._chunk_ms // 1000
         for i in range(chunks):
             ms = min(self._chunk_ms, duration - i * self._chunk_ms)
-            pcm = pcm16_bytes(synthesize_speech(ms, OUTPUT_RATE, seed=self._seed + i))
+            if spoken is not None:
+                pcm = pcm16_bytes(spoken[i * per_chunk:(i + 1) * per_chunk])
+            else:
+                pcm = pcm16_bytes(synthesize_speech(ms, OUTPUT_RATE, seed=self._seed + i))
             content: Dict[str, Any] = {"modelTurn": {"parts": [{"inlineData": {
                 "mimeType": f"audio/pcm;rate={OUTPUT_RATE}", "data": b64encode(pcm)}}]}}
             share = "".join(words[i * len(words) // chunks:(i + 1) * len(words) // chunks])

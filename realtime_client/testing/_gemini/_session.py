@@ -80,7 +80,12 @@ class GeminiPeer:
                  next_transcript: Callable[[], Optional[str]], audio_chunk_ms: int = 100,
                  instructions: Optional[str] = None, voice: Optional[str] = None,
                  max_session_seconds: Optional[float] = None,
-                 go_away_seconds: Optional[float] = None) -> None:
+                 go_away_seconds: Optional[float] = None,
+                 speak: Optional[Callable[[str, int], Any]] = None,
+                 hear: Optional[Callable[[Any, int], Optional[str]]] = None) -> None:
+        self._speak = speak
+        self._hear = hear
+        self._utterance = bytearray()  # the audio of the user's turn in progress (for hear)
         self._store = store
         self.store = store  #: the server-wide store (tests may expire its handles)
         self._model = model
@@ -296,6 +301,7 @@ class GeminiPeer:
                 return self._close(wire.CLOSE_INVALID_ARGUMENT, "activityStart needs automatic activity "
                                    "detection to be disabled.")
             self._manual_open, self._speech_ms = True, 0.0
+            self._utterance = bytearray()
             return self._barge_in()
         if key == "activityEnd":
             if not manual:
@@ -330,6 +336,9 @@ class GeminiPeer:
         rate = int(match.group(1)) if match else wire.INPUT_RATE
         ms = len(raw) / 2 / rate * 1000.0
         self.audio_ms += ms
+        listening = self._in_speech or self._manual_open
+        if self._hear is not None and listening and len(self._utterance) < 960_000:
+            self._utterance += raw  # at most 30 s at 16 kHz
         if self._vad is None:
             if self._manual_open:
                 self._speech_ms += ms
@@ -341,6 +350,7 @@ class GeminiPeer:
         for kind_, _ in self._vad.feed(samples):
             if kind_ == "start":
                 self._in_speech, self._speech_ms = True, 0.0
+                self._utterance = bytearray(raw) if self._hear is not None else bytearray()
                 frames += self._barge_in()
             else:
                 self._in_speech = False
@@ -365,7 +375,12 @@ class GeminiPeer:
         return frames
 
     def _voice_turn(self) -> List[Any]:
-        transcript = self._next_transcript() or "Hello there."
+        heard = None
+        if self._hear is not None and self._utterance:
+            samples = np.frombuffer(bytes(self._utterance[: len(self._utterance) // 2 * 2]), dtype="<i2")
+            heard = self._hear(samples, wire.INPUT_RATE)
+        self._utterance = bytearray()
+        transcript = self._next_transcript() or heard or "Hello there."
         frames: List[Any] = []
         if _get(self._setup, "inputAudioTranscription") is not None:
             words = split_words(transcript)
@@ -374,7 +389,7 @@ class GeminiPeer:
                 if i == len(words) - 1:
                     fragment["finished"] = True
                 frames.append({"serverContent": {"inputTranscription": fragment}})
-        return frames + self._user_turn([{"text": transcript}], voice=True)
+        return frames + self._user_turn([{"text": transcript}], voice=not heard)
 
     def _add_user_part(self, part: Dict[str, Any]) -> None:
         if self._history and self._history[-1]["role"] == "user":
@@ -393,7 +408,7 @@ class GeminiPeer:
         self._turns += 1
         self._turn = ModelTurn(reply, audio=self._audio_out, chunk_ms=self._chunk_ms, seed=self._turns,
                                next_reply=lambda: self._next_reply() or default_reply(self._history),
-                               usage=self._usage)
+                               usage=self._usage, speak=self._speak)
 
     def _finish_turn(self, turn: ModelTurn, *, interrupted: bool) -> None:
         if turn is self._turn:
