@@ -63,6 +63,7 @@ class Raw:
         while True:
             opcode, data = self.ws.recv_data(control_frame=True)
             if opcode == websocket.ABNF.OPCODE_CLOSE:
+                self.ws.send_close()  # answer the close handshake, so the server need not wait
                 return int.from_bytes(data[:2], "big"), data[2:].decode()
 
 

@@ -1,0 +1,133 @@
+"""Planned moves and carried audio in the reducer (``_moves.py``), driven by ProviderInfo flags only.
+
+No provider is named here: a provider that warns (``resume_on_go_away``), marks resumable
+moments (``resumable_points``) or changes some settings only on a new connection
+(``live_update_fields`` / ``update_by_reconnect``) gets these behaviours; one that sets none of
+the flags behaves as before.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from realtime_client import RealtimeStatus
+from realtime_client import _actions as act
+from realtime_client import _events as ev
+from realtime_client import _intents as it
+from realtime_client._models import SessionConfig
+from realtime_client._provider import ProviderInfo
+from realtime_client._reducer import Conversation, Effects
+
+PLAIN = ProviderInfo("plain")
+RESUMING = ProviderInfo("resuming", speech_interrupts=False, live_session_update=False,
+                        update_by_reconnect=True, resume_on_go_away=True, resumable_points=True)
+PARTIAL = ProviderInfo("partial", live_session_update=True, live_update_fields=frozenset({"instructions"}),
+                       update_by_reconnect=True)
+
+
+def connected(info: ProviderInfo, **config: Any) -> Conversation:
+    c = Conversation(SessionConfig(**config))
+    for item in (act.Connecting(manual=False), act.SessionOpened(info), ev.Ready(),
+                 act.Connected(mic_open=True, playback=False)):
+        c.reduce(item)
+    return c
+
+
+def moves_after(c: Conversation, *items: Any) -> bool:
+    """Whether any of ``items`` asked for a move."""
+    return any(c.reduce(item).reconnect for item in items)
+
+
+def answer(turn: str = "t1") -> list:
+    return [ev.TurnStarted(turn), ev.AssistantTranscript(turn, "i1", "Hi", False, "text"), ev.TurnEnded(turn)]
+
+
+def test_a_provider_without_the_flags_never_moves():
+    """GoAway and an update are reported/sent as before: no move is asked for."""
+    c = connected(PLAIN)
+    fx = c.reduce(ev.GoAway(30.0))
+    assert not fx.reconnect and fx.notifications == [("on_go_away", (30.0,))]
+    fx = c.reduce(act.ChangeConfig("u1", SessionConfig(instructions="x"), ("instructions",)))
+    assert not fx.reconnect and [type(i).__name__ for i in fx.intents] == ["UpdateSession"]
+
+
+def test_go_away_moves_at_once_when_quiet_and_covered():
+    """Nothing said since the last resumable point: GoAway moves immediately."""
+    c = connected(RESUMING)
+    assert moves_after(c, ev.GoAway(50.0))
+
+
+def test_go_away_waits_for_the_turn_and_a_fresh_resumption_point():
+    """During an answer the move waits; the end of the turn is not enough until the provider
+    marks a resumable point that covers it."""
+    c = connected(RESUMING)
+    c.reduce(ev.TurnStarted("t1"))
+    assert not moves_after(c, ev.GoAway(50.0))
+    assert not moves_after(c, ev.AssistantTranscript("t1", "i1", "Hi", False, "text"), ev.TurnEnded("t1"))
+    assert moves_after(c, ev.ResumptionUpdate("h2"))
+    assert not moves_after(c, ev.ResumptionUpdate("h3")), "one GoAway, one move"
+
+
+def test_go_away_waits_while_the_user_speaks():
+    """A move never splits the user's utterance: it waits until the turn is placed."""
+    c = connected(RESUMING)
+    c.reduce(ev.SpeechStarted("u1"))
+    assert not moves_after(c, ev.GoAway(50.0), ev.ResumptionUpdate("h1"))
+    assert moves_after(c, ev.UserAudioCommitted("u1"), *answer(), ev.ResumptionUpdate("h2"))
+
+
+def test_update_moves_only_for_fields_the_live_session_cannot_take():
+    """live_update_fields decides: instructions go live; voice needs a move; a provider without
+    update_by_reconnect keeps the change for the next connection."""
+    c = connected(PARTIAL)
+    fx = c.reduce(act.ChangeConfig("u1", SessionConfig(instructions="x"), ("instructions",)))
+    assert not fx.reconnect and [type(i).__name__ for i in fx.intents] == ["UpdateSession"]
+    fx = c.reduce(act.ChangeConfig("u2", SessionConfig(instructions="x", voice="v"), ("voice",)))
+    assert fx.reconnect and fx.intents == []
+    off = connected(ProviderInfo("offline", live_session_update=False))
+    fx = off.reduce(act.ChangeConfig("u3", SessionConfig(voice="v"), ("voice",)))
+    assert not fx.reconnect and fx.intents == []
+
+
+def test_a_planned_move_holds_audio_and_sends_it_after_the_resume():
+    """Audio captured while moving is held, then sent after the queued messages; on_go_away
+    does not fire a second time for a planned move."""
+    c = connected(RESUMING)
+    c.reduce(act.CapturedAudio(b"\x01\x00" * 320, 20.0))
+    c.reduce(ev.ResumptionUpdate("h1"))  # the audio above is covered
+    fx = c.reduce(act.SessionLost(planned=True))
+    assert c.status is RealtimeStatus.RECONNECTING and fx.notifications[:1] != [("on_go_away", (0.0,))]
+    c.reduce(act.CapturedAudio(b"\x02\x00" * 320, 20.0))
+    c.reduce(act.SessionOpened(RESUMING))
+    c.reduce(ev.Ready())
+    fx = c.reduce(act.Resumed(replay=False))
+    audio = [i.audio for i in fx.intents if isinstance(i, it.AppendAudio)]
+    assert audio == [b"\x02\x00" * 320]
+    assert c.status is RealtimeStatus.CONNECTED
+
+
+def test_after_a_drop_audio_since_the_last_resumable_point_is_sent_again():
+    """A resumed session starts at its handle: audio sent after it is sent again, oldest first,
+    then what was captured during the outage."""
+    c = connected(RESUMING)
+    c.reduce(ev.ResumptionUpdate("h1"))
+    first, second = b"\x01\x00" * 160, b"\x02\x00" * 160
+    c.reduce(act.CapturedAudio(first, 10.0))
+    c.reduce(act.SessionLost())
+    c.reduce(act.CapturedAudio(second, 10.0))
+    c.reduce(act.SessionOpened(RESUMING))
+    c.reduce(ev.Ready())
+    fx = c.reduce(act.Resumed(replay=False))
+    assert [i.audio for i in fx.intents if isinstance(i, it.AppendAudio)] == [first, second]
+
+
+def test_a_plain_provider_drops_audio_while_reconnecting():
+    """Without resumable points nothing is held or re-sent (replayed sessions start fresh)."""
+    c = connected(PLAIN)
+    c.reduce(act.CapturedAudio(b"\x01\x00" * 160, 10.0))
+    c.reduce(act.SessionLost())
+    c.reduce(act.CapturedAudio(b"\x02\x00" * 160, 10.0))
+    c.reduce(act.SessionOpened(PLAIN))
+    c.reduce(ev.Ready())
+    fx: Effects = c.reduce(act.Resumed(replay=False))
+    assert not [i for i in fx.intents if isinstance(i, it.AppendAudio)]
