@@ -45,9 +45,11 @@ class Connecting:
 
 @attrs.frozen
 class SessionOpened:
-    """A connection's provider session exists (its capabilities are known)."""
+    """A connection's provider session exists (its capabilities are known). ``can_move``: the
+    live session can leave a connection on purpose and resume on a new one (reconnecting is on)."""
 
     info: ProviderInfo
+    can_move: bool = True
 
 
 @attrs.frozen

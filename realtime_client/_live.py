@@ -169,7 +169,7 @@ class LiveSession:
         connection = Connection(provider)
         self._connection = connection
         self._state.attach(provider, connection.send_frame)
-        self.run(act.SessionOpened(provider.info))
+        self.run(act.SessionOpened(provider.info, can_move=self._reconnector is not None))
         with self._state.lock:
             config = self._state.conv.started
             request = provider.connection_request(token, config, resume)

@@ -47,6 +47,9 @@ class _AudioQueue:
 class Moves:
     """What a planned reconnect waits for, and audio to carry across connections.
 
+    While a go-away move is due, new user turns are held (the reducer queues them), so the old
+    connection goes quiet; they are sent on the new one.
+
     Attributes:
         wanted: why a move is due (``"go_away"`` or ``"update"``), or ``None``.
         planned: the reconnect in progress is one the client started.
@@ -59,6 +62,7 @@ class Moves:
     def __init__(self) -> None:
         self.wanted: Optional[str] = None
         self.planned = False
+        self.held_request = False  # a response request is held (in the reducer's queue) for the move
         self.fresh = True
         self._held = _AudioQueue(self.HOLD_MS)
         self._since = _AudioQueue(self.SINCE_MS)
@@ -103,5 +107,6 @@ class Moves:
     def end(self) -> None:
         self.wanted = None
         self.planned = False
+        self.held_request = False
         self._held.clear()
         self._since.clear()

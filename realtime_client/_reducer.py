@@ -65,6 +65,7 @@ class Conversation:
         self.chunks_over = 0  # of those, the ones heard to the end, flushed or unplayable
         self._pending_updates: Dict[str, Tuple[str, ...]] = {}
         self.moves = Moves()
+        self.can_move = True  # the live session can reconnect on purpose (reconnecting is on)
         self._handlers: Dict[type, Callable[[Any, Effects], None]] = self._dispatch_table()
         self.reset_session()
 
@@ -163,10 +164,14 @@ class Conversation:
         else:
             self.mode = RealtimeMode.LISTENING
 
-    def _emit(self, intent: it.Intent, fx: Effects) -> None:
-        """Send ``intent`` now, or hold it until the session is back (reconnecting)."""
-        if self.status is RealtimeStatus.RECONNECTING:
+    def _emit(self, intent: it.Intent, fx: Effects, *, new_turn: bool = False) -> None:
+        """Send ``intent`` now, or hold it until the session is back (reconnecting). A new user
+        turn is also held while a move to a new connection is due, so the old one can go quiet."""
+        held = new_turn and self.moves.wanted == "go_away"
+        if self.status is RealtimeStatus.RECONNECTING or held:
             self.queued.append(intent)
+            if held and isinstance(intent, it.RequestResponse):
+                self.moves.held_request = True
         else:
             fx.intents.append(intent)
 
@@ -176,7 +181,7 @@ class Conversation:
         self.log.version += 1
         fx.notify("on_error", error)
 
-    def _request_response(self, fx: Effects) -> int:
+    def _request_response(self, fx: Effects, *, new_turn: bool = False) -> int:
         """Ask for a response now, or as soon as the active one is done.
 
         Returns the number of the request that will answer what came before this call.
@@ -188,7 +193,7 @@ class Conversation:
         self.response_requested = True
         self.requests_made += 1
         self.requested = self.requests_made
-        self._emit(it.RequestResponse(), fx)
+        self._emit(it.RequestResponse(), fx, new_turn=new_turn)
         return self.requested
 
     # --- connection lifecycle -----------------------------------------------------------------
@@ -203,6 +208,7 @@ class Conversation:
 
     def _on_session_opened(self, a: act.SessionOpened, fx: Effects) -> None:
         self.info = a.info
+        self.can_move = a.can_move
         self.provider = a.info.provider
         self.ready = False
         self.start_error = None
@@ -242,9 +248,11 @@ class Conversation:
             fx.notify("on_go_away", 0.0)
         self.moves.planned = a.planned
         self.moves.lost(resend_since_point=self.info.resumable_points)
-        mic_open = self.mic_open
+        mic_open, requested = self.mic_open, self.requested
         self.reset_session()
         self.mic_open = mic_open
+        if self.moves.held_request:  # a request held for the move: its answer is still awaited
+            self.response_requested, self.requested = True, requested
         self.log.pending_user = ""
         self.log.set_pending_assistant("")
         self.replay_count = len(self.messages)
@@ -256,6 +264,7 @@ class Conversation:
             fx.intents.append(it.Replay(tuple(history)))
         fx.intents.extend(self.queued)
         self.queued.clear()
+        self.moves.held_request = False
         fx.intents.extend(self.moves.take_held())
         self._set_status(RealtimeStatus.CONNECTED)
         self.error = None
@@ -305,7 +314,7 @@ class Conversation:
         if live:
             self._pending_updates[update_id] = changed
             fx.intents.append(it.UpdateSession(update_id, self.config, previous))
-        elif info.update_by_reconnect:
+        elif info.update_by_reconnect and self.can_move:
             self.moves.want("update")
             self._maybe_move(fx)
 
@@ -315,7 +324,10 @@ class Conversation:
         moves = self.moves
         if moves.wanted is None or self.status is not RealtimeStatus.CONNECTED or not self.ready:
             return
-        if self._answer_pending() or self.audible or self.unheard or self.log.speech_began:
+        active = self.active_turn is not None and self.active_turn not in self.book.cancelled
+        requested = self.response_requested and not moves.held_request  # held: goes with the move
+        if active or requested or self.book.tools_outstanding() or self.audible or self.unheard \
+                or self.log.speech_began:
             return
         if self.info.resumable_points and not moves.fresh:
             return
@@ -347,10 +359,10 @@ class Conversation:
         self.log.append(a.message)
         fx.notify("on_message", a.message)
         parts = tuple(p for p in a.message.parts if isinstance(p, (TextPart, ImagePart)))
-        self._emit(it.UserMessage(a.message.id, parts), fx)
+        self._emit(it.UserMessage(a.message.id, parts), fx, new_turn=True)
         if a.respond:
             # even while a tool runs: the model answers asynchronously
-            self.answer_request[a.message.id] = self._request_response(fx)
+            self.answer_request[a.message.id] = self._request_response(fx, new_turn=True)
             while len(self.answer_request) > 64:  # only ask() reads these, right after sending
                 self.answer_request.popitem(last=False)
             self.mode = RealtimeMode.THINKING
@@ -602,9 +614,9 @@ class Conversation:
             self._surface(failure, fx)
             # a waiting ask() raises it at once
             self.log.turn_result(failure, turn.request if turn is not None else None)
-        if self.want_response:
+        if self.want_response:  # asked for by a user message sent during the turn
             self.want_response = False
-            self._request_response(fx)
+            self._request_response(fx, new_turn=True)
         self._settle_mode()
         self._maybe_move(fx)
 
@@ -621,7 +633,7 @@ class Conversation:
 
     def _on_go_away(self, e: ev.GoAway, fx: Effects) -> None:
         fx.notify("on_go_away", e.time_left)
-        if self.info.resume_on_go_away:
+        if self.info.resume_on_go_away and self.can_move:
             self.moves.want("go_away")
             self._maybe_move(fx)
 

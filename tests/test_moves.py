@@ -131,3 +131,39 @@ def test_a_plain_provider_drops_audio_while_reconnecting():
     c.reduce(ev.Ready())
     fx: Effects = c.reduce(act.Resumed(replay=False))
     assert not [i for i in fx.intents if isinstance(i, it.AppendAudio)]
+
+
+def test_new_turns_wait_for_the_move_once_a_go_away_is_due():
+    """After GoAway a new user message is held, so the old connection can go quiet; it goes out
+    on the new connection with its response request, and its answer is still the one awaited."""
+    from realtime_client import RealtimeMessage, TextPart
+
+    c = connected(RESUMING)
+    c.reduce(ev.TurnStarted("t1"))
+    c.reduce(ev.GoAway(50.0))
+    msg = RealtimeMessage(id="m2", role="user", parts=(TextPart("next question"),))
+    fx = c.reduce(act.SendUser(msg))
+    assert fx.intents == [] and [type(i).__name__ for i in c.queued] == ["UserMessage"]
+    assert moves_after(c, ev.AssistantTranscript("t1", "i1", "Hi", False, "text"), ev.TurnEnded("t1"),
+                       ev.ResumptionUpdate("h2"))
+    assert [type(i).__name__ for i in c.queued] == ["UserMessage", "RequestResponse"]
+    c.reduce(act.SessionLost(planned=True))
+    c.reduce(act.SessionOpened(RESUMING))
+    c.reduce(ev.Ready())
+    fx = c.reduce(act.Resumed(replay=False))
+    assert [type(i).__name__ for i in fx.intents] == ["UserMessage", "RequestResponse"]
+    c.reduce(ev.TurnStarted("t2"))
+    assert c.book.turns["t2"].request == c.answer_request["m2"]
+
+
+def test_no_move_is_wanted_when_reconnecting_is_off():
+    """Without a reconnector nothing can move: GoAway is only reported and nothing is held."""
+    from realtime_client import RealtimeMessage, TextPart
+
+    c = Conversation(SessionConfig())
+    for item in (act.Connecting(manual=False), act.SessionOpened(RESUMING, can_move=False), ev.Ready(),
+                 act.Connected(mic_open=True, playback=False)):
+        c.reduce(item)
+    assert not moves_after(c, ev.GoAway(50.0))
+    fx = c.reduce(act.SendUser(RealtimeMessage(id="m", role="user", parts=(TextPart("hi"),))))
+    assert [type(i).__name__ for i in fx.intents] == ["UserMessage", "RequestResponse"]

@@ -107,6 +107,7 @@ class FakeConnection:
         self._stall_until = options.stall_until
         self._close_request: Optional[Tuple[int, str]] = None
         self._closed = False
+        self._peer_told = False
         self._finished = threading.Event()
         limit = options.max_session_seconds
         self._deadline = None if limit is None else time.monotonic() + limit
@@ -214,11 +215,18 @@ class FakeConnection:
                 self._cond.notify_all()
             if self._sender.is_alive():
                 self._sender.join(2.0)
-            closed = getattr(self.peer, "closed", None)
-            if callable(closed):
-                with self._cond:
-                    closed()
+            self._peer_closed()
             self._finished.set()
+
+    def _peer_closed(self) -> None:
+        """Tell the peer (once) that its connection is closing: as soon as the server sends its
+        close frame, or when the client's close has ended the connection."""
+        closed = getattr(self.peer, "closed", None)
+        with self._cond:
+            if self._peer_told or not callable(closed):
+                return
+            self._peer_told = True
+            closed()
 
     def _receive(self, message: Union[str, bytes]) -> None:
         with self._cond:
@@ -238,6 +246,7 @@ class FakeConnection:
                 if action is None:
                     return
                 if action[0] == "frame" and isinstance(action[1], Close):
+                    self._peer_closed()
                     # a close reason is at most 123 bytes of UTF-8 (RFC 6455 5.5): cut, as servers do
                     reason = action[1].reason.encode("utf-8")[:123].decode("utf-8", "ignore")
                     self.close_code, self.close_reason = action[1].code, reason
@@ -251,6 +260,7 @@ class FakeConnection:
                 elif action[0] == "raw":
                     self._ws.send(action[1])
                 else:
+                    self._peer_closed()
                     self.close_code, self.close_reason = action[1], action[2]
                     self._ws.close(action[1], action[2])
                     return

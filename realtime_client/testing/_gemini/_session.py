@@ -17,6 +17,7 @@ import binascii
 import copy
 import json
 import re
+import time
 from typing import Any, Callable, Dict, List, Optional, Tuple, Union
 
 import numpy as np
@@ -69,6 +70,7 @@ class GeminiPeer:
 
     Attributes:
         audio_ms: milliseconds of input audio received on this connection.
+        audio_span: monotonic times of the first and last input audio received (None before).
         resumed: the connection resumed a session from a handle.
         handles: every resumption handle issued on this connection, in order.
 
@@ -114,6 +116,7 @@ class GeminiPeer:
         self._opened_at: Optional[float] = None
         self._go_away_sent = False
         self.audio_ms = 0.0
+        self.audio_span: Optional[Tuple[float, float]] = None
         self.resumed = False
         self.handles: List[str] = []
 
@@ -336,6 +339,8 @@ class GeminiPeer:
         rate = int(match.group(1)) if match else wire.INPUT_RATE
         ms = len(raw) / 2 / rate * 1000.0
         self.audio_ms += ms
+        now = time.monotonic()
+        self.audio_span = (self.audio_span[0] if self.audio_span else now, now)
         listening = self._in_speech or self._manual_open
         if self._hear is not None and listening and len(self._utterance) < 960_000:
             self._utterance += raw  # at most 30 s at 16 kHz
