@@ -33,39 +33,53 @@ def print_message(msg: RealtimeMessage) -> None:
             print(f"{'tool call':>9}: {part.name}({part.arguments})", flush=True)
 
 
-def run_demo(out: str = "demo-output/assistant.wav", live: bool = False) -> int:
-    """Run three turns (plain text, a tool call, another text) and write the assistant's audio."""
-    from .adapters import openai_realtime
+def run_demo(out: str = "demo-output/assistant.wav", live: bool = False, provider: str = "openai") -> int:
+    """Run three turns (plain text, a tool call, another text) and write the assistant's audio.
+
+    ``provider`` is a key of ``adapters.ADAPTERS``; with ``live`` a provider other than OpenAI
+    is reached with ``<PROVIDER>_API_KEY`` and its ``<provider>_realtime_token`` minting.
+    """
+    from .adapters import ADAPTERS, openai_realtime
     from .audio import WavFileOutput
 
     server: Any = None
-    if live:
+    if live and provider != "openai":
+        from . import tokens
+
+        variable = f"{provider.upper()}_API_KEY"
+        if not os.environ.get(variable):
+            print(f"realtime-client: demo --live needs {variable} in the environment", file=sys.stderr)
+            return 2
+        get_token: Any = getattr(tokens, f"{provider}_realtime_token")()
+        adapter = ADAPTERS[provider]()
+    elif live:
         if not os.environ.get("OPENAI_API_KEY"):
             print("realtime-client: demo --live needs OPENAI_API_KEY in the environment", file=sys.stderr)
             return 2
         from .tokens import openai_realtime_token
 
         base_url = os.environ.get("OPENAI_BASE_URL", "").strip()  # as the openai SDK reads it
-        get_token: Any = (openai_realtime_token(base_url=base_url) if base_url
-                          else openai_realtime_token())
+        get_token = (openai_realtime_token(base_url=base_url) if base_url
+                     else openai_realtime_token())
         adapter = openai_realtime()
     else:
         from .testing import FakeRealtimeServer, Reply
 
-        server = FakeRealtimeServer(speech="auto").start()  # espeak-ng speaks, when installed
+        server = FakeRealtimeServer(provider, speech="auto").start()  # espeak-ng speaks, when installed
         server.script(Reply.text("Hello! I am a demo assistant running on a local fake server."),
                       Reply.tool_call("get_weather", {"city": "Oslo"}),
                       Reply.text("It is 21 degrees and sunny in Oslo."),
                       Reply.text("Goodbye, and thanks for trying realtime-client!"))
         get_token = server.get_token
-        adapter = openai_realtime(url=server.url)
+        adapter = server.adapter()
     Path(out).parent.mkdir(parents=True, exist_ok=True)
     client = RealtimeClient(get_token=get_token, adapter=adapter, tools=[get_weather], auto_capture=False,
                             audio_output=WavFileOutput(out), on_message=print_message,
                             instructions="You are a friendly, brief assistant.")
     try:
         with client:
-            print(f"connected to {'OpenAI' if live else 'the embedded fake server'} ({client!r})")
+            where = ("OpenAI" if provider == "openai" else provider) if live else "the embedded fake server"
+            print(f"connected to {where} ({client!r})")
             for question in QUESTIONS:
                 client.ask(question, timeout=60)
             client.wait_for_playback(timeout=60)  # all of the last answer is in the WAV

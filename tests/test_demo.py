@@ -18,3 +18,15 @@ def test_the_demo_writes_every_answer_to_the_wav(tmp_path, capsys):
     durations = [float(line.split("[")[1].split(" s")[0])
                  for line in printed.splitlines() if "s audio]" in line]
     assert len(durations) == 3 and abs(seconds - sum(durations)) < 0.15, (seconds, durations)
+
+
+def test_the_demo_speaks_gemini_too(tmp_path, capsys):
+    """`demo --provider gemini` runs the same three turns against the fake Gemini server."""
+    from realtime_client.cli import main
+
+    out = tmp_path / "gemini.wav"
+    assert main(["demo", "--provider", "gemini", "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "provider=gemini" in printed and "tool call: get_weather" in printed and "Goodbye" in printed
+    with wave.open(str(out), "rb") as wav:
+        assert wav.getnframes() / wav.getframerate() > 1.0

@@ -525,3 +525,18 @@ def test_keepalive_is_off_by_default_for_gemini(gemini, make_client, caplog_rc):
     info = client._state.conv.info  # the live provider's capabilities
     assert info.ping_interval is None and info.ping_timeout is None
     logging.getLogger("realtime_client").debug("keepalive checked")
+
+
+def test_cli_chat_speaks_gemini_with_the_embedded_fake():
+    """`realtime-client chat --provider gemini` without GEMINI_API_KEY talks to the fake peer."""
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k not in ("GEMINI_API_KEY", "GOOGLE_API_KEY")}
+    done = subprocess.run([sys.executable, "-m", "realtime_client", "chat", "--provider", "gemini",
+                           "--no-audio"], input="hi\nwhat time is it\n", capture_output=True, text=True,
+                          timeout=60, env=env, check=False)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == ["You said: hi", "You said: what time is it"]
+    assert "GEMINI_API_KEY is not set" in done.stderr

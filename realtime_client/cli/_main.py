@@ -95,7 +95,10 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--out", default="demo-output/assistant.wav",
                       help="WAV file for the assistant's audio (default: %(default)s)")
     demo.add_argument("--live", action="store_true",
-                      help="talk to OpenAI instead of the embedded fake server (needs OPENAI_API_KEY)")
+                      help="talk to the provider instead of the embedded fake server (needs "
+                           "<PROVIDER>_API_KEY, e.g. OPENAI_API_KEY)")
+    demo.add_argument("--provider", choices=providers, default=_default_provider(providers),
+                      help="which provider the demo talks to (default: %(default)s)")
     return parser
 
 
@@ -137,7 +140,7 @@ def main(argv: Optional[List[str]] = None) -> int:
             return run_token(args, sys.stdout)
         from .._demo import run_demo
 
-        return run_demo(out=args.out, live=args.live)
+        return run_demo(out=args.out, live=args.live, provider=args.provider)
     except KeyboardInterrupt:
         print(file=sys.stderr)
         return EXIT_INTERRUPTED
