@@ -111,8 +111,8 @@ def gemini_realtime_token(
             "newSessionExpireTime": _rfc3339(now + datetime.timedelta(seconds=new_session)),
             "bidiGenerateContentSetup": setup}
         if lock_additional_fields is not None:
-            mask = [_field_paths(setup), *lock_additional_fields]
-            body["fieldMask"] = ",".join(m for m in mask if m)
+            paths = [*_field_paths(setup).split(","), *lock_additional_fields]
+            body["fieldMask"] = ",".join(dict.fromkeys(p for p in paths if p))  # once each, in order
         headers = {"x-goog-api-key": key, "Content-Type": "application/json", "Accept": "application/json"}
         data = _request_json(_Request(url, "POST", headers, body, seconds, http, (key,), "gemini"))
         fallback = (now + datetime.timedelta(minutes=expire)).timestamp()
