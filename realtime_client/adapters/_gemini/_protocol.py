@@ -13,18 +13,18 @@ from __future__ import annotations
 import json
 import logging
 import os
-import re
-from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple, Union
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, Union
 
 from ... import _events as ev
 from ... import _intents as it
 from ..._errors import PermissionDeniedError, ProviderError, RealtimeError
-from ..._models import ImagePart, RealtimeToken, SessionConfig, TextPart, UsageInfo
+from ..._models import ImagePart, RealtimeToken, SessionConfig, TextPart
 from ..._provider import CloseAction, ProviderInfo, Received, ResumeState
 from ..._types import ConnectionRequest, Frame
 from ...audio._format import AudioFormat
 from .._common import FrameError, b64decode_strict, b64encode, excerpt, type_name
 from . import _wire as wire
+from ._frames import decode, get, obj, parse_duration, seq, string, usage_info
 from ._setup import CONTEXT_FIELDS, build_setup, context_update, history_turns, image_blob, tool_response
 
 if TYPE_CHECKING:
@@ -36,88 +36,7 @@ logger = logging.getLogger("realtime_client")
 
 INPUT_FORMAT = AudioFormat("pcm16", wire.INPUT_RATE)
 OUTPUT_FORMAT = AudioFormat("pcm16", wire.OUTPUT_RATE)
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d*)?|\.\d+)s\s*$")
 _START = "start"
-
-
-def parse_duration(value: Any) -> float:
-    """Seconds in a protobuf ``Duration``: JSON ``"50s"``/``"1.5s"``, or ``{seconds, nanos}``.
-
-    Raises:
-        FrameError: anything else.
-    """
-    if type(value) is str:
-        match = _DURATION.match(value)
-        if match:
-            return float(match.group(1))
-    elif type(value) is dict:
-        seconds, nanos = value.get("seconds", 0), value.get("nanos", 0)
-        if isinstance(seconds, (int, str)) and isinstance(nanos, int):
-            try:
-                return float(seconds) + nanos / 1e9
-            except ValueError:
-                pass
-    raise FrameError(f"timeLeft must be a duration such as '50s', got {type_name(value)}")
-
-
-def _get(obj: Dict[str, Any], camel: str) -> Any:
-    """``obj[camel]``, or its snake_case spelling (the server speaks camelCase; be tolerant)."""
-    if camel in obj:
-        return obj[camel]
-    return obj.get(re.sub(r"([A-Z])", lambda m: "_" + m.group(1).lower(), camel))
-
-
-def _obj(obj: Dict[str, Any], key: str) -> Optional[Dict[str, Any]]:
-    value = _get(obj, key)
-    if value is None or type(value) is dict:
-        return value
-    raise FrameError(f"{key} must be an object, got {type_name(value)}")
-
-
-def _list(obj: Dict[str, Any], key: str) -> List[Any]:
-    value = _get(obj, key)
-    if value is None:
-        return []
-    if type(value) is list:
-        return value
-    raise FrameError(f"{key} must be an array, got {type_name(value)}")
-
-
-def _str(obj: Dict[str, Any], key: str) -> Optional[str]:
-    value = _get(obj, key)
-    if value is None or type(value) is str:
-        return value
-    raise FrameError(f"{key} must be a string, got {type_name(value)}")
-
-
-def _count(obj: Any, key: str) -> int:
-    value = _get(obj, key) if type(obj) is dict else None
-    return value if type(value) is int else 0
-
-
-def _modality_count(details: Any, modality: str) -> int:
-    if type(details) is not list:
-        return 0
-    return sum(_count(d, "tokenCount") for d in details
-               if type(d) is dict and _get(d, "modality") == modality)
-
-
-def usage_info(usage: Any, turn: Optional[str]) -> Optional[UsageInfo]:
-    """A :class:`UsageInfo` from ``usageMetadata``; missing or mistyped counts read as 0."""
-    if type(usage) is not dict:
-        return None
-    prompt = _get(usage, "promptTokensDetails")
-    response = _get(usage, "responseTokensDetails")
-    output = _count(usage, "responseTokenCount") + _count(usage, "thoughtsTokenCount")
-    inp = _count(usage, "promptTokenCount") + _count(usage, "toolUsePromptTokenCount")
-    return UsageInfo(input_tokens=inp, output_tokens=output,
-                     total_tokens=_count(usage, "totalTokenCount") or inp + output,
-                     input_text_tokens=_modality_count(prompt, "TEXT"),
-                     input_audio_tokens=_modality_count(prompt, "AUDIO"),
-                     input_image_tokens=_modality_count(prompt, "IMAGE") + _modality_count(prompt, "VIDEO"),
-                     cached_tokens=_count(usage, "cachedContentTokenCount"),
-                     output_text_tokens=_modality_count(response, "TEXT"),
-                     output_audio_tokens=_modality_count(response, "AUDIO"), response_id=turn)
 
 
 class GeminiSession:
@@ -311,7 +230,7 @@ class GeminiSession:
         know become ``UnknownEvent``. Every key of every message is processed (3.1 puts audio
         and transcriptions in one ``serverContent``).
         """
-        decoded = _decode(frame)
+        decoded = decode(frame)
         if isinstance(decoded, ev.Malformed):
             return Received((decoded,))
         msg, text = decoded
@@ -329,11 +248,11 @@ class GeminiSession:
     def _events(self, msg: Dict[str, Any]) -> List[ev.Event]:
         out: List[ev.Event] = []
         known = False
-        if _get(msg, "setupComplete") is not None:
+        if get(msg, "setupComplete") is not None:
             known = True
-            out += self._on_setup_complete(_obj(msg, "setupComplete") or {})
-        content = _obj(msg, "serverContent")
-        usage = _get(msg, "usageMetadata")
+            out += self._on_setup_complete(obj(msg, "setupComplete") or {})
+        content = obj(msg, "serverContent")
+        usage = get(msg, "usageMetadata")
         if usage is not None:
             known = True
             if type(usage) is dict:
@@ -341,30 +260,30 @@ class GeminiSession:
         if content is not None:
             known = True
             out += self._on_content(content)
-        call = _obj(msg, "toolCall")
+        call = obj(msg, "toolCall")
         if call is not None:
             known = True
             out += self._on_tool_call(call)
-        cancelled = _obj(msg, "toolCallCancellation")
+        cancelled = obj(msg, "toolCallCancellation")
         if cancelled is not None:
             known = True
-            ids = [i for i in _list(cancelled, "ids") if type(i) is str]
+            ids = [i for i in seq(cancelled, "ids") if type(i) is str]
             out.append(ev.ToolCallCancelled(tuple(ids)))
-        go_away = _obj(msg, "goAway")
+        go_away = obj(msg, "goAway")
         if go_away is not None:
             known = True
             self._go_away = True
-            left = _get(go_away, "timeLeft")
+            left = get(go_away, "timeLeft")
             out.append(ev.GoAway(0.0 if left is None else parse_duration(left)))
-        update = _obj(msg, "sessionResumptionUpdate")
+        update = obj(msg, "sessionResumptionUpdate")
         if update is not None:
             known = True
             out += self._on_resumption(update)
-        activity = _obj(msg, "voiceActivity")
+        activity = obj(msg, "voiceActivity")
         if activity is not None:
             known = True
-            out += self._on_voice_activity(_str(activity, "voiceActivityType"))
-        if _get(msg, "voiceActivityDetectionSignal") is not None:
+            out += self._on_voice_activity(string(activity, "voiceActivityType"))
+        if get(msg, "voiceActivityDetectionSignal") is not None:
             known = True
             out.append(ev.Ignored("voiceActivityDetectionSignal"))
         if self._turn is None:
@@ -380,11 +299,11 @@ class GeminiSession:
         if self._ready:
             return [ev.Ignored("setupComplete")]
         self._ready = True
-        return [ev.Ready(INPUT_FORMAT, OUTPUT_FORMAT, _str(body, "sessionId"))]
+        return [ev.Ready(INPUT_FORMAT, OUTPUT_FORMAT, string(body, "sessionId"))]
 
     def _on_resumption(self, update: Dict[str, Any]) -> List[ev.Event]:
-        handle = _str(update, "newHandle")
-        resumable = _get(update, "resumable")
+        handle = string(update, "newHandle")
+        resumable = get(update, "resumable")
         if resumable is True and handle:
             self._handle = handle
             self._handle_refused = False
@@ -410,8 +329,8 @@ class GeminiSession:
         return [ev.SpeechStarted(self._user)]
 
     def _user_fragment(self, body: Dict[str, Any]) -> List[ev.Event]:
-        text = _str(body, "text") or ""
-        finished = _get(body, "finished") is True
+        text = string(body, "text") or ""
+        finished = get(body, "finished") is True
         out: List[ev.Event] = []
         if text:
             out += self._user_speaking()
@@ -457,33 +376,33 @@ class GeminiSession:
 
     def _on_content(self, content: Dict[str, Any]) -> List[ev.Event]:
         out: List[ev.Event] = []
-        user = _obj(content, "inputTranscription")
+        user = obj(content, "inputTranscription")
         if user is not None:
             out += self._user_fragment(user)
-        model_turn = _obj(content, "modelTurn")
+        model_turn = obj(content, "modelTurn")
         if model_turn is not None:
-            for part in _list(model_turn, "parts"):
+            for part in seq(model_turn, "parts"):
                 if type(part) is not dict:
                     raise FrameError(f"modelTurn.parts[] must be objects, got {type_name(part)}")
                 out += self._on_part(part)
-        spoken = _obj(content, "outputTranscription")
+        spoken = obj(content, "outputTranscription")
         if spoken is not None:
-            text = _str(spoken, "text") or ""
+            text = string(spoken, "text") or ""
             if text:
                 out += self._ensure_turn()
                 out.append(ev.AssistantTranscript(self._turn, self._item, text, False, "audio"))
-        if _get(content, "interrupted") is True:
+        if get(content, "interrupted") is True:
             self._interrupted = True
             out.append(ev.Interrupted(self._turn))
-        if _get(content, "turnComplete") is True:
-            out += self._turn_complete(_str(content, "turnCompleteReason"))
+        if get(content, "turnComplete") is True:
+            out += self._turn_complete(string(content, "turnCompleteReason"))
         return out
 
     def _on_part(self, part: Dict[str, Any]) -> List[ev.Event]:
-        blob = _obj(part, "inlineData")
+        blob = obj(part, "inlineData")
         if blob is not None:
-            mime = (_str(blob, "mimeType") or "").lower()
-            data = _get(blob, "data")
+            mime = (string(blob, "mimeType") or "").lower()
+            data = get(blob, "data")
             if not mime.startswith("audio/"):
                 return [ev.Ignored("inlineData")]
             if type(data) is not str:
@@ -496,8 +415,8 @@ class GeminiSession:
             assert self._item is not None
             out.append(ev.AudioChunk(self._turn, self._item, audio))
             return out
-        text = _str(part, "text")
-        if text and _get(part, "thought") is not True:
+        text = string(part, "text")
+        if text and get(part, "thought") is not True:
             out = self._ensure_turn()
             out.append(ev.AssistantTranscript(self._turn, self._item, text, False, "text"))
             return out
@@ -506,14 +425,14 @@ class GeminiSession:
     def _on_tool_call(self, call: Dict[str, Any]) -> List[ev.Event]:
         out = self._ensure_turn()
         turn = self._turn
-        for fc in _list(call, "functionCalls"):
+        for fc in seq(call, "functionCalls"):
             if type(fc) is not dict:
                 raise FrameError(f"functionCalls[] must be objects, got {type_name(fc)}")
-            call_id, name = _str(fc, "id"), _str(fc, "name")
+            call_id, name = string(fc, "id"), string(fc, "name")
             if not call_id or not name:
                 # a toolResponse without the call's id is refused on the Developer API
                 raise FrameError("a function call needs both an id and a name")
-            args = _get(fc, "args")
+            args = get(fc, "args")
             if args is not None and type(args) is not dict:
                 raise FrameError(f"functionCalls[].args must be an object, got {type_name(args)}")
             out.append(ev.ToolCall(turn, call_id, name, json.dumps(args or {}), self._item))
@@ -541,23 +460,3 @@ class GeminiSession:
         self._turn = self._item = None
         self._interrupted = False
         return [ev.TurnEnded(turn, outcome, usage, (item,) if item else (), reason=reason)]
-
-
-def _decode(frame: Union[str, bytes]) -> Union[ev.Malformed, Tuple[Dict[str, Any], str]]:
-    if isinstance(frame, str):
-        text = frame
-    elif isinstance(frame, (bytes, bytearray, memoryview)):
-        try:
-            text = bytes(frame).decode("utf-8")
-        except UnicodeDecodeError:
-            head = bytes(frame[:400]).decode("utf-8", "replace")
-            return ev.Malformed("frame is not valid UTF-8", excerpt(head))
-    else:
-        return ev.Malformed(f"frame must be str or bytes, got {type(frame).__name__}")
-    try:
-        msg = json.loads(text)
-    except (ValueError, RecursionError):
-        return ev.Malformed("frame is not valid JSON", excerpt(text))
-    if type(msg) is not dict:
-        return ev.Malformed("frame is not a JSON object", excerpt(text))
-    return msg, text
