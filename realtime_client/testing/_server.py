@@ -50,7 +50,8 @@ class FakeRealtimeServer:
     package's GA server event models.
 
     Args:
-        provider: which protocol to speak; a key of the provider registry (``"openai"``).
+        provider: which protocol to speak; a key of the provider registry (``"openai"``,
+            ``"gemini"``).
         tls: serve ``wss://`` with a certificate from a throw-away CA (see :attr:`ca_file`).
         host: interface to bind (loopback by default).
         port: TCP port; 0 picks a free one (kept across ``stop()``/``start()``).
