@@ -35,7 +35,7 @@ from ._models import (
 )
 from ._tools import Tool, tool
 
-__version__ = "0.1.0"
+__version__ = "0.2.0.dev0"
 
 __all__ = [
     "AudioDeviceError",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from typing import TYPE_CHECKING, Any, Callable, Dict, Mapping, Optional, Sequence, Tuple, Union
 
@@ -90,6 +91,8 @@ class RealtimeClient:
             provider tolerates, 20 s for OpenAI; 0 turns pings off).
         ping_timeout: seconds to wait for the pong (default 20 s for OpenAI).
         max_frame_bytes: larger incoming frames end the connection (code 1009).
+        ca_file: a PEM bundle of certificate authorities to trust for ``wss://`` instead of the
+            system's (a corporate TLS proxy, a test server); certificates are always verified.
         token_refresh: refetch the token before ``expires_at`` (60 s early, or halfway for
             short-lived tokens).
         reconnect: after an abnormal close (a dropped network, the provider's session cap), fetch
@@ -161,6 +164,7 @@ class RealtimeClient:
         ping_interval: Optional[float] = None,
         ping_timeout: Optional[float] = None,
         max_frame_bytes: int = 32 * 1024 * 1024,
+        ca_file: Optional[str] = None,
         token_refresh: bool = True,
         reconnect: Union[bool, ReconnectPolicy] = True,
         max_queued_frames: int = 256,
@@ -184,7 +188,8 @@ class RealtimeClient:
                              audio_output=audio_output, input_device=input_device,
                              output_device=output_device, record_to=record_to, tool_timeout=tool_timeout,
                              ping_interval=ping_interval, ping_timeout=ping_timeout,
-                             max_frame_bytes=max_frame_bytes, token_refresh=token_refresh, echo=echo)
+                             max_frame_bytes=max_frame_bytes, token_refresh=token_refresh, echo=echo,
+                             ca_file=ca_file)
         callbacks: Dict[str, Optional[Callable[..., Any]]] = dict(
             on_status_change=on_status_change, on_mode_change=on_mode_change, on_message=on_message,
             on_error=on_error, on_connect=on_connect, on_disconnect=on_disconnect,
@@ -222,7 +227,8 @@ class RealtimeClient:
         self._own_dispatcher = ThreadDispatcher() if dispatcher is None else None
         self._dispatcher: Dispatcher = dispatcher or self._own_dispatcher  # type: ignore[assignment]
         self._transport_options = dict(ping_interval=ping_interval, ping_timeout=ping_timeout,
-                                       max_frame_bytes=max_frame_bytes)
+                                       max_frame_bytes=max_frame_bytes,
+                                       ca_file=os.fspath(ca_file) if ca_file is not None else None)
         self._token_refresh = token_refresh
         self._reconnect: Optional[ReconnectPolicy] = reconnect or None
         self._max_queued = max_queued_frames
@@ -401,7 +407,9 @@ class RealtimeClient:
         try:
             self._start(live, generation, deadline)
         except RealtimeError as exc:
-            log.debug("connect(wait=False) failed: %s", exc)  # reported through on_error
+            if self._state.callbacks.get("on_error") is None:  # else on_error reports it
+                log.warning("connect(wait=False) failed: %s (status is now 'error'; pass on_error= "
+                            "to handle failures)", exc)
 
     def _abandon(self, live: LiveSession, generation: int, outcome: Any) -> None:
         """A connect attempt failed or was interrupted: release it and report ``outcome``."""
@@ -594,7 +602,8 @@ class RealtimeClient:
         live = self._live
         engine = live.engine if live is not None else None
         if engine is None or not engine.has_input:
-            raise RealtimeError("no audio input: pass audio_input= or use the default microphone",
+            raise RealtimeError("no audio input: this client uses no audio devices (auto_playback and "
+                                "auto_capture are off); pass audio_input= or auto_capture=True",
                                 code="AUDIO_DEVICE")
         engine.start_capture()
         self._run(act.MicChanged(True))
@@ -638,7 +647,7 @@ class RealtimeClient:
         Raises:
             TimeoutError: the audio is still playing after ``timeout`` seconds.
 
-        Threads: any thread but the dispatcher's own (playback progress is reported there).
+        Threads: any thread; called from a callback it holds up later callbacks until it returns.
         """
         deadline = Deadline(timeout) if timeout is not None else None
         state, conv = self._state, self._state.conv

@@ -73,12 +73,15 @@ class Interrupt:
         item_id: the assistant item the user last heard, if any.
         heard_ms: how much of ``item_id`` was audible, clamped to what was received.
         by_user_speech: the provider's own VAD heard the user (the server may cancel itself).
+        unheard: assistant items that were queued for the speaker and never became audible;
+            the provider should forget them (the user never heard a word of them).
     """
 
     turn: Optional[str] = None
     item_id: Optional[str] = None
     heard_ms: Optional[float] = None
     by_user_speech: bool = False
+    unheard: Tuple[str, ...] = ()
 
 
 @attrs.frozen

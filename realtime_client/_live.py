@@ -30,6 +30,8 @@ __all__ = ["AudioOptions", "Connection", "LiveSession"]
 
 log = logging.getLogger("realtime_client")
 
+_SPARE_TOKEN_MIN_S = 5.0  # a refreshed token closer than this to expiry is not worth a connect
+
 
 class AudioOptions:
     """How the facade wants audio: devices or device choices, echo handling, recording."""
@@ -115,6 +117,7 @@ class LiveSession:
         self.engine: Any = None
         self._refresher: Optional[TokenRefresher] = None
         self._token: Optional[RealtimeToken] = None
+        self._spare_token: Optional[RealtimeToken] = None  # refreshed ahead, not yet used
         self._connection: Optional[Connection] = None
         self.closing = False
 
@@ -162,7 +165,7 @@ class LiveSession:
 
     def open_connection(self, deadline: Deadline, resume: Optional[ResumeState]) -> None:
         """Fetch a token, open a socket, run the provider's handshake until ``Ready``."""
-        token = self.fetch_token()
+        token = self._take_spare_token() or self.fetch_token()
         self._check_not_closing()
         self._token = token
         provider = self._adapter.new_session()
@@ -358,7 +361,7 @@ class LiveSession:
 
             output = PyAudioOutput(device=opts.output_device)
         source = opts.audio_input
-        if source is None and opts.auto_capture:
+        if source is None:  # the default microphone; opened by auto_capture or start_listening()
             from .audio import PyAudioInput
 
             source = PyAudioInput(device=opts.input_device)
@@ -402,3 +405,12 @@ class LiveSession:
 
     def _store_token(self, token: RealtimeToken) -> None:
         self._token = token
+        self._spare_token = token  # the next connection (a reconnect) opens with it
+
+    def _take_spare_token(self) -> Optional[RealtimeToken]:
+        """The token the refresher fetched, once, if it stays valid long enough to connect with."""
+        token, self._spare_token = self._spare_token, None
+        left = token.seconds_left() if token is not None else None
+        if token is None or (left is not None and left < _SPARE_TOKEN_MIN_S):
+            return None
+        return token

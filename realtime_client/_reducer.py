@@ -82,6 +82,7 @@ class Conversation:
         self.log.reset_session()
         self.audible = False
         self.chunks_over = self.chunks_played  # what was queued died with the session
+        self.playing: List[str] = []  # items handed to the speaker since it was last quiet, in order
         self.interrupt_turn: Optional[str] = None
         self.captured_ms = 0.0
         self._pending_updates = {}
@@ -461,6 +462,13 @@ class Conversation:
         still_active = turn is not None and turn == self.active_turn
         played = a.played
         item_id = heard = None
+        # items queued behind the last audible one (or all, when none was audible) went unheard
+        queued, self.playing = self.playing, []
+        after = queued.index(played.item_id) + 1 if played is not None and played.item_id in queued else 0
+        unheard = tuple(dict.fromkeys(i for i in queued[after:] if played is None or i != played.item_id))
+        for unheard_item in unheard:
+            self.book.silenced.add(unheard_item)
+            self._mark_interrupted(unheard_item, 0.0)
         if played is not None:
             heard = min(played.heard_ms, played.received_ms)
             owner = self.book.owner(played.item_id)
@@ -470,9 +478,9 @@ class Conversation:
                 item_id = played.item_id
             self.book.silenced.add(played.item_id)
             self._mark_interrupted(played.item_id, heard)
-        if (still_active or item_id is not None) and self.status is RealtimeStatus.CONNECTED:
+        if (still_active or item_id is not None or unheard) and self.status is RealtimeStatus.CONNECTED:
             fx.intents.append(it.Interrupt(turn if still_active else None, item_id, heard,
-                                           a.by_user_speech))
+                                           a.by_user_speech, unheard))
         self._settle_mode()
 
     def _mark_interrupted(self, item_id: str, heard_ms: float) -> None:
@@ -498,6 +506,8 @@ class Conversation:
         self.audible = False
         over = self.chunks_played if a.played_through is None else a.played_through
         self.chunks_over = min(self.chunks_played, max(self.chunks_over, over))
+        if not self.unheard:
+            self.playing = []
         self._settle_mode()
         self._maybe_move(fx)
 
@@ -553,6 +563,8 @@ class Conversation:
         if self.playback:
             fx.play.append((e.item_id, e.audio))
             self.chunks_played += 1
+            if not self.playing or self.playing[-1] != e.item_id:
+                self.playing.append(e.item_id)
         else:
             self.mode = RealtimeMode.SPEAKING  # nothing plays it: speaking while it streams
 

@@ -97,8 +97,9 @@ class WebSocketTransport:
 
     def __init__(self, *, on_frame: FrameSink, on_close: CloseSink, ping_interval: float = 20.0,
                  ping_timeout: float = 20.0, max_frame_bytes: int = 32 * 1024 * 1024,
-                 audio_fields: Mapping[str, str] = {}) -> None:
+                 audio_fields: Mapping[str, str] = {}, ca_file: Optional[str] = None) -> None:
         self._on_frame = on_frame
+        self._ca_file = ca_file
         self._on_close = on_close
         self._ping_interval = ping_interval
         self._ping_timeout = ping_timeout
@@ -133,6 +134,8 @@ class WebSocketTransport:
                 request.url, timeout=max(timeout, 0.001), header=headers,
                 subprotocols=list(request.subprotocols) or None,
                 enable_multithread=True, skip_utf8_validation=True,
+                # verification stays on; ca_file only chooses which authorities are trusted
+                sslopt={"ca_certs": self._ca_file} if self._ca_file else None,
             )
         ws.settimeout(self._ping_interval if self._ping_interval > 0 else None)
         self._ws = ws

@@ -33,7 +33,9 @@ Frame = Dict[str, Any]
 
 Dispatcher = Callable[[Callable[[], None]], None]
 """``dispatcher(fn)`` arranges for the zero-argument ``fn()`` to run soon on a thread of its
-choosing. It must not block and must not run ``fn`` on the calling thread."""
+choosing, without blocking the caller for long. Running ``fn`` right away on the calling
+thread (``lambda fn: fn()``) works, but then callbacks run on the client's socket-reader and
+audio threads, and a slow callback stalls them: keep such callbacks short."""
 
 
 def _hide_headers(headers: Mapping[str, str]) -> str:

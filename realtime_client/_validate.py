@@ -195,7 +195,7 @@ def check_client_options(*, adapter: Any, instructions: Any, voice: Any, model: 
                          provider_options: Any, audio_input: Any, audio_output: Any,
                          input_device: Any, output_device: Any, record_to: Any, tool_timeout: Any,
                          ping_interval: Any, ping_timeout: Any, max_frame_bytes: Any,
-                         token_refresh: Any, echo: Any) -> None:
+                         token_refresh: Any, echo: Any, ca_file: Any = None) -> None:
     """Check ``RealtimeClient`` options that have no value object of their own."""
     if adapter is not None and not isinstance(adapter, Adapter):
         raise TypeError(f"adapter must implement the Adapter protocol (e.g. openai_realtime()), "
@@ -214,6 +214,9 @@ def check_client_options(*, adapter: Any, instructions: Any, voice: Any, model: 
         if device is not None and (isinstance(device, bool) or not isinstance(device, (int, str))):
             raise TypeError(f"{name} must be a device index, a name substring or None, got {device!r}")
     _optional("record_to", record_to, (str, os.PathLike), "a file path")
+    _optional("ca_file", ca_file, (str, os.PathLike), "a file path")
+    if ca_file is not None and not os.path.isfile(ca_file):
+        raise ValueError(f"ca_file {os.fspath(ca_file)!r} is not a file (a PEM bundle of trusted CAs)")
     _positive_number("tool_timeout", tool_timeout)
     for name, value in (("ping_interval", ping_interval), ("ping_timeout", ping_timeout)):
         if value is not None and value != 0:  # None: the provider's default; 0: no pings

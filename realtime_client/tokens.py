@@ -33,6 +33,7 @@ import requests
 
 from ._errors import ConnectionFailedError, PermissionDeniedError
 from ._models import RealtimeToken
+from ._util import is_loopback_host
 
 __all__ = ["TokenSource", "fetch_token", "gemini_realtime_token", "openai_realtime_token"]
 
@@ -40,7 +41,6 @@ __all__ = ["TokenSource", "fetch_token", "gemini_realtime_token", "openai_realti
 
 _MAX_BODY = 1 << 20  # a token reply is tiny; refuse to buffer more than this
 _EXCERPT = 200
-_LOOPBACK = ("localhost", "127.0.0.1", "::1")
 _SECRET_HEADERS = ("authorization", "cookie", "x-api-key", "api-key", "proxy-authorization")
 _SECRET_PATTERNS = (
     (re.compile(r"(?i)\bbearer\s+[^\s\"',;]+"), "Bearer <redacted>"),
@@ -77,7 +77,7 @@ def _check_url(url: str, what: str, *, https_only: bool = False) -> None:
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ValueError(f"{what} must be an http(s) URL, got {_safe_url(url)!r}")
-    if https_only and parts.scheme == "http" and parts.hostname not in _LOOPBACK:
+    if https_only and parts.scheme == "http" and not is_loopback_host(parts.hostname):
         raise ValueError(f"{what} must use https (plain http is allowed only for localhost), "
                          f"got {_safe_url(url)!r}")
 
@@ -237,7 +237,7 @@ def fetch_token(
     or OpenAI's raw ``{"value", "expires_at", "session"}``.
 
     Args:
-        url: the endpoint, ``http(s)://``.
+        url: the endpoint: ``https://``, or ``http://`` to this machine (localhost, 127.0.0.0/8, ``::1``).
         method: the HTTP method.
         headers: extra request headers (e.g. your app's own auth); never logged.
         json: the request body; default ``{}``.
@@ -249,13 +249,14 @@ def fetch_token(
         A :class:`TokenSource`.
 
     Raises:
-        ValueError: ``url`` is not an http(s) URL or ``timeout`` is not positive (at once).
+        ValueError: ``url`` is not an https URL (or http to this machine), or ``timeout`` is
+            not positive (at once).
 
     Threads: the source may be called from any thread.
 
     .. versionadded:: 0.1.0
     """
-    _check_url(url, "token endpoint url")
+    _check_url(url, "token endpoint url", https_only=True)  # a token must not cross a network in clear
     seconds = _check_timeout(timeout)
     verb = method.upper()
     req_headers = {"Accept": "application/json", **dict(headers or {})}

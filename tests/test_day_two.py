@@ -10,10 +10,10 @@ from typing import Any, List
 
 import pytest
 
-from realtime_client import RealtimeClient, RealtimeError
+from realtime_client import ConnectionFailedError, RealtimeClient, RealtimeError
 from realtime_client.adapters import openai_realtime
 from realtime_client.audio import BufferOutput
-from realtime_client.testing import Reply
+from realtime_client.testing import FakeRealtimeServer, Reply
 from tests.helpers import Recorder, wait_until
 
 
@@ -291,3 +291,58 @@ def test_a_synchronous_dispatcher_may_call_the_client_from_a_callback(server, ma
     client.send_text("go")
     wait_until(lambda: len(seen) >= 4, what="two exchanges")
     assert seen[:4] == ["user:go", "assistant:One.", "user:and again", "assistant:Two."]
+
+
+def test_ca_file_trusts_a_private_authority_and_verification_stays_on():
+    """wss:// to a server whose CA is given with ca_file= works; without it the TLS check fails."""
+    with FakeRealtimeServer(tls=True) as tls_server:
+        trusted = RealtimeClient(get_token=tls_server.get_token, adapter=tls_server.adapter(),
+                                 ca_file=tls_server.ca_file, auto_capture=False, auto_playback=False)
+        try:
+            trusted.connect(timeout=5)
+            assert trusted.ask("secure?", timeout=10).text == "You said: secure?"
+        finally:
+            trusted.destroy()
+        untrusted = RealtimeClient(get_token=tls_server.get_token, adapter=tls_server.adapter(),
+                                   auto_capture=False, auto_playback=False)
+        try:
+            with pytest.raises(ConnectionFailedError, match=r"(?i)certificate|tls|ssl"):
+                untrusted.connect(timeout=5)
+        finally:
+            untrusted.destroy()
+    with pytest.raises(ValueError, match="ca_file"):
+        RealtimeClient(get_token=lambda: None, ca_file="/no/such/ca.pem")
+
+
+def test_interrupt_forgets_an_answer_queued_behind_the_one_playing(server, make_client):
+    """Two answers queued; the user interrupts the first: the second, never heard, is marked
+    interrupted (0 ms) and deleted from the provider's conversation, not left as if delivered."""
+    out = BufferOutput(realtime=True)
+    client = make_client(audio_output=out)
+    server.script(Reply.audio("The first answer.", duration_ms=1500),
+                  Reply.audio("The second answer.", duration_ms=1500))
+    client.connect(timeout=5)
+    client.send_text("first")
+    time.sleep(0.05)
+    client.ask("second", timeout=10)
+    time.sleep(0.4)
+    client.interrupt()
+    first, second = [m for m in client.messages if m.role == "assistant"]
+    assert first.interrupted and 0 < first.duration_ms < 1500
+    assert second.interrupted and second.duration_ms == 0
+    wait_until(lambda: any(f.get("type") == "conversation.item.delete" for f in server.received),
+               what="the unheard answer deleted")
+    deleted = [f["item_id"] for f in server.received if f.get("type") == "conversation.item.delete"]
+    truncated = [f["item_id"] for f in server.received if f.get("type") == "conversation.item.truncate"]
+    assert deleted == [second.id] and truncated == [first.id]
+    client.wait_for_playback(timeout=2)
+    assert out.played_ms < 1000
+
+
+def test_a_background_connect_failure_is_logged_when_nobody_listens(server, make_client, caplog_rc):
+    """Without on_error, a failed connect(wait=False) is not silent: one warning with the cause."""
+    client = make_client(adapter=openai_realtime(url="ws://127.0.0.1:9/v1/realtime"))
+    client.connect(wait=False)
+    wait_until(lambda: client.status == "error", what="status error")
+    warnings = [r for r in caplog_rc.records if "connect(wait=False) failed" in r.getMessage()]
+    assert len(warnings) == 1 and "refused" in warnings[0].getMessage()

@@ -192,3 +192,22 @@ def test_failing_token_refresh_reports_and_keeps_the_session(server, make_client
     assert client.error is rec.of("on_error")[-1]  # the failed refresh is the current error
     assert client.status == "connected"
     assert client.ask("still fine?", timeout=10).role == "assistant"
+
+
+def test_a_reconnect_opens_with_the_token_the_refresher_fetched(server, make_client):
+    """The refresh timer's token is used (once) by the next connection instead of fetching again."""
+    calls: List[int] = []
+
+    def get_token():
+        calls.append(1)
+        return server.token(ttl=8)
+
+    client = make_client(auto_playback=False, get_token=get_token, reconnect=FAST)
+    client.connect(timeout=5)
+    wait_until(lambda: len(calls) == 2, timeout=8, what="the refresh halfway through the token's life")
+    server.drop()
+    wait_until(lambda: len(server.connections) == 2 and client.status == "connected", what="reconnected")
+    assert len(calls) == 2  # the refreshed token, not a new fetch
+    server.drop()
+    wait_until(lambda: len(server.connections) == 3 and client.status == "connected", what="reconnected")
+    assert len(calls) == 3  # that token was spent: a fresh one

@@ -448,8 +448,29 @@ def test_messages_are_ordered_by_when_each_began(conv):
 
 def test_a_voice_message_is_placed_where_the_user_began_speaking(conv):
     """The user barges in on A1: their voice message comes after A1, which began first."""
-    feed(conv, ev.TurnStarted("r1"), ev.AudioChunk("r1", "a1", b"\x00\x01" * 240))
-    feed(conv, ev.SpeechStarted("u1", 100), act.Flushed(None, True), ev.TurnEnded("r1", "interrupted"))
+    feed(conv, ev.TurnStarted("r1"), ev.AudioChunk("r1", "a1", b"\x00\x01" * 240),
+         ev.AssistantTranscript("r1", "a1", "Well, ", False), act.PlaybackStarted("a1"))
+    feed(conv, ev.SpeechStarted("u1", 100), act.Flushed(PlayedItem("a1", 10.0, 10.0), True),
+         ev.TurnEnded("r1", "interrupted"))
     feed(conv, ev.SpeechStopped("u1", 900), ev.UserAudioCommitted("u1"),
          ev.UserTranscript("u1", "stop", True))
     assert [m.id for m in conv.messages] == ["a1", "u1"]
+
+
+def test_a_flush_forgets_the_items_queued_behind_the_last_audible_one(conv):
+    feed(conv, *audio_turn("r1", "a1"), *audio_turn("r2", "a2"), act.PlaybackStarted("a1"))
+    fx = feed(conv, act.RequestInterrupt())
+    assert fx.flush
+    fx = feed(conv, act.Flushed(PlayedItem("a1", heard_ms=300.0, received_ms=1000.0), False))
+    (interrupt,) = fx.intents
+    assert (interrupt.item_id, interrupt.unheard) == ("a1", ("a2",))
+    a1, a2 = conv.messages
+    assert a1.interrupted and a1.duration_ms == 300.0
+    assert a2.interrupted and a2.duration_ms == 0.0
+
+
+def test_nothing_is_forgotten_once_the_speaker_went_quiet(conv):
+    feed(conv, *audio_turn("r1", "a1"), act.PlaybackStarted("a1"), act.PlaybackIdle())
+    assert conv.playing == []
+    fx = feed(conv, act.RequestInterrupt())
+    assert not fx.flush and fx.intents == []

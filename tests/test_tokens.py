@@ -303,6 +303,10 @@ def test_fetch_token_validates_arguments_and_hides_url_secrets():
         fetch_token("ftp://example.com/token")
     with pytest.raises(ValueError):
         fetch_token("http://127.0.0.1/token", timeout=0)
+    with pytest.raises(ValueError, match="https"):  # a token must not cross a network in clear text
+        fetch_token("http://tokens.example.com/api/token")
+    assert fetch_token("https://tokens.example.com/api/token").url == "https://tokens.example.com/api/token"
+    assert fetch_token("http://[::1]:8123/token").url == "http://[::1]:8123/token"
     source = fetch_token(f"http://user:{APP_SESSION}@127.0.0.1:8123/api/token?key={API_KEY}")
     assert repr(source) == "TokenSource(url='http://127.0.0.1:8123/api/token')"
     assert source.url == "http://127.0.0.1:8123/api/token"

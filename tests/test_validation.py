@@ -345,13 +345,16 @@ def test_start_listening_without_an_input_device_is_an_audio_error(connected):
     assert info.value.code == "AUDIO_DEVICE"
 
 
-def test_start_listening_with_only_a_speaker_is_an_audio_error(make_client):
-    """A client with a speaker but no microphone also refuses start_listening with AUDIO_DEVICE."""
-    client = make_client()
+def test_start_listening_with_auto_capture_off_opens_the_default_microphone(make_client):
+    """auto_capture=False only defers the microphone: start_listening() opens the PyAudio one
+    (here a device name that matches nothing, so the error names it)."""
+    client = make_client(input_device="no such microphone")
     client.connect(timeout=5)
-    with pytest.raises(RealtimeError, match="audio_input") as info:
+    assert client.status == "connected"  # nothing was opened at connect
+    with pytest.raises(RealtimeError, match="no such microphone") as info:
         client.start_listening()
     assert info.value.code == "AUDIO_DEVICE"
+    assert client.status == "connected"
 
 
 def test_connect_twice_is_a_no_op(server, connected):

@@ -76,6 +76,9 @@ class Playback:
         self._ref_resampler: Optional[StreamResampler] = None  # device rate -> reference rate
         self._chunks_in = 0  # play() calls so far
         self._played_through = 0  # the first this many are over: heard, flushed or unplayable
+        # when everything handed to the device has left its buffer, assuming it plays on from
+        # the first write after it went quiet (a write returns once its audio fits, not played)
+        self._drained_at = 0.0
 
     @property
     def state(self) -> str:
@@ -176,6 +179,7 @@ class Playback:
             self._active = False
             self._audible_announced = False
             self._played_through = self._chunks_in
+            self._drained_at = now  # the abort discards what the device buffered
             running = self._state == "running"
             self._flushing += 1
             self._cond.notify_all()
@@ -313,13 +317,21 @@ class Playback:
 
     def _thread_drain(self, out: AudioOutput, resampler: StreamResampler, last_item: Optional[str],
                       gen: int) -> bool:
-        """The queue ran dry: play the resampler's tail, wait out the latency. True = now idle."""
+        """The queue ran dry: play the resampler's tail, wait until it was heard. True = now idle.
+
+        The wait lasts until what the device still buffers has played (by the estimate in
+        ``_drained_at``, and never more than the latency: a device buffers no more than that),
+        plus the latency. A write returns as soon as its audio fits, so with audio arriving at
+        real-time pace the last chunk is often still all ahead: idling one latency after the
+        write made the mode flap between speaking and thinking at every chunk.
+        """
         tail = resampler.flush()
         if tail and last_item is not None:
             self._thread_write_pieces(out, last_item, gen, tail)
         with self._cond:
             if gen == self._ledger.gen:
-                deadline = time.monotonic() + self._ledger.latency_s
+                now, latency = time.monotonic(), self._ledger.latency_s
+                deadline = now + min(max(0.0, self._drained_at - now), latency) + latency
                 while not self._queue and not self._stopping and gen == self._ledger.gen:
                     remaining = deadline - time.monotonic()
                     if remaining <= 0:
@@ -360,6 +372,8 @@ class Playback:
         finally:
             with self._cond:
                 committed = self._ledger.end_write(time.monotonic())
+                if committed:
+                    self._drained_at = max(self._drained_at, start_t) + dur_s
                 # announce the first audio of an item, and any resumption after the output went idle
                 fire_started = committed and (self._ledger.mark_started(item_id)
                                               or not self._audible_announced)

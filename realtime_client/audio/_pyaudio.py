@@ -10,6 +10,14 @@ stream (``Pa_CloseStream`` discards pending buffers) and opens a fresh one with 
 settings. That is done by whichever thread holds the stream: a stream is never closed while
 another thread is inside a read or write on it.
 
+Nor is a read left blocking inside PortAudio: ``Pa_ReadStream`` waits as long as the device
+delivers nothing (the monitor of an idle PulseAudio null sink renders 2 s blocks), a
+``stop_stream`` from another thread does not wake it, and closing the stream under it
+aborts the process (both measured with PortAudio 19.6 through ALSA's pulse plugin). So
+:meth:`PyAudioInput.read` reads only what ``get_read_available()`` says is buffered and
+sleeps in 5 ms steps meanwhile, noticing ``close()`` between them; :meth:`PyAudioOutput.write`
+likewise writes only what ``get_write_available()`` says fits.
+
 PortAudio plumbing (quiet native logging, device lookup, rate choice) is in ``_portaudio``.
 """
 
@@ -40,6 +48,17 @@ from ._portaudio import (
 
 _DEFAULT_RATE = 24000
 _WRITE_STEP_MS = 10  # abort() takes effect within one step of an in-progress write
+_POLL_S = 0.005  # a read or write waiting for the device sleeps this long between checks
+_PA_INPUT_OVERFLOWED = -9981  # PaErrorCodes that only mean "samples were lost": poll again
+_PA_OUTPUT_UNDERFLOWED = -9980
+
+
+def _available(count: Any, benign: int) -> int:
+    """Frames from ``get_read/write_available()``; PyAudio passes PortAudio errors on as negatives."""
+    n = int(count)
+    if n < 0 and n != benign:
+        raise OSError(n, f"PortAudio error {n} (the stream broke)")
+    return max(0, n)
 
 __all__ = [
     "COMMON_RATES",
@@ -189,7 +208,8 @@ class PyAudioInput(_PyAudioDevice):
 
     Threads: ``read`` from the ``realtime-capture`` thread; ``open`` and ``close`` from the
     control thread. ``close`` never waits for a read: the reading thread closes the stream
-    as soon as its current read returns (within one buffer).
+    as soon as its current read returns, which is within 5 ms, since a read waits for input
+    in short sleeps rather than inside PortAudio.
 
     .. versionadded:: 0.1.0
     """
@@ -205,17 +225,23 @@ class PyAudioInput(_PyAudioDevice):
         super().__init__(device, sample_rate, frames_per_buffer)
 
     def read(self, frames: int) -> bytes:
-        """Block until ``frames`` samples were recorded; ``b""`` once closed.
+        """Wait until ``frames`` samples were recorded and return them; ``b""`` once closed.
+
+        The wait never blocks inside PortAudio: the stream is asked how much it holds and
+        only that is read, in sleeps of at most 5 ms, so a :meth:`close` from another thread
+        ends a read within one such step, even when the device delivers nothing for a while
+        (the monitor of an idle PulseAudio sink can stall for two seconds).
 
         Raises:
             AudioDeviceError: the device failed.
         """
         try:
             with self._lock:
-                if self._stream is None or self._closing:
+                stream = self._stream
+                if stream is None or self._closing:
                     return b""
                 try:
-                    return bytes(self._stream.read(frames, exception_on_overflow=False))
+                    return self._read_locked(stream, frames)
                 except Exception as exc:
                     if self._closing:
                         return b""
@@ -226,6 +252,24 @@ class PyAudioInput(_PyAudioDevice):
                     ) from exc
         finally:
             self._after_io()
+
+    def _read_locked(self, stream: Any, frames: int) -> bytes:
+        """Collect ``frames`` samples, reading only what is already buffered; ``b""`` when closing."""
+        assert self._lock.locked()
+        pieces: List[bytes] = []
+        need = max(1, int(frames))
+        least = max(1, int(self.sample_rate * _POLL_S))  # no spinning on a few frames at a time
+        while need > 0:
+            if self._closing:
+                return b""
+            available = _available(stream.get_read_available(), _PA_INPUT_OVERFLOWED)
+            if available < min(need, least):
+                time.sleep(min(_POLL_S, max(0.001, need / float(self.sample_rate))))
+                continue
+            take = min(available, need)
+            pieces.append(bytes(stream.read(take, exception_on_overflow=False)))
+            need -= take
+        return pieces[0] if len(pieces) == 1 else b"".join(pieces)
 
 
 class PyAudioOutput(_PyAudioDevice):
@@ -241,7 +285,7 @@ class PyAudioOutput(_PyAudioDevice):
 
     :meth:`abort` discards queued audio by closing the stream and opening a new one with the
     same settings (PyAudio does not expose ``Pa_AbortStream``); it takes effect within 10 ms
-    when a write is in progress.
+    when a write is in progress, however long the device takes to make room.
 
     Raises:
         AudioDeviceError: from :meth:`open`/:meth:`write` when the device is missing or fails.
@@ -279,6 +323,11 @@ class PyAudioOutput(_PyAudioDevice):
     def write(self, pcm: bytes) -> None:
         """Play ``pcm`` (PCM16 mono at ``sample_rate``), blocking at the device's pace.
 
+        Only what ``get_write_available()`` says fits is written; while the device is full
+        the call sleeps in 5 ms steps, so :meth:`abort` and :meth:`close` take effect within
+        one step even when the device stops consuming (an idle PulseAudio null sink stalls
+        for up to two seconds).
+
         Raises:
             AudioDeviceError: the device is closed or failed.
         """
@@ -288,23 +337,27 @@ class PyAudioOutput(_PyAudioDevice):
                 if self._stream is None or self._closing:
                     raise AudioDeviceError(f"output device {self.device_name or self.device!r} is not open")
                 self._apply_abort_locked()
-                for offset in range(0, len(pcm), step):
+                offset = 0
+                while offset < len(pcm):
                     if self._abort_pending or self._closing:
                         self._apply_abort_locked()
                         return
-                    piece = bytes(pcm[offset : offset + step])
                     try:
+                        room = _available(self._stream.get_write_available(), _PA_OUTPUT_UNDERFLOWED) * 2
+                        if room < min(len(pcm) - offset, step // 2):  # full: sleep, not in PortAudio
+                            time.sleep(_POLL_S)
+                            continue
+                        piece = bytes(pcm[offset : offset + min(step, room)])
                         self._stream.write(piece)
-                        now = time.monotonic()
-                        self._queued_until = (
-                            max(self._queued_until, now) + len(piece) / 2.0 / self.sample_rate
-                        )
                     except Exception as exc:
                         raise AudioDeviceError(
                             f"output device {self.device_name!r} stopped working (unplugged, or its "
                             f"sound server went away?): {exc}",
                             details={"device": self.device, "name": self.device_name},
                         ) from exc
+                    offset += len(piece)
+                    now = time.monotonic()
+                    self._queued_until = max(self._queued_until, now) + len(piece) / 2.0 / self.sample_rate
         finally:
             self._after_io()
 

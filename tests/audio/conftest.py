@@ -247,6 +247,75 @@ def doomed_pulse(virtual_audio: VirtualAudio, tmp_path: Path,
         server.stop()
 
 
+class AudioLoops:
+    """Extra null sinks and loopbacks on the session's daemon, each sink with two ALSA PCMs:
+    ``<name>_spk`` plays into it and ``<name>_mic`` records its monitor.
+
+    A microphone on a monitor hears everything played into that sink, sample for sample:
+    0 dB of coupling. A ``module-loopback`` between a monitor and another sink adds delay
+    (and, with ``volume_db``, attenuation), like the echo path of a room. Sinks added here
+    get no keep-alive stream: an idle one renders 2 s blocks, so its monitor stalls.
+    """
+
+    def __init__(self, audio: VirtualAudio, config: Path, env: pytest.MonkeyPatch) -> None:
+        self._audio = audio
+        self._config = config
+        self._env = env
+        self._pcms = ""
+        self.modules: List[str] = []
+
+    def _load(self, *args: str) -> str:
+        done = self._audio.server.pactl("load-module", *args)
+        if done.returncode != 0:
+            raise RuntimeError(f"pactl load-module {' '.join(args)} failed: {done.stderr.strip()}")
+        module = done.stdout.strip()
+        self.modules.append(module)
+        return module
+
+    def sink(self, name: str, rate: int) -> str:
+        """Add a mono null sink ``name``; returns the ALSA PCM name of its monitor (``<name>_mic``)."""
+        self._load("module-null-sink", f"sink_name={name}", f"rate={rate}", "channels=1")
+        server = self._audio.server
+        self._pcms += server.pcm(f"{name}_spk", name) + server.pcm(f"{name}_mic", f"{name}.monitor")
+        self._config.write_text(self._audio.config.read_text() + self._pcms)
+        self._env.setenv("ALSA_CONFIG_PATH", str(self._config))
+        return f"{name}_mic"
+
+    def loopback(self, source: str, sink: str, latency_ms: int, volume_db: float = 0.0) -> None:
+        """Play the pulse source ``source`` (e.g. ``spk.monitor``) into ``sink``, ``latency_ms`` late."""
+        module = self._load("module-loopback", f"source={source}", f"sink={sink}",
+                            f"latency_msec={latency_ms}", "source_dont_move=true", "sink_dont_move=true")
+        if volume_db:
+            listing = self._audio.server.pactl("list", "sink-inputs").stdout
+            for block in listing.split("Sink Input #")[1:]:
+                if f"Owner Module: {module}\n" in block:
+                    index = block.split("\n", 1)[0].strip()
+                    self._audio.server.pactl("set-sink-input-volume", index, f"{volume_db}dB")
+                    break
+            else:
+                raise RuntimeError(f"the loopback's sink input (module {module}) is not listed")
+
+    def warm_up(self, pcm: str, rate: int) -> None:
+        """Read ``pcm`` until reads are steady (the first ones stall while the sink wakes up)."""
+        _warm_up(pcm, rate, 10.0)
+
+    def remove(self) -> None:
+        for module in reversed(self.modules):
+            self._audio.server.pactl("unload-module", module)
+        self.modules = []
+
+
+@pytest.fixture
+def audio_loops(virtual_audio: VirtualAudio, tmp_path: Path,
+                monkeypatch: pytest.MonkeyPatch) -> Iterator[AudioLoops]:
+    """An :class:`AudioLoops` on the session daemon; what it added is removed after the test."""
+    loops = AudioLoops(virtual_audio, tmp_path / "loops.conf", monkeypatch)
+    try:
+        yield loops
+    finally:
+        loops.remove()
+
+
 class DeviceRecorder:
     """Records a device on a thread in ``chunk_ms`` reads, noting when each read returned.
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import queue
 import threading
 import time
@@ -273,3 +274,144 @@ def test_output_visualization_shows_what_was_played_not_what_was_flushed(dispatc
     played = len(out.played) // 2
     assert 0 <= played - sum(tapped) <= 480  # at most the piece the flush cut short
     assert played < 24000 * 0.5
+
+
+# --- silence: levels, spectra and waveforms decay when no audio arrives --------------------------
+
+
+class FakeClock:
+    """Stands in for ``time.monotonic`` inside the visualization."""
+
+    def __init__(self) -> None:
+        self.t = 1000.0
+
+    def __call__(self) -> float:
+        return self.t
+
+    def advance(self, seconds: float) -> None:
+        self.t += seconds
+
+
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> FakeClock:
+    from realtime_client.audio import _analysis
+
+    fake = FakeClock()
+    monkeypatch.setattr(_analysis, "_clock", fake)
+    return fake
+
+
+BIN_100 = AudioVisualization.frequency_of_bin(100, 24000)
+
+
+def play_in_chunks(vis: AudioVisualization, clock: FakeClock, pcm: bytes) -> None:
+    """Push ``pcm`` as 20 ms output chunks, the clock moving on by 20 ms after each."""
+    for k in range(0, len(pcm), 960):
+        vis._push_output(pcm[k : k + 960], 24000)
+        clock.advance(0.02)
+
+
+def test_after_the_audio_stops_the_waveform_flattens_and_the_spectrum_empties(clock: FakeClock) -> None:
+    """Read at 60 fps after playback stops: flat waveform within 0.15 s, empty spectrum within 1 s."""
+    vis = AudioVisualization(lambda fn: None)
+    play_in_chunks(vis, clock, tone(BIN_100, 24000, 4800))  # 200 ms, ends "now"
+    for _ in range(30):
+        vis.get_output_frequency_data()  # settle the smoothing on the tone (reads within one frame)
+    wave = vis.get_output_time_domain_data()
+    assert wave.min() < 100 and int(vis.get_output_frequency_data()[100]) > 200
+    clock.advance(0.04)  # a late next chunk is not silence yet
+    assert np.array_equal(vis.get_output_time_domain_data(), wave)
+    peaks, flat_at, empty_at = [], None, None
+    for frame in range(1, 61):  # one second at 60 fps
+        clock.advance(1 / 60)
+        spectrum = vis.get_output_frequency_data()
+        peaks.append(int(spectrum[100]))
+        if flat_at is None and np.all(vis.get_output_time_domain_data() == 128):
+            flat_at = frame / 60
+        if empty_at is None and not spectrum.any():
+            empty_at = frame / 60
+    assert peaks == sorted(peaks, reverse=True), peaks
+    assert flat_at is not None and flat_at <= 0.15, flat_at
+    assert empty_at is not None and empty_at <= 1.0, (empty_at, peaks)
+
+
+@pytest.mark.parametrize("pause_s", [0.3, 1.0])
+def test_a_slow_reader_is_never_stuck_on_old_audio(pause_s: float) -> None:
+    """One read after a silent pause has decayed at least as far as reading every 1/60 s would have."""
+    from realtime_client.audio import _analysis
+
+    peaks = []
+    for every_frame in (True, False):
+        fake = FakeClock()
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(_analysis, "_clock", fake)
+            vis = AudioVisualization(lambda fn: None)
+            play_in_chunks(vis, fake, tone(BIN_100, 24000, 4800, amplitude=0.01))
+            for _ in range(30):
+                vis.get_output_frequency_data()
+            before = int(vis.get_output_frequency_data()[100])
+            for _ in range(round(pause_s * 60)):
+                fake.advance(1 / 60)
+                if every_frame:
+                    vis.get_output_frequency_data()
+            peaks.append(int(vis.get_output_frequency_data()[100]))
+    steady, once = peaks
+    assert once <= steady and (once == 0 or pause_s < 1.0), (before, peaks)
+    assert once < before - 50, (before, peaks)  # per-read smoothing would have left it 7 below
+
+
+def test_the_level_releases_to_exactly_zero(clock: FakeClock) -> None:
+    """After a full-scale sound the level falls by 1/e per 0.3 s and reads exactly 0 a few seconds later."""
+    vis = AudioVisualization(lambda fn: None)
+    vis._push_input(tone(440, 24000, 480, amplitude=1.0), 24000)
+    clock.advance(0.3)
+    assert vis.input_level == pytest.approx(0.7071 / math.e, rel=0.05)
+    clock.advance(3.2)
+    assert vis.input_level == 0.0
+
+
+def test_sound_after_a_pause_follows_silence_not_the_audio_before_it(clock: FakeClock) -> None:
+    """A chunk arriving 2 s after the last one is preceded by silence in the waveform, not by old audio."""
+    vis = AudioVisualization(lambda fn: None)
+    play_in_chunks(vis, clock, tone(440, 24000, 2400, amplitude=1.0))
+    clock.advance(2.0)
+    vis._push_output(np.full(480, 4096, np.int16).tobytes(), 24000)
+    wave = vis.get_output_time_domain_data()
+    assert np.all(wave[:-480] == 128) and np.all(wave[-480:] == 144)
+
+
+def test_chunks_arriving_with_jitter_never_show_silence(clock: FakeClock) -> None:
+    """20 ms chunks arriving 5 to 45 ms apart read as continuous sound: no silence slips in between."""
+    vis = AudioVisualization(lambda fn: None)
+    steady = np.full(24000, 8000, np.int16).tobytes()  # one second of a constant: any silence shows as 128
+    for i, k in enumerate(range(0, len(steady), 960)):
+        vis._push_input(steady[k : k + 960], 24000)
+        clock.advance(0.045 if i % 2 else 0.005)  # late by up to 25 ms, caught up by the next
+        if i >= 5:
+            assert not np.any(vis.get_input_time_domain_data() == 128), i
+
+
+def test_engine_output_falls_silent_after_playback_ends(dispatcher: QueueDispatcher) -> None:
+    """Through the engine (real clock): once the speaker is idle, waveform, spectrum and level fade."""
+    from realtime_client.audio import BufferOutput
+    from realtime_client.audio._engine import AudioEngine
+
+    idle = threading.Event()
+    engine = AudioEngine(output=BufferOutput(24000, realtime=True), input=None, provider_output_rate=24000,
+                         provider_input_rate=24000, on_capture=lambda pcm: None,
+                         on_playback_started=lambda item: None, on_playback_idle=idle.set,
+                         on_error=lambda exc: None, dispatcher=dispatcher)
+    vis = engine.visualization
+    try:
+        engine.start_playback()
+        engine.play("a", tone(BIN_100, 24000, 7200))  # 300 ms
+        assert idle.wait(5)
+        level = vis.output_level
+        deadline = time.monotonic() + 2.0
+        while vis.get_output_frequency_data().any() and time.monotonic() < deadline:
+            time.sleep(1 / 60)
+        assert not vis.get_output_frequency_data().any(), "the spectrum froze"
+        assert np.all(vis.get_output_time_domain_data() == 128), "the waveform froze"
+        assert vis.output_level < level / 5
+    finally:
+        engine.close(timeout=2)

@@ -33,10 +33,10 @@ def room(far: np.ndarray, total: int, delay_ms: float = 40.0, attenuation_db: fl
     return np.clip(np.round(mic), -32768, 32767).astype(np.int16)
 
 
-def through(processor: Any, mic: np.ndarray) -> np.ndarray:
-    """Feed ``mic`` in 20 ms chunks (timeline index = sample index) and return what would be sent."""
+def through(processor: Any, mic: np.ndarray, start: int = 0) -> np.ndarray:
+    """Feed ``mic`` from ``start`` in 20 ms chunks (timeline index = sample index); return what is sent."""
     out = [np.frombuffer(processor.process(k, mic[k : k + CHUNK].tobytes()), np.int16)
-           for k in range(0, mic.size - CHUNK + 1, CHUNK)]
+           for k in range(start, mic.size - CHUNK + 1, CHUNK)]
     return np.concatenate(out)
 
 
@@ -112,6 +112,72 @@ def test_a_flush_cuts_the_reference_so_the_gate_reopens_sooner() -> None:
     mic = room(FAR[: RATE // 2], 3 * RATE, voice=VOICE * 0.1, voice_at=voice_at)  # a soft voice
     sent = through(gate, mic)
     assert np.array_equal(sent[voice_at:], mic[voice_at : sent.size])
+
+
+@pytest.mark.parametrize("delay_ms", [-40.0, 0.0, 120.0, 260.0, 450.0])
+def test_a_fully_coupled_echo_is_silenced_whatever_its_delay(delay_ms: float) -> None:
+    """0 dB of coupling (a sound server looping the speaker into the mic), early or late: nothing gets out."""
+    gate = EchoGate(played_with(FAR), RATE)
+    mic = room(FAR, 5 * RATE, delay_ms=delay_ms, attenuation_db=0.0)
+    sent = through(gate, mic)
+    assert vad_starts(sent) == []
+    assert not sent.any(), "echo passed the gate"
+    assert gate.coupling_db == pytest.approx(0.0, abs=2.0)
+    assert gate.delay_ms == pytest.approx(delay_ms, abs=25.0)
+    assert gate.half_duplex
+
+
+@pytest.mark.parametrize("delay_ms", [-40.0, 260.0])
+def test_a_delayed_echo_ends_with_its_delay_and_the_gate_reopens(delay_ms: float) -> None:
+    """With a learned delay the echo's tail is gated too, and a voice after it passes unchanged."""
+    gate = EchoGate(played_with(FAR), RATE)
+    end = FAR_AT + FAR.size + round(delay_ms * RATE / 1000)  # where the echo ends
+    voice_at = end + RATE // 2
+    mic = room(FAR, 5 * RATE, delay_ms=delay_ms, attenuation_db=0.0, voice=VOICE, voice_at=voice_at)
+    sent = through(gate, mic)
+    assert not sent[:voice_at].any()
+    assert np.array_equal(sent[voice_at:], mic[voice_at : sent.size])
+
+
+def test_a_microphone_opened_just_after_the_answer_began_still_learns_it() -> None:
+    """The mic opens 100 ms into the answer (connect, then an instant greeting): the full echo stays out."""
+    gate = EchoGate(played_with(FAR), RATE)
+    opened = FAR_AT + RATE // 10
+    mic = room(FAR, 5 * RATE, delay_ms=260.0, attenuation_db=0.0)
+    sent = through(gate, mic, start=opened)
+    assert not sent.any()
+    assert gate.coupling_db == pytest.approx(0.0, abs=2.0)
+
+
+def test_a_late_echo_at_moderate_coupling_still_lets_the_user_barge_in() -> None:
+    """12 dB of coupling arriving 260 ms late: the echo is silenced, a voice over it passes at once."""
+    gate = EchoGate(played_with(FAR), RATE)
+    voice_at = FAR_AT + RATE + RATE // 5  # 1.2 s into the assistant's speech
+    mic = room(FAR, 4 * RATE, delay_ms=260.0, voice=VOICE, voice_at=voice_at)
+    sent = through(gate, mic)
+    starts = vad_starts(sent)
+    assert len(starts) == 1 and 0 <= starts[0] - voice_at / 24 <= 100
+    assert not sent[:voice_at].any()
+    assert gate.coupling_db == pytest.approx(-12, abs=2.0) and not gate.half_duplex
+    assert gate.delay_ms == pytest.approx(260.0, abs=25.0)
+
+
+def test_the_learned_delay_carries_over_to_the_next_answer() -> None:
+    """A second answer is gated at the delay learned from the first: a voice soon after its start passes."""
+    played = played_with(FAR)
+    second_at = FAR_AT + FAR.size + 2 * RATE  # a new burst two seconds after the first ended
+    for k in range(0, FAR.size, CHUNK):
+        played.add((second_at + k) / RATE, FAR[k : k + CHUNK].tobytes())
+    gate = EchoGate(played, RATE)
+    voice_at = second_at + RATE // 2 + RATE // 5  # 700 ms into the second answer
+    echo = room(FAR, second_at + 3 * RATE, delay_ms=260.0)
+    echo[second_at:] = room(FAR, 3 * RATE + FAR_AT, delay_ms=260.0)[FAR_AT:]
+    mic = echo.astype(np.int32)
+    mic[voice_at : voice_at + VOICE.size] += VOICE
+    sent = through(gate, np.clip(mic, -32768, 32767).astype(np.int16))
+    starts = vad_starts(sent)
+    assert len(starts) == 1 and 0 <= starts[0] - voice_at / 24 <= 100
+    assert gate.delay_ms == pytest.approx(260.0, abs=25.0)
 
 
 def test_the_canceller_removes_the_echo_and_keeps_the_voice() -> None:
@@ -194,3 +260,21 @@ def test_without_echo_handling_the_echo_interrupts_the_assistant(server: FakeRea
     truncate = server.wait_for_frame("conversation.item.truncate", timeout=3)
     assert truncate["audio_end_ms"] < 1000
     assert client.messages[-1].role == "assistant" or any(m.interrupted for m in client.messages)
+
+
+def test_a_fully_coupled_late_echo_never_interrupts_the_assistant(server: FakeRealtimeServer,
+                                                                  make_client: Callable[..., Any]) -> None:
+    """A room returning 100 % of the speaker 250 ms late: a 2.5 s answer plays whole, no mode flapping."""
+    modes: List[str] = []
+    loop = EchoLoop(delay_ms=250, attenuation_db=0)
+    client = make_client(audio_output=loop.output, audio_input=loop.input, auto_capture=True, echo="gate",
+                         on_mode_change=lambda mode: modes.append(str(getattr(mode, "value", mode))))
+    client.connect(timeout=5)
+    server.script(Reply.audio("A long answer that keeps going for a while.", duration_ms=2500))
+    client.send_text("tell me something")
+    wait_until(lambda: loop.output.played_ms >= 2400, 6, "the answer to play out")
+    wait_until(lambda: modes[-1:] == ["listening"], 3, "the mode back to listening")
+    time.sleep(0.8)  # the echo's tail reaches the server
+    assert speech_starts(server) == [], "the assistant's own echo triggered the server's VAD"
+    assert modes == ["listening", "thinking", "speaking", "listening"], modes
+    assert not any(m.interrupted for m in client.messages)

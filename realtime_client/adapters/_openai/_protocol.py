@@ -182,6 +182,9 @@ class OpenAISession:
         if intent.item_id is not None and intent.heard_ms is not None and intent.heard_ms > 0:
             frames.append(_frame("conversation.item.truncate", item_id=intent.item_id, content_index=0,
                                  audio_end_ms=max(0, int(intent.heard_ms))))
+        # Truncating to 0 ms is refused ("Only model output audio messages can be truncated"):
+        # an answer the user never heard is deleted from the conversation instead.
+        frames.extend(_frame("conversation.item.delete", item_id=item) for item in intent.unheard)
         self._housekeeping.update(f["event_id"] for f in frames)
         return frames
 
