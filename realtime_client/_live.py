@@ -172,12 +172,12 @@ class LiveSession:
         connection = Connection(provider)
         self._connection = connection
         self._state.attach(provider, connection.send_frame)
+        with self._state.lock:  # first: the provider may refine its info once it knows the model
+            request = provider.connection_request(token, self._state.conv.config, resume)
         self.run(act.SessionOpened(provider.info, can_move=self._reconnector is not None))
         with self._state.lock:
-            config = self._state.conv.started
-            request = provider.connection_request(token, config, resume)
             # before the socket opens: the server may speak first and be answered at once
-            first_frames = provider.start(config, resume)
+            first_frames = provider.start(self._state.conv.started, resume)
         info = provider.info
         options = dict(self._transport_options)
         for key in ("ping_interval", "ping_timeout"):

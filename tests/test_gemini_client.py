@@ -352,6 +352,22 @@ def test_update_session_reconnects_with_the_handle_on_models_without_context_upd
         check_gemini_conformance(server)
 
 
+def test_the_model_from_the_session_config_decides_what_can_change_live(make_client):
+    """With the model given only as RealtimeClient(model=...), the client still knows that 3.1
+    takes no contextUpdate (which would close the session with 1007) and moves instead."""
+    with FakeRealtimeServer(provider="gemini", model="gemini-3.1-flash-live-preview") as server:
+        client = make_client(get_token=server.get_token, adapter=server.adapter(),
+                             model="gemini-3.1-flash-live-preview")
+        client.connect(timeout=5)
+        client.update_session(instructions="New rules.")
+        conn = server.wait_for_connection(count=2, timeout=5)
+        wait_until(lambda: client.status == "connected", what="connected again")
+        assert conn.received[0]["setup"]["systemInstruction"]["parts"][0]["text"] == "New rules."
+        assert not of_type(server, "contextUpdate") and server.connections[0].close_code is None
+        client.destroy()
+        check_gemini_conformance(server)
+
+
 def test_update_session_uses_context_update_on_3_8(gemini, make_client):
     """On gemini-3.8-live instructions change live with contextUpdate, on the same connection."""
     client = make_client()
