@@ -296,6 +296,8 @@ def test_drop_resumes_with_the_handle(gemini, make_client):
     client.connect(timeout=5)
     assert client.ask("first", timeout=5).text == "You said: first"
     first = gemini.connections[0]
+    gemini.wait_for_sent("sessionResumptionUpdate", count=2)  # after setupComplete, after the turn
+    time.sleep(0.2)  # ... and received by the client
     handle = first.peer.handles[-1]
     gemini.drop()
     conn = gemini.wait_for_connection(count=2, timeout=5)
