@@ -11,7 +11,10 @@ clocks, audio devices or callbacks. The live session (``_live.py``) drives it:
   ``pong``). The handshake is over when it yields :class:`~realtime_client._events.Ready`.
 * ``send(intent)``: frames for one intent, ``[]`` where the provider has no such thing.
 * ``classify_close(code, reason)``: what a closed socket means (reconnect, clean, fatal).
-* ``resume_state()``: what the next connection needs to pick the conversation up again.
+* ``resume_state()``: what the next connection needs to pick the conversation up again; also
+  asked of a connection that failed to start (a refused resumption handle: start fresh, replay).
+  ``classify_close`` is asked about closes before the session is ready too (``connect()``
+  raises the error it names).
 * ``info``: rates, formats and capabilities the client and the audio engine plan with.
 
 Threads: one provider session is used under the client's state lock only, so it needs no
