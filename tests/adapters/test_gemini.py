@@ -333,3 +333,21 @@ def test_keepalive_defaults_and_capabilities():
     pinging = session(ping_interval=30, ping_timeout=90).info
     assert (pinging.ping_interval, pinging.ping_timeout) == (30.0, 90.0)
     assert not session(session_resumption=False).info.resume_on_go_away
+
+
+@pytest.mark.parametrize("frame, client", [
+    ({"serverContent": {"turnComplete": 1}}, False),  # pydantic alone would coerce 1 to True
+    ({"serverContent": {"turnComplete": True, "bogus": 1}}, False),
+    ({"realtimeInput": {"text": "a"}, "toolResponse": {}}, True),  # one key per client message
+    ({"setup": {"model": "m", "generationConfig": {"temperature": "1"}}}, True),
+    ({"setup": {"model": "m", "realtimeInputConfig": {"bogus": 1}}}, True),
+    ({"realtimeInput": {"audio": {"data": "@@@", "mimeType": "audio/pcm"}}}, True),
+])
+def test_the_oracle_is_strict(frame, client):
+    """The google-genai check refuses undeclared fields, coerced values, bad base64 and client
+    messages with more than one key, so a lax frame cannot pass as valid."""
+    check = validate_client_frame if client else validate_server_frame
+    from pydantic import ValidationError
+
+    with pytest.raises((ValidationError, AssertionError)):
+        check(frame)
