@@ -36,31 +36,26 @@ def print_message(msg: RealtimeMessage) -> None:
 def run_demo(out: str = "demo-output/assistant.wav", live: bool = False, provider: str = "openai") -> int:
     """Run three turns (plain text, a tool call, another text) and write the assistant's audio.
 
-    ``provider`` is a key of ``adapters.ADAPTERS``; with ``live`` a provider other than OpenAI
-    is reached with ``<PROVIDER>_API_KEY`` and its ``<provider>_realtime_token`` minting.
+    ``provider`` picks the protocol the embedded fake server speaks (a key of ``ADAPTERS``);
+    ``live`` talks to OpenAI itself.
     """
-    from .adapters import ADAPTERS, openai_realtime
+    from .adapters import openai_realtime
     from .audio import WavFileOutput
 
     server: Any = None
     if live and provider != "openai":
-        from . import tokens
-
-        variable = f"{provider.upper()}_API_KEY"
-        if not os.environ.get(variable):
-            print(f"realtime-client: demo --live needs {variable} in the environment", file=sys.stderr)
-            return 2
-        get_token: Any = getattr(tokens, f"{provider}_realtime_token")()
-        adapter = ADAPTERS[provider]()
-    elif live:
+        print(f"realtime-client: demo --live talks to OpenAI only; for {provider} use "
+              f"'realtime-client chat --provider {provider}'", file=sys.stderr)
+        return 2
+    if live:
         if not os.environ.get("OPENAI_API_KEY"):
             print("realtime-client: demo --live needs OPENAI_API_KEY in the environment", file=sys.stderr)
             return 2
         from .tokens import openai_realtime_token
 
         base_url = os.environ.get("OPENAI_BASE_URL", "").strip()  # as the openai SDK reads it
-        get_token = (openai_realtime_token(base_url=base_url) if base_url
-                     else openai_realtime_token())
+        get_token: Any = (openai_realtime_token(base_url=base_url) if base_url
+                          else openai_realtime_token())
         adapter = openai_realtime()
     else:
         from .testing import FakeRealtimeServer, Reply
@@ -78,8 +73,7 @@ def run_demo(out: str = "demo-output/assistant.wav", live: bool = False, provide
                             instructions="You are a friendly, brief assistant.")
     try:
         with client:
-            where = ("OpenAI" if provider == "openai" else provider) if live else "the embedded fake server"
-            print(f"connected to {where} ({client!r})")
+            print(f"connected to {'OpenAI' if live else 'the embedded fake server'} ({client!r})")
             for question in QUESTIONS:
                 client.ask(question, timeout=60)
             client.wait_for_playback(timeout=60)  # all of the last answer is in the WAV

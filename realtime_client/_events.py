@@ -53,11 +53,17 @@ def _as_tuple(items: Iterable[Any]) -> Tuple[Any, ...]:
 
 @attrs.frozen
 class Ready:
-    """The handshake is over and the session configuration is applied: the session is live."""
+    """The handshake is over and the session configuration is applied: the session is live.
+
+    ``history_lost``: this connection was meant to resume a conversation the provider keeps
+    (``ResumeState.conversation_id``/``handle``), but the provider no longer has it (expired):
+    the client seeds the new session with the history instead.
+    """
 
     input_format: AudioFormat = PCM16_24K
     output_format: AudioFormat = PCM16_24K
     session_id: Optional[str] = None
+    history_lost: bool = False
 
 
 @attrs.frozen
@@ -101,11 +107,13 @@ class UserAudioCommitted:
 
 @attrs.frozen
 class UserTranscript:
-    """User speech as text: a ``final`` transcript, or a delta of a pending one."""
+    """User speech as text: a ``final`` transcript, or a delta of a pending one (with
+    ``cumulative``, the whole pending transcript so far, replacing the previous one)."""
 
     item_id: Optional[str]
     text: str
     final: bool
+    cumulative: bool = False
 
 
 @attrs.frozen

@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import json
 import logging
+import time
 from typing import Any, Callable, Dict, Optional, Sequence, Set
 
 from . import _actions as act
@@ -60,6 +61,9 @@ class Connection:
         self.provider = provider
         self.transport: Optional[WebSocketTransport] = None
         self.closed: Optional[CloseInfo] = None
+        self.opened = False  # the WebSocket handshake succeeded
+        self.ready_at: Optional[float] = None  # monotonic time the session became live
+        self.recycling = False  # handed over to a new connection before the session cap
         self.retired = False  # the client is leaving it on purpose (a planned move)
         self._unknown_types: Set[str] = set()
         self._malformed = 0
@@ -102,6 +106,7 @@ class LiveSession:
                  transport_options: Dict[str, Any], token_refresh: bool,
                  reconnect: Optional[ReconnectPolicy], on_end: Callable[[], None] = lambda: None) -> None:
         from ._reconnect import Reconnector
+        from ._recycle import Recycler
 
         self._state = state
         self._on_end = on_end
@@ -114,6 +119,7 @@ class LiveSession:
         self._tools = ToolRunner(client_tools(tools), default_timeout=tool_timeout,
                                  on_result=self._on_tool_result)
         self._reconnector = Reconnector(self, reconnect) if reconnect is not None else None
+        self._recycler = Recycler(self) if reconnect is not None else None
         self.engine: Any = None
         self._refresher: Optional[TokenRefresher] = None
         self._token: Optional[RealtimeToken] = None
@@ -132,6 +138,10 @@ class LiveSession:
         self.run(act.Connected(mic_open=bool(engine is not None and engine.capturing),
                                playback=bool(engine is not None and engine.has_output)))
         self._start_refresher()
+        connection = self._connection
+        if self._recycler is not None and connection is not None \
+                and connection.provider.info.session_cap is not None:
+            self._recycler.start()
 
     def _check_not_closing(self) -> None:
         if self.closing:
@@ -144,6 +154,8 @@ class LiveSession:
             self._state.cond.notify_all()
         if self._reconnector is not None:
             self._reconnector.stop(max(0.05, deadline.remaining() / 2))
+        if self._recycler is not None:
+            self._recycler.stop(max(0.05, deadline.remaining() / 4))
         refresher, self._refresher = self._refresher, None
         if refresher is not None:
             refresher.request_stop()
@@ -188,10 +200,12 @@ class LiveSession:
                                        audio_fields=info.audio_fields, **options)
         connection.transport = transport
         transport.open(request, deadline.remaining())
+        connection.opened = True
         with self._state.lock:
             self._state.queue_frames_locked(first_frames)
         self._state.send_frames()
         self._wait_ready(connection, deadline)
+        connection.ready_at = time.monotonic()
 
     def _wait_ready(self, connection: Connection, deadline: Deadline) -> None:
         conv = self._state.conv
@@ -216,6 +230,48 @@ class LiveSession:
             raise ConnectionFailedError(f"the server closed the connection (code {closed.code}) while "
                                         "waiting for the session to be ready")
         raise ConnectionFailedError("timed out waiting for the session to be ready")
+
+    def resume_refused(self, error: RealtimeError) -> bool:
+        """Whether the failed attempt reached the provider, which then declined the session:
+        a 4xx answer to the handshake, or a socket that opened but never became ready, unless
+        the provider calls its close a transient one worth retrying as it was (Gemini's 1011
+        while the old socket is still being closed)."""
+        status = error.details.get("status") if isinstance(error.details, dict) else None
+        if isinstance(status, int) and 400 <= status < 500:
+            return True
+        connection = self._connection
+        if connection is None or not connection.opened:
+            return False
+        closed = connection.closed
+        if closed is not None and not closed.clean:
+            with self._state.lock:
+                action = connection.provider.classify_close(closed.code, closed.reason, closed.error)
+            if action.action == "reconnect":
+                return False
+        return True
+
+    @property
+    def state_owner(self) -> StateOwner:
+        return self._state
+
+    @property
+    def current_connection(self) -> Optional[Connection]:
+        return self._connection
+
+    def recycle(self, connection: Connection, time_left: float) -> None:
+        """Hand over from ``connection`` to a new one before the provider's session cap ends it
+        (called by the recycler at a quiet moment): announce it, close it, reconnect."""
+        with self._state.lock:
+            if (connection is not self._connection or self.closing or self._reconnector is None
+                    or self._state.conv.status is not RealtimeStatus.CONNECTED):
+                return
+        log.info("recycling the connection %.0f s before the provider's session cap", time_left)
+        self.run(ev.GoAway(time_left))
+        self.run(act.SessionLost(go_away=False))
+        self._state.attach(None, None)
+        resume = connection.provider.resume_state()
+        connection.close(1.0)  # its close sees status reconnecting and leaves it to the reconnector
+        self._reconnector.start(resume)
 
     def close_connection(self) -> None:
         connection = self._connection
@@ -269,15 +325,6 @@ class LiveSession:
         self.end(RealtimeStatus.IDLE if clean else RealtimeStatus.ERROR, error, notify_error=not clean,
                  go_away=action.go_away)
 
-    def resume_after_failure(self, resume: ResumeState) -> ResumeState:
-        """What the next attempt needs after one failed: the failed connection's provider
-        session may know better (a refused resumption handle means: start fresh, replay)."""
-        connection = self._connection
-        if connection is None:
-            return resume
-        with self._state.lock:
-            return connection.provider.resume_state()
-
     def _move(self) -> None:
         """Leave the live connection on purpose and resume on a new one (``Effects.reconnect``).
 
@@ -313,6 +360,8 @@ class LiveSession:
         refresher, self._refresher = self._refresher, None
         if refresher is not None:
             refresher.request_stop()
+        if self._recycler is not None:
+            self._recycler.request_stop()
         self._on_end()
 
     # --- effects ---------------------------------------------------------------------------------

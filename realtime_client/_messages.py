@@ -130,6 +130,11 @@ class MessageLog:
         self.pending_user += text
         self.version += 1
 
+    def user_partial(self, text: str) -> None:
+        """The whole pending transcript so far (a provider that revises it sends it whole)."""
+        self.pending_user = text
+        self.version += 1
+
     def user_transcript(self, item_id: Optional[str], text: str) -> RealtimeMessage:
         """The final transcript of ``item_id``: the message, completed (placed now if unseen)."""
         self.pending_user = ""

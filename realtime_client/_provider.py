@@ -86,6 +86,9 @@ class ProviderInfo:
             next quiet moment, instead of waiting for the provider to close the old one.
         resumable_points: the provider marks the moments a resume would lose nothing with
             ``ResumptionUpdate`` events; a planned reconnect waits for one.
+        session_cap: seconds after which the provider ends a connection (OpenAI 60 min, Azure
+            30); with reconnect enabled the client recycles the connection at a quiet moment
+            shortly before it, so no turn is cut. ``None``: no known cap.
     """
 
     provider: str
@@ -103,6 +106,7 @@ class ProviderInfo:
     update_by_reconnect: bool = False
     resume_on_go_away: bool = False
     resumable_points: bool = False
+    session_cap: Optional[float] = None
 
 
 @attrs.frozen
@@ -137,11 +141,19 @@ class ResumeState:
         replay: seed the new session with the conversation's history (``Replay`` intent).
         handle: a provider resumption handle (Gemini ``sessionResumption``).
         conversation_id: a provider conversation to reattach to (xAI).
+        items: ids of the items the provider already holds for that conversation; a resumed
+            session replays them, and they are not new.
     """
 
     replay: bool = True
     handle: Optional[str] = None
     conversation_id: Optional[str] = None
+    items: Tuple[str, ...] = attrs.field(default=(), converter=_as_tuple)
+
+    @property
+    def resumes(self) -> bool:
+        """This state asks the provider to continue a conversation it keeps."""
+        return self.handle is not None or self.conversation_id is not None
 
 
 @runtime_checkable

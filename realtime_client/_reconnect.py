@@ -72,8 +72,14 @@ class Reconnector:
             except RealtimeError as exc:
                 last = exc
                 log.warning("reconnect attempt %d of %d failed: %s", attempt + 1, policy.attempts, exc)
+                refused = live.resume_refused(exc)
                 live.close_connection()
-                resume = live.resume_after_failure(resume)
+                if resume.resumes and refused:
+                    # The server answered but would not continue that conversation (expired, or
+                    # a refused handle): start fresh and seed it with the history instead.
+                    log.info("the provider did not resume the conversation; reconnecting with a "
+                             "fresh session seeded with the history")
+                    resume = ResumeState(replay=True)
                 continue
             if stop.is_set():
                 return

@@ -72,6 +72,7 @@ class Conversation:
     def reset_session(self) -> None:
         """Forget everything tied to one provider session (ids, active turn)."""
         self.ready = False
+        self.history_lost = False  # a resume found the provider's copy of the conversation gone
         self.start_error: Optional[RealtimeError] = None
         self.active_turn: Optional[str] = None
         self.response_requested = False  # a request is out and its turn has not started
@@ -147,6 +148,17 @@ class Conversation:
         """Assistant audio is queued for the speaker and not yet heard to its end."""
         return self.chunks_over < self.chunks_played
 
+    @property
+    def quiet(self) -> bool:
+        """Nothing is under way that a change of connection would cut: no response requested or
+        streaming, nothing audible or queued for the speaker, no tool running, the user neither
+        speaking nor awaiting a transcript (the session cap recycle waits for this)."""
+        log = self.log
+        return (self.ready and self.active_turn is None and not self.response_requested
+                and not self.want_response and not self.book.tools_outstanding() and not self.audible
+                and not self.unheard and not log.speech_began and not log.voice_items
+                and not log.pending_user and not self.queued)
+
     def _answer_pending(self) -> bool:
         """A response is requested or streaming (one the user cut off does not count)."""
         active = self.active_turn is not None and self.active_turn not in self.book.cancelled
@@ -217,6 +229,7 @@ class Conversation:
 
     def _on_ready(self, e: ev.Ready, fx: Effects) -> None:
         self.ready = True
+        self.history_lost = e.history_lost
         self.applied = self.started
         self.moves.new_connection()
         changed = tuple(f.name for f in attrs.fields(SessionConfig)
@@ -260,7 +273,7 @@ class Conversation:
         self._set_status(RealtimeStatus.RECONNECTING)
 
     def _on_resumed(self, a: act.Resumed, fx: Effects) -> None:
-        if a.replay:
+        if a.replay or self.history_lost:
             history = within_budget(self.messages[: self.replay_count], a.history_chars)
             fx.intents.append(it.Replay(tuple(history)))
         fx.intents.extend(self.queued)
@@ -417,6 +430,8 @@ class Conversation:
     def _on_user_transcript(self, e: ev.UserTranscript, fx: Effects) -> None:
         if e.final:
             fx.notify("on_message", self.log.user_transcript(e.item_id, e.text))
+        elif e.cumulative:
+            self.log.user_partial(e.text)
         else:
             self.log.user_delta(e.text)
 

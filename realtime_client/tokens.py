@@ -4,9 +4,12 @@ Pass one as ``RealtimeClient(get_token=...)``. Two kinds:
 
 - :func:`fetch_token` asks *your* server's token endpoint (for example a TanStack Start route)
   for a token; the app never sees a provider API key. Use this in apps you ship.
-- :func:`openai_realtime_token` mints an ephemeral OpenAI client secret itself, with an API key,
-  and :func:`gemini_realtime_token` a Gemini Live ``auth_tokens/...`` token. Use these on
-  servers and in trusted scripts.
+- :func:`openai_realtime_token`, :func:`grok_realtime_token` and
+  :func:`azure_openai_realtime_token` mint an ephemeral client secret themselves, with an API
+  key (Azure: or an Entra ID token). Use these on servers and in trusted scripts.
+  :func:`azure_entra_token` and :func:`azure_openai_api_key_token` hand Azure an Entra ID
+  token or a resource key directly. :func:`gemini_realtime_token` mints a Gemini Live
+  ``auth_tokens/...`` token (or passes the API key).
 
 Neither ever puts a token, an API key or an ``Authorization`` header into a log record,
 a ``repr`` or an exception message.
@@ -32,10 +35,11 @@ import attrs
 import requests
 
 from ._errors import ConnectionFailedError, PermissionDeniedError
-from ._models import RealtimeToken
+from ._models import RealtimeToken, SessionConfig, check_expiry
 from ._util import is_loopback_host
 
-__all__ = ["TokenSource", "fetch_token", "gemini_realtime_token", "openai_realtime_token"]
+__all__ = ["TokenSource", "azure_entra_token", "azure_openai_api_key_token", "azure_openai_realtime_token",
+           "fetch_token", "gemini_realtime_token", "grok_realtime_token", "openai_realtime_token"]
 
 # Each provider mints its tokens next to its protocol; this module is their public home.
 
@@ -46,6 +50,7 @@ _SECRET_PATTERNS = (
     (re.compile(r"(?i)\bbearer\s+[^\s\"',;]+"), "Bearer <redacted>"),
     (re.compile(r"\bsk-[A-Za-z0-9_\-*]+"), "sk-<redacted>"),
     (re.compile(r"\bek_[A-Za-z0-9_\-*]+"), "ek_<redacted>"),
+    (re.compile(r"\bxai-[A-Za-z0-9_\-*]+"), "xai-<redacted>"),
     (re.compile(r"(?i)(\"(?:token|value|client_secret|secret|api_?key|key|authorization|access_token)\""
                 r"\s*:\s*)\"[^\"]*\""), r'\1"<redacted>"'),
     (re.compile(r"[A-Za-z0-9_\-+=]{32,}"), "<redacted>"),  # long opaque strings: keys, JWT parts
@@ -286,5 +291,45 @@ def _parse_token(data: Any, where: str, provider: Optional[str]) -> RealtimeToke
                                     details={"url": where}) from exc
 
 
-from .adapters._gemini._token import gemini_realtime_token  # noqa: E402  (after the helpers it uses)
+def _client_secret_token(data: Any, where: str, provider: str, model: Optional[str]) -> RealtimeToken:
+    """A token from a ``client_secrets`` reply: top-level ``{"value", "expires_at"}`` (seconds),
+    or the same nested under ``client_secret`` (older and third-party shapes); an ``expires_at``
+    above 1e12 is read as milliseconds. Raises ConnectionFailedError naming what is wrong, never
+    what the secret is."""
+    def bad(what: str) -> ConnectionFailedError:
+        return ConnectionFailedError(f"{where} sent an unexpected client secret reply: {what}",
+                                     provider=provider, details={"url": where})
+
+    if not isinstance(data, Mapping):
+        raise bad(f"expected a JSON object, got {type(data).__name__}")
+    source: Mapping[str, Any] = data
+    nested = data.get("client_secret")
+    if not isinstance(data.get("value"), str) and isinstance(nested, Mapping):
+        source = nested
+    value = source.get("value")
+    if not isinstance(value, str) or not value:
+        raise bad("no 'value' string")
+    raw = source.get("expires_at", data.get("expires_at"))
+    if raw is None:
+        raise bad("no numeric 'expires_at'")
+    try:
+        expires_at = check_expiry(raw, "'expires_at'")
+    except ValueError as exc:
+        raise bad(str(exc)) from exc
+    if expires_at > 1e12:  # milliseconds
+        expires_at /= 1000.0
+    session = data.get("session")
+    minted_for = session.get("model") if isinstance(session, Mapping) else None
+    config = SessionConfig(model=minted_for if isinstance(minted_for, str) else model)
+    return RealtimeToken(provider=provider, token=value, expires_at=expires_at, config=config)
+
+
+# Each provider mints next to its protocol (after the helpers above, which they use).
+from .adapters._azure._token import (  # noqa: E402
+    azure_entra_token,
+    azure_openai_api_key_token,
+    azure_openai_realtime_token,
+)
+from .adapters._gemini._token import gemini_realtime_token  # noqa: E402
+from .adapters._grok._token import grok_realtime_token  # noqa: E402
 from .adapters._openai._token import openai_realtime_token  # noqa: E402

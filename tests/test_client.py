@@ -77,7 +77,8 @@ def test_text_round_trip_streams_transcript(server, make_client):
     msgs = client.messages
     assert [m.role for m in msgs] == ["user", "assistant"]
     assert msgs[0].parts == (TextPart("Hi!"),)
-    assert any(p and p != "Hello there, friend." for p in pending), "transcript did not stream"
+    # subscribers run on the callback thread, which may lag behind ask() on a loaded machine
+    wait_until(lambda: any(p and p != "Hello there, friend." for p in pending), what="a streamed transcript")
     wait_until(lambda: len(rec.of("on_message")) == 2, what="two on_message calls")
     assert [m.role for m in rec.of("on_message")] == ["user", "assistant"]
     wait_until(lambda: rec.of("on_usage"), what="usage")
@@ -572,7 +573,8 @@ def test_push_to_talk_commits_and_requests_a_response(server, make_client, tmp_p
     client.stop_listening()
     server.wait_for_frame("input_audio_buffer.commit")
     server.wait_for_frame("response.create")
-    assert client.wait_for_response(timeout=10).role == "assistant"
+    # not wait_for_response(): the fast fake may answer before that call would begin
+    wait_until(lambda: any(m.role == "assistant" for m in client.messages), what="the answer")
 
 
 def test_push_to_talk_too_short_clears_the_buffer(server, make_client, tmp_path):

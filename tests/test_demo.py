@@ -20,6 +20,18 @@ def test_the_demo_writes_every_answer_to_the_wav(tmp_path, capsys):
     assert len(durations) == 3 and abs(seconds - sum(durations)) < 0.15, (seconds, durations)
 
 
+def test_the_demo_speaks_grok_and_azure_too(tmp_path, capsys):
+    """demo --provider grok|azure runs the same conversation against that provider's fake."""
+    from realtime_client.cli import main
+
+    for provider in ("grok", "azure"):
+        out = tmp_path / f"{provider}.wav"
+        assert main(["demo", "--provider", provider, "--out", str(out)]) == 0
+        printed = capsys.readouterr().out
+        assert "tool call: get_weather" in printed and "Goodbye" in printed and provider in printed
+    assert main(["demo", "--provider", "grok", "--live"]) == 2
+
+
 def test_the_demo_speaks_gemini_too(tmp_path, capsys):
     """`demo --provider gemini` runs the same three turns against the fake Gemini server."""
     from realtime_client.cli import main

@@ -69,11 +69,7 @@ DESIGN_NAMES: Dict[str, Tuple[str, ...]] = {
 # Named by design.md but not shipped yet (docs/providers.md). When one lands, the reference
 # test insists on its documentation; then drop it from this set.
 NOT_YET_IMPLEMENTED: Set[str] = {
-    "realtime_client.adapters.azure_openai_realtime",
-    "realtime_client.adapters.grok_realtime",
     "realtime_client.adapters.elevenlabs_realtime",
-    "realtime_client.tokens.azure_openai_realtime_token",
-    "realtime_client.tokens.grok_realtime_token",
     "realtime_client.tokens.elevenlabs_realtime_token",
 }
 

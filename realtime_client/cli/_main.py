@@ -95,10 +95,9 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--out", default="demo-output/assistant.wav",
                       help="WAV file for the assistant's audio (default: %(default)s)")
     demo.add_argument("--live", action="store_true",
-                      help="talk to the provider instead of the embedded fake server (needs "
-                           "<PROVIDER>_API_KEY, e.g. OPENAI_API_KEY)")
+                      help="talk to OpenAI instead of the embedded fake server (needs OPENAI_API_KEY)")
     demo.add_argument("--provider", choices=providers, default=_default_provider(providers),
-                      help="which provider the demo talks to (default: %(default)s)")
+                      help="which provider's protocol the embedded fake server speaks (default: %(default)s)")
     return parser
 
 

@@ -1,4 +1,4 @@
-"""Test helpers: a protocol-faithful fake realtime server (OpenAI Realtime GA today).
+"""Test helpers: a protocol-faithful fake realtime server (OpenAI Realtime GA, Azure OpenAI, xAI Grok).
 
 ``FakeRealtimeServer`` serves a provider's WebSocket protocol on loopback in background threads
 (``ws://`` or, with ``tls=True``, ``wss://``), with scripted provider-neutral replies (``Reply``),

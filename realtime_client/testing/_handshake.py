@@ -82,6 +82,10 @@ class Gatekeeper:
         problem = self._credential_problem(factory.credential(request))
         return None if problem is None else factory.refusal(401, problem, request)
 
+    def credential_problem(self, credential: Optional[str]) -> Optional[str]:
+        """Why ``credential`` is refused (one of ``_peer``'s problem constants), or None."""
+        return self._credential_problem(credential)
+
     def _credential_problem(self, credential: Optional[str]) -> Optional[str]:
         if not credential:
             return MISSING_CREDENTIALS

@@ -21,8 +21,8 @@ Optional members, looked up with ``getattr`` so existing peers need none of them
 * ``PeerFactory.binary_frames`` (bool): send frames as binary WebSocket messages (UTF-8 JSON);
 * ``PeerFactory.frame_type(frame)``: the name :meth:`FakeRealtimeServer.wait_for_frame` and
   ``wait_for_sent`` match (default: the frame's ``type``);
-* ``PeerFactory.http(request, gate)``: answer a plain HTTP request (a REST endpoint of the
-  provider, such as a token-minting route) on the same port; ``None`` for 404.
+* ``PeerFactory.http(request, gate, model)``: answer a plain HTTP request (a REST endpoint of
+  the provider, such as a token-minting route) on the same port (see the note at the end).
 """
 
 from __future__ import annotations
@@ -46,8 +46,6 @@ __all__ = [
     "Handled",
     "HandshakeRequest",
     "HttpRefusal",
-    "HttpReply",
-    "HttpRequest",
     "Peer",
     "PeerFactory",
     "PeerSettings",
@@ -110,30 +108,6 @@ class Close:
 
     code: int
     reason: str = ""
-
-
-@attrs.frozen
-class HttpRequest:
-    """A plain HTTP request to the server's port (not a WebSocket upgrade)."""
-
-    method: str
-    path: str
-    query: Mapping[str, str] = attrs.field(factory=dict)
-    headers: Tuple[Tuple[str, str], ...] = ()
-    body: bytes = b""
-
-    def header(self, name: str) -> Optional[str]:
-        """The first value of header ``name`` (case-insensitive), or None."""
-        wanted = name.lower()
-        return next((v for k, v in self.headers if k.lower() == wanted), None)
-
-
-@attrs.frozen
-class HttpReply:
-    """The answer to an :class:`HttpRequest`: a status and a JSON body."""
-
-    status: int
-    body: Any
 
 
 @attrs.frozen
@@ -269,3 +243,8 @@ class PeerFactory(Protocol):
 
     def peer(self, request: HandshakeRequest, settings: PeerSettings) -> Peer:
         """A fresh peer for one accepted connection."""
+
+    # Optional: ``http(request, gate, model) -> Optional[HttpRefusal]`` answers plain HTTP requests
+    # on the server's port (REST endpoints such as ``client_secrets``; ``request`` is a
+    # ``_http.HttpRequest``, ``gate`` the server's ``Gatekeeper`` for minting and credential
+    # checks). None, or no such method, answers 404.

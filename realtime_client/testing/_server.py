@@ -24,8 +24,8 @@ from .._errors import RealtimeError
 from .._models import RealtimeToken
 from ._connection import SHUTDOWN_REASON, ConnectionOptions, FakeConnection
 from ._handshake import Gatekeeper, RedactCredentials, handshake_request, public_headers, respond
-from ._http import front_connection
-from ._peer import HttpReply, HttpRequest, PeerFactory, PeerSettings
+from ._http import HttpRequest, http_aware_connection, not_found
+from ._peer import HttpRefusal, PeerFactory, PeerSettings
 from ._providers import peer_factory
 from ._recorder import Recorder
 from ._reply import Reply
@@ -51,7 +51,7 @@ class FakeRealtimeServer:
 
     Args:
         provider: which protocol to speak; a key of the provider registry (``"openai"``,
-            ``"gemini"``).
+            ``"azure"``, ``"grok"``, ``"gemini"``).
         tls: serve ``wss://`` with a certificate from a throw-away CA (see :attr:`ca_file`).
         host: interface to bind (loopback by default).
         port: TCP port; 0 picks a free one (kept across ``stop()``/``start()``).
@@ -80,6 +80,8 @@ class FakeRealtimeServer:
             per second of speech while the connection waits); the words become the turn's
             transcript (unless :attr:`user_transcripts` has one queued) and the default reply
             is ``"You said: <words>"``. ``"auto"``: pocketsphinx when it is installed.
+        provider_options: knobs only this provider's peer has, passed to its factory (for
+            example ``{"resumption_ttl": 5}`` for ``"grok"``); an unknown key is a ValueError.
 
     Raises:
         ValueError: an unknown ``provider`` (the message names the known ones), a bad
@@ -111,12 +113,13 @@ class FakeRealtimeServer:
                  max_session_seconds: Optional[float] = None, rate_limits: bool = True,
                  instructions: Optional[str] = None, voice: Optional[str] = None,
                  speech: str = "synthetic", hearing: str = "off",
+                 provider_options: Optional[Dict[str, Any]] = None,
                  go_away_seconds: Optional[float] = None) -> None:
         if pacing not in ("fast", "realtime"):
             raise ValueError(f"pacing must be 'fast' or 'realtime', got {pacing!r}")
         if audio_chunk_ms <= 0:
             raise ValueError(f"audio_chunk_ms must be positive, got {audio_chunk_ms!r}")
-        self._factory: PeerFactory = peer_factory(provider)
+        self._factory: PeerFactory = peer_factory(provider, **dict(provider_options or {}))
         self._voice = make_voice(speech)
         self._ear = make_ear(hearing)
         #: ``"espeak"`` or ``"synthetic"``: how replies actually sound (``speech="auto"`` resolved)
@@ -138,6 +141,8 @@ class FakeRealtimeServer:
         self.handshake_delay: float = 0.0
         #: transcripts reported for the next committed voice turns (when transcription is on)
         self.user_transcripts: List[str] = []
+        #: plain HTTP requests received (REST endpoints such as client_secrets), credentials redacted
+        self.http_requests: List[HttpRequest] = []
         self._recorder = Recorder(getattr(self._factory, "frame_type", None))
         self._gate = Gatekeeper(self._factory, api_key)
         self._ca: Optional[LoopbackCA] = None
@@ -172,7 +177,7 @@ class FakeRealtimeServer:
             self._handle, self.host, self._port, process_request=self._process_request,
             select_subprotocol=self._select_subprotocol, compression=None, max_size=16 * 1024 * 1024,
             ping_interval=None, close_timeout=1.0, ssl=context, logger=_ws_log,
-            create_connection=front_connection(self._http if hasattr(self._factory, "http") else None))
+            create_connection=http_aware_connection(self._http_request))  # type: ignore[arg-type]
         self._port = self._server.socket.getsockname()[1]
         self._thread = threading.Thread(target=self._server.serve_forever, name="realtime-fake-server",
                                         daemon=True)
@@ -293,6 +298,18 @@ class FakeRealtimeServer:
         """Answer the next ``count`` handshakes with HTTP ``status`` (401, 403, 500, ...) and a JSON error."""
         self._gate.reject_next(count, status)
 
+    @property
+    def factory(self) -> PeerFactory:
+        """The provider's peer factory (provider-specific controls live on it)."""
+        return self._factory
+
+    def _http_request(self, request: HttpRequest) -> HttpRefusal:
+        with self._lock:
+            self.http_requests.append(request.redacted())
+        handler = getattr(self._factory, "http", None)
+        answer = handler(request, self._gate, self.model) if callable(handler) else None
+        return answer if answer is not None else not_found(request)
+
     def _select_subprotocol(self, connection: ServerConnection, offered: Any) -> Any:
         return self._factory.select_subprotocol(list(offered))
 
@@ -307,10 +324,6 @@ class FakeRealtimeServer:
         connection.fake_close = None if refusal is None else refusal.close  # type: ignore[attr-defined]
         return None
 
-    def _http(self, request: HttpRequest) -> HttpReply:
-        answer = self._factory.http(request, self._gate)  # type: ignore[attr-defined]
-        return answer if answer is not None else HttpReply(404, {"error": {
-            "code": 404, "message": f"{request.method} {request.path} not found", "status": "NOT_FOUND"}})
 
     def _handle(self, ws: ServerConnection) -> None:
         view = getattr(ws, "fake_request", None) or handshake_request(ws.request)

@@ -56,6 +56,23 @@ def _openai_case() -> ProviderCase:
                         validate_client_frame, 1001)
 
 
+def _azure_case() -> ProviderCase:
+    from realtime_client.adapters import azure_openai_realtime
+    from tests._conformance import validate_client_frame
+
+    return ProviderCase("azure", lambda: azure_openai_realtime(
+        url="ws://127.0.0.1:1/openai/v1/realtime", deployment="gpt-realtime").new_session(),
+        validate_client_frame, 1001)
+
+
+def _grok_case() -> ProviderCase:
+    from realtime_client.adapters import grok_realtime
+    from tests._xai_conformance import validate_grok_client_frame
+
+    return ProviderCase("grok", lambda: grok_realtime(url="ws://127.0.0.1:1/v1/realtime").new_session(),
+                        validate_grok_client_frame, 1001)
+
+
 def _gemini_case() -> ProviderCase:
     from tests._gemini_conformance import validate_client_frame as validate_gemini
 
@@ -63,7 +80,7 @@ def _gemini_case() -> ProviderCase:
                         validate_gemini, None)
 
 
-PROVIDERS: List[ProviderCase] = [_openai_case(), _gemini_case()]
+PROVIDERS: List[ProviderCase] = [_openai_case(), _azure_case(), _grok_case(), _gemini_case()]
 
 
 def recording(provider: str, scenario: str) -> Dict[str, Any]:

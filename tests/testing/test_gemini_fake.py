@@ -239,9 +239,8 @@ def test_auth_tokens_endpoint(server):
     bogus = requests.post(url, json={"bogus": 1}, headers={"x-goog-api-key": "key"}, timeout=5)
     assert bogus.status_code == 400
     assert requests.post(url, json=body, timeout=5).status_code == 403
-    assert requests.get(url, timeout=5).status_code == 405
-    missing = requests.get(server.base_url + "/v1beta/models", timeout=5)
-    assert missing.status_code == 404 and missing.json()["error"]["status"] == "NOT_FOUND"
+    missing = requests.post(server.base_url + "/v1beta/models", json={}, timeout=5)
+    assert missing.status_code == 404
     ws = websocket.create_connection(
         f"ws://127.0.0.1:{server.port}/ws/google.ai.generativelanguage.v1alpha.GenerativeService."
         "BidiGenerateContentConstrained", header=[f"Authorization: Token {token['name']}"], timeout=5)

@@ -80,7 +80,8 @@ class OpenAISession:
             provider="openai", input_format=fmt, output_format=fmt, can_truncate=True,
             speech_interrupts=True, live_session_update=True,
             transcribes_input=self._options.input_transcription is not None,
-            commit_min_ms=wire.COMMIT_MIN_MS, audio_fields=dict(wire.AUDIO_FIELDS))
+            commit_min_ms=wire.COMMIT_MIN_MS, audio_fields=dict(wire.AUDIO_FIELDS),
+            session_cap=wire.SESSION_CAP_SECONDS)
         self._config = SessionConfig()
         self._created = False
         self._ready = False

@@ -27,6 +27,7 @@ __all__ = [
     "RECONNECT_CLOSE_CODES",
     "SESSION_CAP_CLOSE_CODE",
     "SESSION_CAP_REASON",
+    "SESSION_CAP_SECONDS",
     "SUBPROTOCOL",
     "SUBPROTOCOL_KEY_PREFIX",
     "UNKNOWN_PARAMETER",
@@ -69,6 +70,7 @@ FATAL_CODES = frozenset({"insufficient_quota", "invalid_api_key", "account_deact
 # (no status, abnormal drop, server error, service restart, try again later, bad gateway).
 SESSION_CAP_CLOSE_CODE = 1001
 SESSION_CAP_REASON = "Your session hit the maximum duration of 60 minutes."
+SESSION_CAP_SECONDS = 60 * 60.0
 RECONNECT_CLOSE_CODES = frozenset({1001, 1005, 1006, 1011, 1012, 1013, 1014})
 
 # Which field of which event carries base64 audio (the wire log elides them).

@@ -16,6 +16,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from ..._models import RealtimeToken, SessionConfig
 from ...adapters._gemini import _wire as wire
+from .._http import HttpRequest
 from .._peer import (
     EXPIRED_TOKEN,
     INVALID_CREDENTIALS,
@@ -24,8 +25,6 @@ from .._peer import (
     SERVER_ERROR,
     HandshakeRequest,
     HttpRefusal,
-    HttpReply,
-    HttpRequest,
     PeerSettings,
 )
 from ._session import GeminiPeer
@@ -148,28 +147,28 @@ class GeminiPeerFactory:
 
     # --- REST: POST /v1alpha/auth_tokens ------------------------------------------------------
 
-    def http(self, request: HttpRequest, gate: Any) -> Optional[HttpReply]:
+    def http(self, request: HttpRequest, gate: Any, model: str) -> Optional[HttpRefusal]:
         """``POST /v1alpha/auth_tokens`` (``x-goog-api-key``): mint an ``auth_tokens/...`` token the
         server then accepts, with its uses, deadlines and live-connect constraints."""
         if request.path.rstrip("/") != wire.AUTH_TOKENS_PATH:
             return None
-        if request.method != "POST":
-            return HttpReply(405, _google_error(405, "Only POST is allowed.", "METHOD_NOT_ALLOWED"))
+        if request.method != "POST":  # (a GET never gets here: it is a WebSocket upgrade attempt)
+            return HttpRefusal(405, _google_error(405, "Only POST is allowed.", "METHOD_NOT_ALLOWED"))
         key = request.header("x-goog-api-key") or request.query.get("key")
         if not key:
-            return HttpReply(403, _google_error(403, _UNREGISTERED, "PERMISSION_DENIED"))
+            return HttpRefusal(403, _google_error(403, _UNREGISTERED, "PERMISSION_DENIED"))
         if gate.api_key is not None and key != gate.api_key:
-            return HttpReply(400, _google_error(400, _BAD_KEY, "INVALID_ARGUMENT"))
+            return HttpRefusal(400, _google_error(400, _BAD_KEY, "INVALID_ARGUMENT"))
         try:
             body = json.loads(request.body or b"{}")
         except ValueError:
-            return HttpReply(400, _google_error(400, "Invalid JSON payload received.", "INVALID_ARGUMENT"))
+            return HttpRefusal(400, _google_error(400, "Invalid JSON payload received.", "INVALID_ARGUMENT"))
         if not isinstance(body, dict):
-            return HttpReply(400, _google_error(400, "Invalid JSON payload received.", "INVALID_ARGUMENT"))
+            return HttpRefusal(400, _google_error(400, "Invalid JSON payload received.", "INVALID_ARGUMENT"))
         unknown = [k for k in body if k not in _TOKEN_KEYS]
         if unknown:
             message = f'Invalid JSON payload received. Unknown name "{unknown[0]}": Cannot find field.'
-            return HttpReply(400, _google_error(400, message, "INVALID_ARGUMENT"))
+            return HttpRefusal(400, _google_error(400, message, "INVALID_ARGUMENT"))
         now = time.time()
         uses = body.get("uses", 1)
         expire = _parse_time(body.get("expireTime")) if "expireTime" in body else now + 1800
@@ -178,19 +177,21 @@ class GeminiPeerFactory:
         bad_uses = not isinstance(uses, int) or isinstance(uses, bool) or uses < 0
         if bad_uses or expire is None or start_by is None or not now < expire <= now + 20 * 3600:
             message = "Invalid value for uses, expireTime or newSessionExpireTime."
-            return HttpReply(400, _google_error(400, message, "INVALID_ARGUMENT"))
+            return HttpRefusal(400, _google_error(400, message, "INVALID_ARGUMENT"))
         setup = body.get("bidiGenerateContentSetup") or {}
-        model = setup.get("model") if isinstance(setup, dict) else None
-        if model is not None and (not isinstance(model, str) or not model.startswith("models/")):
-            return HttpReply(400, _google_error(400, "bidiGenerateContentSetup.model must be 'models/<id>'.",
-                                                "INVALID_ARGUMENT"))
+        setup_model = setup.get("model") if isinstance(setup, dict) else None
+        if setup_model is not None and (not isinstance(setup_model, str)
+                                        or not setup_model.startswith("models/")):
+            message = "bidiGenerateContentSetup.model must be 'models/<id>'."
+            return HttpRefusal(400, _google_error(400, message, "INVALID_ARGUMENT"))
         mask = body.get("fieldMask")
         masks: Optional[List[str]] = None
         if isinstance(mask, str):
             masks = [m.strip() for m in mask.split(",") if m.strip()]
-        token = gate.mint(expire - now, model[len("models/"):] if model else self.default_model)
+        served = model
+        token = gate.mint(expire - now, setup_model[len("models/"):] if setup_model else served)
         constraints = dict(setup) if isinstance(setup, dict) else {}
         self.store.add_token(token.token, MintedToken(uses=uses, new_session_until=start_by,
                                                       constraints=constraints, field_mask=masks))
-        return HttpReply(200, {"name": token.token, "expireTime": _rfc3339(expire),
+        return HttpRefusal(200, {"name": token.token, "expireTime": _rfc3339(expire),
                                "newSessionExpireTime": _rfc3339(start_by), "uses": uses})
