@@ -74,6 +74,10 @@ class GeminiPeer:
         resumed: the connection resumed a session from a handle.
         handles: every resumption handle issued on this connection, in order.
 
+    Clocks: like every peer it is stepped by the connection (``tick(now)`` for ``goAway``);
+    ``audio_span`` alone reads the monotonic clock (a diagnostic for tests and benchmarks), and
+    the shared store reads wall time for handle lifetimes and token deadlines.
+
     Threads: not thread-safe; the server calls it under the connection lock.
     """
 
