@@ -309,6 +309,27 @@ def test_drop_resumes_with_the_handle(gemini, make_client):
     assert rec.of("on_status_change")[-2:] == ["reconnecting", "connected"]
 
 
+def test_a_resume_refused_as_busy_is_retried_with_the_same_handle(gemini, make_client):
+    """While the server still holds the old session (1011 'still in use'), the client retries the
+    same handle instead of giving up the session, and resumes once the server lets go."""
+    client = make_client()
+    client.connect(timeout=5)
+    assert client.ask("keep this", timeout=5).text == "You said: keep this"
+    stored = gemini.connections[0].peer.stored
+    busy = object()
+    stored.attached = busy  # as if the old connection were still open on the server's side
+    threading.Timer(0.4, lambda: setattr(stored, "attached", None)).start()
+    gemini.drop()
+    wait_until(lambda: client.status == "connected" and len(gemini.connections) >= 3, timeout=10,
+               what="resumed after the busy refusals")
+    refused = [c for c in gemini.connections[1:] if c.close_code == 1011]
+    assert refused, "the first resume was not refused as busy"
+    last = gemini.connections[-1]
+    assert last.peer.resumed and "handle" in last.received[0]["setup"]["sessionResumption"]
+    assert not of_type(gemini, "clientContent"), "a busy session is not a lost one: no replay"
+    assert client.ask("still here?", timeout=5).text == "You said: still here?"
+
+
 def test_refused_resume_falls_back_to_a_fresh_session_seeded_with_history(gemini, make_client):
     """A handle the server no longer knows (1007) is not retried: the next connection is a fresh
     session with historyConfig, the conversation sent as clientContent turns, then live again."""

@@ -140,6 +140,11 @@ class GeminiPeer:
         """The conversation as ``Content`` turns (``{"role", "parts"}``)."""
         return self._history
 
+    @property
+    def stored(self) -> Optional[StoredSession]:
+        """The resumable session this connection serves (None without ``sessionResumption``)."""
+        return self._session
+
     def open(self) -> List[Frame]:
         return []  # the client speaks first (setup)
 
