@@ -138,3 +138,32 @@ def test_refusals_and_bad_replies_are_clear_and_keep_the_key_secret(api):
         gemini_realtime_token(api_key=KEY, base_url=api.base)()
     assert KEY not in str(refused.value) and KEY not in str(bad.value)
     assert KEY not in repr(gemini_realtime_token(api_key=KEY, base_url=api.base))
+
+
+def test_expires_after_in_seconds_as_the_cli_passes_it(api):
+    """expires_after (seconds, the CLI's --expires-after) sets the lifetime like expire_minutes."""
+    token = gemini_realtime_token(api_key=KEY, base_url=api.base, expires_after=120)()
+    assert time.time() + 100 < token.expires_at < time.time() + 125
+    with pytest.raises(ValueError, match="expires_after"):
+        gemini_realtime_token(api_key=KEY, expires_after=0)
+
+
+def test_cli_token_mints_a_gemini_token_at_the_fake():
+    """`realtime-client token --provider gemini` prints TanStack JSON for an auth_tokens token."""
+    import os
+    import subprocess
+    import sys
+
+    from realtime_client.testing import FakeRealtimeServer
+
+    with FakeRealtimeServer(provider="gemini", api_key="cli-key") as server:
+        env = {**os.environ, "GEMINI_API_KEY": "cli-key", "GEMINI_BASE_URL": server.base_url}
+        env.pop("GOOGLE_API_KEY", None)
+        done = subprocess.run([sys.executable, "-m", "realtime_client", "token", "--provider", "gemini",
+                               "--expires-after", "300"], capture_output=True, text=True, timeout=60,
+                              env=env, check=False)
+    assert done.returncode == 0, done.stderr
+    printed = json.loads(done.stdout)
+    assert printed["provider"] == "gemini" and printed["token"].startswith("auth_tokens/")
+    assert printed["expiresAt"] / 1000 < time.time() + 310
+    assert "cli-key" not in done.stdout + done.stderr

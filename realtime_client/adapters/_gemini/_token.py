@@ -28,6 +28,7 @@ def gemini_realtime_token(
     api_key: Optional[str] = None,
     uses: int = 1,
     expire_minutes: float = 30,
+    expires_after: Optional[float] = None,
     new_session_expire_seconds: float = 60,
     session_config: Union[SessionConfig, Mapping[str, Any], None] = None,
     constraints: Optional[Mapping[str, Any]] = None,
@@ -54,6 +55,8 @@ def gemini_realtime_token(
         uses: sessions the token may start (0: unlimited; resuming a session uses none).
         expire_minutes: after this, messages on sessions using the token are refused (server
             default 30; at most 20 h).
+        expires_after: the same lifetime in seconds, as the other providers' minting functions
+            (and ``realtime-client token --expires-after``) take it; wins over ``expire_minutes``.
         new_session_expire_seconds: new sessions are refused after this (server default 60 s).
         session_config: settings to lock into the token: ``instructions``, ``voice``,
             ``temperature``, ``max_output_tokens``, ``output_modalities`` (a
@@ -84,6 +87,8 @@ def gemini_realtime_token(
         raise ValueError("model must be a non-empty string")
     if isinstance(uses, bool) or not isinstance(uses, int) or uses < 0:
         raise ValueError(f"uses must be an int >= 0 (0: unlimited), got {uses!r}")
+    if expires_after is not None:
+        expire_minutes = _positive(expires_after, "expires_after", 20 * 3600) / 60.0
     expire = _positive(expire_minutes, "expire_minutes", 20 * 60)
     new_session = _positive(new_session_expire_seconds, "new_session_expire_seconds", expire * 60)
     if lock_additional_fields is not None and (isinstance(lock_additional_fields, str) or not all(
