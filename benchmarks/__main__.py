@@ -12,6 +12,14 @@ def main() -> int:
     rows: List[Tuple[str, str, str, str]] = []
     for module in (bench_connect, bench_ingest, bench_resilience, bench_gemini_resume, bench_audio):
         rows.extend(module.run())
+    try:
+        import elevenlabs  # noqa: F401  (the official SDK is the other side of this one)
+    except ImportError:
+        print("skipping bench_elevenlabs: pip install elevenlabs", file=sys.stderr)
+    else:
+        from . import bench_elevenlabs
+
+        rows.extend(bench_elevenlabs.run())
     widths = [max(len(r[i]) for r in [("benchmark", "result", "target", "verdict"), *rows]) for i in range(4)]
     header = ("benchmark", "result", "target", "verdict")
     print(" | ".join(h.ljust(w) for h, w in zip(header, widths)))

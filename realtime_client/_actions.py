@@ -28,6 +28,7 @@ __all__ = [
     "ReportError",
     "RequestInterrupt",
     "Resumed",
+    "SendIntent",
     "SendUser",
     "SessionEnded",
     "SessionLost",
@@ -122,6 +123,13 @@ class SendUser:
 
     message: RealtimeMessage
     respond: bool = True
+
+
+@attrs.frozen
+class SendIntent:
+    """The app asked for an optional intent (``send_context``, ``signal_activity``)."""
+
+    intent: Any
 
 
 @attrs.frozen

@@ -8,6 +8,7 @@ import threading
 from typing import TYPE_CHECKING, Any, Callable, Dict, Mapping, Optional, Sequence, Tuple, Union
 
 from . import _actions as act
+from . import _intents as it
 from ._errors import ConnectionFailedError, RealtimeError
 from ._live import AudioOptions, LiveSession
 from ._models import (
@@ -37,7 +38,7 @@ log = logging.getLogger("realtime_client")
 
 TokenGetter = Callable[[], Union[RealtimeToken, Mapping[str, Any]]]
 _CALLBACKS = ("on_status_change", "on_mode_change", "on_message", "on_error", "on_connect",
-              "on_disconnect", "on_interrupted", "on_usage", "on_go_away")
+              "on_disconnect", "on_interrupted", "on_usage", "on_go_away", "on_provider_event")
 _SESSION_OPTIONS = ("instructions", "voice", "tools", "vad_mode", "vad_config", "output_modalities",
                     "temperature", "max_output_tokens", "semantic_eagerness", "provider_options", "model")
 
@@ -53,7 +54,9 @@ class RealtimeClient:
     Args:
         get_token: callable returning a :class:`RealtimeToken` or TanStack/snake_case token JSON;
             called on ``connect()``, on every reconnect and by the refresh timer before the
-            token expires (see :mod:`realtime_client.tokens`).
+            token expires (see :mod:`realtime_client.tokens`). Only
+            an adapter whose ``requires_token`` is false may go without one (an ElevenLabs
+            public agent); it then connects with an empty token.
         adapter: the provider protocol, default ``openai_realtime()``.
         tools: :class:`Tool` objects or plain functions (wrapped with :func:`tool`).
         auto_playback: open the speaker on connect (with ``False`` and no ``audio_output``,
@@ -115,6 +118,10 @@ class RealtimeClient:
         on_usage: ``callback(usage)`` with the :class:`UsageInfo` of each response.
         on_go_away: ``callback(time_left)`` when the provider announces the end of the
             session (OpenAI: ``0.0`` at its 60-minute close).
+        on_provider_event: ``callback(name, data)`` with provider-specific news that has no
+            place in the conversation state, as a name and a dict (ElevenLabs: ``"vad_score"``
+            ``{"vad_score": 0.93}``, ``"latency"`` ``{"ping_ms": 41}``, ``"conversation"``
+            ``{"conversation_id": ...}``; docs/providers.md lists them).
         on_state_change: a first :meth:`on_state_change` subscriber (every snapshot).
 
     See docs/callbacks.md for when each callback fires and in which order.
@@ -138,7 +145,7 @@ class RealtimeClient:
     def __init__(
         self,
         *,
-        get_token: TokenGetter,
+        get_token: Optional[TokenGetter] = None,
         adapter: Optional[Adapter] = None,
         tools: Sequence[Any] = (),
         auto_playback: bool = True,
@@ -177,9 +184,10 @@ class RealtimeClient:
         on_interrupted: Optional[Callable[[], Any]] = None,
         on_usage: Optional[Callable[[Any], Any]] = None,
         on_go_away: Optional[Callable[[float], Any]] = None,
+        on_provider_event: Optional[Callable[[str, Dict[str, Any]], Any]] = None,
         on_state_change: Optional[Callable[[ClientState], Any]] = None,
     ) -> None:
-        if not callable(get_token):
+        if get_token is not None and not callable(get_token):
             raise TypeError("get_token must be a callable returning a RealtimeToken or a dict")
         if dispatcher is not None and not callable(dispatcher):
             raise TypeError("dispatcher must be a callable taking a zero-argument function")
@@ -193,7 +201,8 @@ class RealtimeClient:
         callbacks: Dict[str, Optional[Callable[..., Any]]] = dict(
             on_status_change=on_status_change, on_mode_change=on_mode_change, on_message=on_message,
             on_error=on_error, on_connect=on_connect, on_disconnect=on_disconnect,
-            on_interrupted=on_interrupted, on_usage=on_usage, on_go_away=on_go_away)
+            on_interrupted=on_interrupted, on_usage=on_usage, on_go_away=on_go_away,
+            on_provider_event=on_provider_event)
         for name, cb in (*callbacks.items(), ("on_state_change", on_state_change)):
             if cb is not None and not callable(cb):
                 raise TypeError(f"{name} must be callable, got {type(cb).__name__}")
@@ -201,6 +210,8 @@ class RealtimeClient:
             from .adapters import openai_realtime
 
             adapter = openai_realtime()
+        if get_token is None and getattr(adapter, "requires_token", True):
+            raise TypeError(f"get_token is required for the {provider_of(adapter)} provider")
         from ._tools import as_session_tool
 
         config = SessionConfig(
@@ -555,6 +566,58 @@ class RealtimeClient:
             msg = RealtimeMessage(id=new_id("msg"), role="user", parts=parts)
         self._run(act.SendUser(msg, respond))
         return msg
+
+    def send_context(self, text: str, *, context_id: Optional[str] = None) -> None:
+        """Give the model background information without asking it to answer.
+
+        For what the app knows and the user did not say ("the user opened the pricing page").
+        It does not interrupt the assistant. With ``context_id``, a later update with the same
+        id replaces this one. ElevenLabs: ``contextual_update``. Queued while reconnecting.
+
+        Raises:
+            TypeError / ValueError: ``text`` is not a non-empty string. RealtimeError: not
+                connected, or the provider has no such message (``code="PROVIDER_ERROR"``).
+
+        Threads: any thread.
+
+        .. versionadded:: 0.2.0
+        """
+        if not isinstance(text, str):
+            raise TypeError(f"send_context needs a string, got {type(text).__name__}")
+        if not text.strip():
+            raise ValueError("send_context needs a non-empty string")
+        if context_id is not None and (not isinstance(context_id, str) or not context_id):
+            raise ValueError("context_id must be a non-empty string or None")
+        self._send_optional(it.ContextUpdate(text, context_id), "send context")
+
+    def signal_activity(self) -> None:
+        """Tell the provider the user is active (typing, about to speak).
+
+        The agent holds back and the provider's inactivity timeout restarts (ElevenLabs closes
+        a conversation after 60 s without user input). ElevenLabs: ``user_activity``; how much
+        it holds the agent back is not documented. Queued while reconnecting.
+
+        Raises:
+            RealtimeError: not connected, or the provider has no such message.
+
+        Threads: any thread.
+
+        .. versionadded:: 0.2.0
+        """
+        self._send_optional(it.UserActivity(), "signal activity")
+
+    def _send_optional(self, intent: Any, what: str) -> None:
+        state = self._state
+        with state.lock:
+            self._check_usable()
+            status, info = state.conv.status, state.conv.info
+            if status not in (RealtimeStatus.CONNECTED, RealtimeStatus.RECONNECTING):
+                raise RealtimeError(f"cannot {what}: the client is {status.value}, not connected",
+                                    code="CONNECTION_FAILED")
+            if type(intent).__name__ not in info.optional_intents:
+                raise RealtimeError(f"cannot {what}: the {info.provider} provider has no such message",
+                                    code="PROVIDER_ERROR", provider=info.provider)
+        self._run(act.SendIntent(intent))
 
     def update_session(self, **changes: Any) -> None:
         """Change session settings (``instructions``, ``voice``, ``tools``, ``vad_mode``, ...).

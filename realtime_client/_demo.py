@@ -6,7 +6,7 @@ import os
 import sys
 import wave
 from pathlib import Path
-from typing import Any
+from typing import Any, Dict
 
 from ._client import RealtimeClient
 from ._models import AudioPart, RealtimeMessage, TextPart, ToolCallPart
@@ -60,7 +60,10 @@ def run_demo(out: str = "demo-output/assistant.wav", live: bool = False, provide
     else:
         from .testing import FakeRealtimeServer, Reply
 
-        server = FakeRealtimeServer(provider, speech="auto").start()  # espeak-ng speaks, when installed
+        # espeak-ng speaks, when installed; the fake agent pings often, since ElevenLabs turns
+        # end by a quiet ping interval
+        options: Dict[str, Any] = {"ping_interval": 0.2} if provider == "elevenlabs" else {}
+        server = FakeRealtimeServer(provider, speech="auto", provider_options=options).start()
         server.script(Reply.text("Hello! I am a demo assistant running on a local fake server."),
                       Reply.tool_call("get_weather", {"city": "Oslo"}),
                       Reply.text("It is 21 degrees and sunny in Oslo."),

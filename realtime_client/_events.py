@@ -9,7 +9,7 @@ provider's output format (``ProviderInfo.output_format``).
 
 from __future__ import annotations
 
-from typing import Any, Iterable, Optional, Tuple, Union
+from typing import Any, Iterable, Mapping, Optional, Tuple, Union
 
 import attrs
 
@@ -19,6 +19,7 @@ from .audio._format import PCM16_24K, AudioFormat
 __all__ = [
     "OUTCOMES",
     "AssistantTranscript",
+    "AssistantTranscriptCorrected",
     "AudioChunk",
     "ConfigApplied",
     "ConfigRejected",
@@ -29,6 +30,7 @@ __all__ = [
     "Malformed",
     "OutputStarted",
     "ProviderErrorEvent",
+    "ProviderNotice",
     "Ready",
     "ResumptionUpdate",
     "SpeechStarted",
@@ -153,6 +155,15 @@ class AssistantTranscript:
 
 
 @attrs.frozen
+class AssistantTranscriptCorrected:
+    """What item ``item_id`` actually said, replacing its text, even after its turn ended
+    (ElevenLabs ``agent_response_correction``: the part spoken before an interruption)."""
+
+    item_id: str
+    text: str
+
+
+@attrs.frozen
 class AudioChunk:
     """Assistant audio of ``item_id`` in the provider's output format."""
 
@@ -241,6 +252,15 @@ class ProviderErrorEvent:
 
 
 @attrs.frozen
+class ProviderNotice:
+    """Provider-specific news the app may want but the conversation state does not use (a VAD
+    score, a latency estimate, a conversation id): handed to ``on_provider_event(name, data)``."""
+
+    name: str
+    data: Mapping[str, Any] = attrs.field(factory=dict)
+
+
+@attrs.frozen
 class Ignored:
     """A known frame the client has no use for."""
 
@@ -265,6 +285,7 @@ class Malformed:
 Event = Union[
     Ready, ConfigApplied, ConfigRejected, SpeechStarted, SpeechStopped, UserAudioCommitted,
     UserTranscript, UserTranscriptFailed, TurnStarted, OutputStarted, AssistantTranscript,
-    AudioChunk, ToolCall, ToolCallCancelled, TurnEnded, Interrupted, GoAway, ResumptionUpdate,
-    ProviderErrorEvent, Ignored, UnknownEvent, Malformed,
+    AssistantTranscriptCorrected, AudioChunk, ToolCall, ToolCallCancelled, TurnEnded, Interrupted,
+    GoAway, ResumptionUpdate,
+    ProviderErrorEvent, ProviderNotice, Ignored, UnknownEvent, Malformed,
 ]

@@ -105,6 +105,8 @@ def image_type(data: Union[bytes, bytearray, memoryview], what: str = "image dat
             it is (an image type the provider does not take, or a known non-image format), or
             shows its first bytes, and lists what would be accepted. Nothing is converted.
     """
+    if not accepted:
+        raise ValueError(f"{provider or 'this provider'} takes no images")
     mime = sniff_image_type(data)
     if mime is not None and mime in accepted:
         return mime

@@ -18,12 +18,14 @@ __all__ = [
     "AppendAudio",
     "ClearAudio",
     "CommitAudio",
+    "ContextUpdate",
     "Intent",
     "Interrupt",
     "Replay",
     "RequestResponse",
     "ToolResult",
     "UpdateSession",
+    "UserActivity",
     "UserMessage",
 ]
 
@@ -111,5 +113,23 @@ class Replay:
     messages: Tuple[RealtimeMessage, ...] = attrs.field(converter=_as_tuple)
 
 
+@attrs.frozen
+class ContextUpdate:
+    """Background information for the model that asks for no answer (``send_context``).
+
+    ``context_id``: a later update with the same id replaces this one, where the provider
+    supports that. Optional: only sent to providers listing it in ``ProviderInfo.optional_intents``.
+    """
+
+    text: str
+    context_id: Optional[str] = None
+
+
+@attrs.frozen
+class UserActivity:
+    """The user is active (typing, or just cut the assistant off): hold back, and reset the
+    provider's inactivity timeout (``signal_activity``). Optional, like :class:`ContextUpdate`."""
+
+
 Intent = Union[UserMessage, RequestResponse, AppendAudio, CommitAudio, ClearAudio, Interrupt,
-               ToolResult, UpdateSession, Replay]
+               ToolResult, UpdateSession, Replay, ContextUpdate, UserActivity]

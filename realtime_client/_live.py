@@ -101,7 +101,7 @@ class LiveSession:
     transport, audio and tool callbacks arrive on their own threads and never run user code.
     """
 
-    def __init__(self, *, state: StateOwner, adapter: Adapter, get_token: Callable[[], Any],
+    def __init__(self, *, state: StateOwner, adapter: Adapter, get_token: Optional[Callable[[], Any]],
                  audio: AudioOptions, dispatcher: Dispatcher, tools: Sequence[Any], tool_timeout: float,
                  transport_options: Dict[str, Any], token_refresh: bool,
                  reconnect: Optional[ReconnectPolicy], on_end: Callable[[], None] = lambda: None) -> None:
@@ -279,6 +279,8 @@ class LiveSession:
             connection.close(0.5)
 
     def fetch_token(self) -> RealtimeToken:
+        if self._get_token is None:  # the adapter needs no credential (checked by the facade)
+            return RealtimeToken(provider=getattr(self._adapter, "provider", "unknown"), token="")
         try:
             raw = self._get_token()
             token = raw if isinstance(raw, RealtimeToken) else RealtimeToken.from_dict(raw)

@@ -86,6 +86,8 @@ class ProviderInfo:
             next quiet moment, instead of waiting for the provider to close the old one.
         resumable_points: the provider marks the moments a resume would lose nothing with
             ``ResumptionUpdate`` events; a planned reconnect waits for one.
+        optional_intents: names of the optional intents ``send`` understands
+            (``"ContextUpdate"``, ``"UserActivity"``); the client refuses the others up front.
         session_cap: seconds after which the provider ends a connection (OpenAI 60 min, Azure
             30); with reconnect enabled the client recycles the connection at a quiet moment
             shortly before it, so no turn is cut. ``None``: no known cap.
@@ -106,6 +108,7 @@ class ProviderInfo:
     update_by_reconnect: bool = False
     resume_on_go_away: bool = False
     resumable_points: bool = False
+    optional_intents: FrozenSet[str] = frozenset()
     session_cap: Optional[float] = None
 
 

@@ -22,6 +22,7 @@ from ._effects import Effects
 from ._errors import ProviderError, RealtimeError
 from ._messages import MessageLog, within_budget
 from ._models import (
+    AudioPart,
     ClientState,
     ImagePart,
     RealtimeMessage,
@@ -114,10 +115,12 @@ class Conversation:
             ev.UserTranscriptFailed: self._on_user_transcript_failed,
             ev.TurnStarted: self._on_turn_started, ev.OutputStarted: self._on_output_started,
             ev.AssistantTranscript: self._on_assistant_transcript, ev.AudioChunk: self._on_audio,
+            ev.AssistantTranscriptCorrected: self._on_transcript_corrected,
             ev.ToolCall: self._on_tool_call, ev.ToolCallCancelled: self._on_tool_call_cancelled,
             ev.TurnEnded: self._on_turn_ended, ev.Interrupted: self._on_interrupted,
             ev.GoAway: self._on_go_away, ev.ProviderErrorEvent: self._on_provider_error,
             ev.ResumptionUpdate: self._on_resumption_update,
+            ev.ProviderNotice: self._on_provider_notice,
             # client actions
             act.Connecting: self._on_connecting, act.SessionOpened: self._on_session_opened,
             act.Connected: self._on_connected, act.ConnectFailed: self._on_connect_failed,
@@ -125,6 +128,7 @@ class Conversation:
             act.SessionEnded: self._on_session_ended, act.MicChanged: self._on_mic_changed,
             act.CapturedAudio: self._on_captured_audio, act.PushToTalkEnded: self._on_push_to_talk_ended,
             act.SendUser: self._on_send_user, act.RequestInterrupt: self._on_request_interrupt,
+            act.SendIntent: self._on_send_intent,
             act.Flushed: self._on_flushed, act.PlaybackStarted: self._on_playback_started,
             act.PlaybackIdle: self._on_playback_idle, act.ToolFinished: self._on_tool_finished,
             act.ChangeConfig: self._on_change_config, act.ReportError: self._on_report_error,
@@ -230,6 +234,8 @@ class Conversation:
     def _on_ready(self, e: ev.Ready, fx: Effects) -> None:
         self.ready = True
         self.history_lost = e.history_lost
+        # the formats the handshake settled on are the ones audio is encoded and timed with
+        self.info = attrs.evolve(self.info, input_format=e.input_format, output_format=e.output_format)
         self.applied = self.started
         self.moves.new_connection()
         changed = tuple(f.name for f in attrs.fields(SessionConfig)
@@ -380,6 +386,10 @@ class Conversation:
             while len(self.answer_request) > 64:  # only ask() reads these, right after sending
                 self.answer_request.popitem(last=False)
             self.mode = RealtimeMode.THINKING
+
+    def _on_send_intent(self, a: act.SendIntent, fx: Effects) -> None:
+        if self.status in (RealtimeStatus.CONNECTED, RealtimeStatus.RECONNECTING):
+            self._emit(a.intent, fx)
 
     def _on_mic_changed(self, a: act.MicChanged, fx: Effects) -> None:
         self.mic_open = a.open
@@ -568,6 +578,21 @@ class Conversation:
                 self.mode = RealtimeMode.SPEAKING
         self.log.set_pending_assistant(turn.text)
 
+    def _on_transcript_corrected(self, e: ev.AssistantTranscriptCorrected, fx: Effects) -> None:
+        turn = self.book.owner(e.item_id)
+        if turn is not None and turn.message_index is None:  # still streaming (or cut, not ended)
+            turn.text = e.text
+            self.log.set_pending_assistant(e.text)
+            return
+        index = turn.message_index if turn is not None else self.book.item_message.get(e.item_id)
+        if index is None:
+            return
+        msg = self.log.messages[index]
+        parts = tuple(attrs.evolve(p, transcript=e.text) if isinstance(p, AudioPart)
+                      else attrs.evolve(p, content=e.text) if isinstance(p, TextPart) else p
+                      for p in msg.parts)
+        self.log.put(index, attrs.evolve(msg, parts=parts))
+
     def _on_audio(self, e: ev.AudioChunk, fx: Effects) -> None:
         turn = self._track(e.turn, e.item_id)
         if (turn is not None and turn.cancelled) or e.item_id in self.book.silenced:
@@ -667,6 +692,9 @@ class Conversation:
     def _on_resumption_update(self, e: ev.ResumptionUpdate, fx: Effects) -> None:
         self.moves.resumable_point()
         self._maybe_move(fx)
+
+    def _on_provider_notice(self, e: ev.ProviderNotice, fx: Effects) -> None:
+        fx.notify("on_provider_event", e.name, dict(e.data))
 
     def _on_provider_error(self, e: ev.ProviderErrorEvent, fx: Effects) -> None:
         if e.kind == "benign":

@@ -42,11 +42,17 @@ def _hide_headers(headers: Mapping[str, str]) -> str:
     return "{" + ", ".join(f"{k!r}: <redacted>" for k in headers) + "}"
 
 
+def _hide_query(url: str) -> str:
+    head, sep, _ = url.partition("?")
+    return repr(head + ("?<redacted>" if sep else ""))
+
+
 @attrs.frozen
 class ConnectionRequest:
-    """Where and how to open the WebSocket. Header values are hidden from ``repr``."""
+    """Where and how to open the WebSocket. Header values and the URL's query string (it may
+    carry a credential, e.g. a signed URL's signature) are hidden from ``repr``."""
 
-    url: str
+    url: str = attrs.field(repr=_hide_query)
     headers: Mapping[str, str] = attrs.field(factory=dict, repr=_hide_headers)
     subprotocols: Tuple[str, ...] = attrs.field(default=(), repr=False)
 

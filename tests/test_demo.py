@@ -20,6 +20,20 @@ def test_the_demo_writes_every_answer_to_the_wav(tmp_path, capsys):
     assert len(durations) == 3 and abs(seconds - sum(durations)) < 0.15, (seconds, durations)
 
 
+def test_the_demo_also_speaks_elevenlabs(tmp_path, capsys):
+    """demo --provider elevenlabs runs the same three turns against the fake ElevenLabs agent."""
+    out = tmp_path / "assistant.wav"
+    assert run_demo(out=str(out), provider="elevenlabs") == 0
+    printed = capsys.readouterr().out
+    assert "provider=elevenlabs" in printed and "tool call: get_weather" in printed and "Goodbye" in printed
+
+
+def test_the_live_demo_is_openai_only(capsys):
+    """demo --live with another provider says it talks to OpenAI only."""
+    assert run_demo(live=True, provider="elevenlabs") == 2
+    assert "OpenAI only" in capsys.readouterr().err
+
+
 def test_the_demo_speaks_grok_and_azure_too(tmp_path, capsys):
     """demo --provider grok|azure runs the same conversation against that provider's fake."""
     from realtime_client.cli import main

@@ -20,7 +20,8 @@ OPENAI_LIKE = ProviderInfo("openai", can_truncate=True, commit_min_ms=100)
 
 def connected(info: ProviderInfo = OPENAI_LIKE, playback: bool = True, **config) -> Conversation:
     c = Conversation(SessionConfig(**config))
-    for item in (act.Connecting(manual=c.config.vad_mode == "manual"), act.SessionOpened(info), ev.Ready(),
+    for item in (act.Connecting(manual=c.config.vad_mode == "manual"), act.SessionOpened(info),
+                 ev.Ready(info.input_format, info.output_format),
                  act.Connected(mic_open=False, playback=playback)):
         c.reduce(item)
     return c
@@ -455,6 +456,58 @@ def test_a_voice_message_is_placed_where_the_user_began_speaking(conv):
     feed(conv, ev.SpeechStopped("u1", 900), ev.UserAudioCommitted("u1"),
          ev.UserTranscript("u1", "stop", True))
     assert [m.id for m in conv.messages] == ["a1", "u1"]
+
+
+def test_cumulative_interim_user_transcripts_replace_instead_of_append(conv):
+    """A non-final transcript with ``cumulative`` becomes the pending text; deltas still append."""
+    feed(conv, ev.UserTranscript(None, "hel", False), ev.UserTranscript(None, "lo", False))
+    assert conv.snapshot().pending_user_transcript == "hello"
+    feed(conv, ev.UserTranscript(None, "hello wor", False, cumulative=True),
+         ev.UserTranscript(None, "hello world", False, cumulative=True))
+    assert conv.snapshot().pending_user_transcript == "hello world"
+
+
+def test_provider_notices_reach_on_provider_event_and_change_nothing(conv):
+    """A ProviderNotice is handed to on_provider_event as name and a dict copy; state stays."""
+    before = conv.snapshot()
+    fx = feed(conv, ev.ProviderNotice("vad_score", {"vad_score": 0.5}))
+    assert notified(fx, "on_provider_event") == [("vad_score", {"vad_score": 0.5})]
+    assert conv.snapshot() == before and fx.intents == []
+
+
+def test_optional_intents_go_out_when_connected_and_wait_while_reconnecting(conv):
+    """send_context/signal_activity intents are sent when connected, queued when reconnecting."""
+    fx = feed(conv, act.SendIntent(it.ContextUpdate("on the pricing page", "page")))
+    assert fx.intents == [it.ContextUpdate("on the pricing page", "page")]
+    feed(conv, act.SessionLost())
+    fx = feed(conv, act.SendIntent(it.UserActivity()))
+    assert fx.intents == [] and list(conv.queued) == [it.UserActivity()]
+
+
+def test_ready_formats_replace_the_ones_the_session_opened_with():
+    """Audio is timed in the formats the handshake reported (negotiated by the provider)."""
+    from realtime_client.audio._format import AudioFormat
+
+    c = Conversation(SessionConfig())
+    pcm16k = AudioFormat("pcm16", 16000)
+    feed(c, act.Connecting(manual=False), act.SessionOpened(OPENAI_LIKE), ev.Ready(pcm16k, pcm16k),
+         act.Connected(mic_open=False))
+    assert c.info.output_format == pcm16k and c.info.input_format == pcm16k
+    feed(c, ev.TurnStarted("r"), ev.AudioChunk("r", "a", b"\0\0" * 1600), ev.TurnEnded("r", item_ids=("a",)))
+    assert c.messages[-1].duration_ms == 100.0
+
+
+def test_a_correction_replaces_the_text_of_an_ended_or_streaming_message(conv):
+    """AssistantTranscriptCorrected rewrites a finished message's transcript, or the live turn's."""
+    feed(conv, ev.TurnStarted("t1"), ev.OutputStarted("t1", "a1"),
+         ev.AssistantTranscript("t1", "a1", "Hello there, how are you today?", True),
+         ev.AudioChunk("t1", "a1", b"\0\0" * 2400), ev.TurnEnded("t1", item_ids=("a1",)))
+    feed(conv, ev.AssistantTranscriptCorrected("a1", "Hello there"))
+    assert conv.messages[-1].text == "Hello there" and conv.messages[-1].duration_ms == 100.0
+    feed(conv, ev.TurnStarted("t2"), ev.OutputStarted("t2", "a2"),
+         ev.AssistantTranscript("t2", "a2", "A long answer", True),
+         ev.AssistantTranscriptCorrected("a2", "A long"), ev.TurnEnded("t2", item_ids=("a2",)))
+    assert conv.messages[-1].text == "A long"
 
 
 def test_a_flush_forgets_the_items_queued_behind_the_last_audible_one(conv):

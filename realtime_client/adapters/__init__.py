@@ -2,7 +2,7 @@
 
 ``openai_realtime()`` speaks the OpenAI Realtime API (GA), ``azure_openai_realtime()`` the same
 protocol on Azure OpenAI, ``grok_realtime()`` the xAI Grok voice agent API, ``gemini_realtime()``
-the Gemini Live API. A provider is a factory: it builds
+the Gemini Live API, ``elevenlabs_realtime()`` ElevenLabs Agents. A provider is a factory: it builds
 one sans-I/O protocol session per connection (see :mod:`realtime_client._provider`); nothing
 needs to subclass anything. :data:`ADAPTERS` maps provider names to their factories, for CLIs
 and examples that take ``--provider``.
@@ -13,21 +13,22 @@ from __future__ import annotations
 from typing import Any, Callable, Dict
 
 from ._azure import AzureOpenAIRealtimeAdapter, azure_openai_realtime
+from ._elevenlabs import ElevenLabsRealtimeAdapter, elevenlabs_realtime
 from ._gemini import GeminiRealtimeAdapter, gemini_realtime
 from ._grok import GrokRealtimeAdapter, grok_realtime
 from ._openai import OpenAIRealtimeAdapter, openai_realtime
 
-__all__ = ["ADAPTERS", "AzureOpenAIRealtimeAdapter", "GeminiRealtimeAdapter", "GrokRealtimeAdapter",
-           "OpenAIRealtimeAdapter", "azure_openai_realtime", "gemini_realtime", "grok_realtime",
-           "openai_realtime"]
+__all__ = ["ADAPTERS", "AzureOpenAIRealtimeAdapter", "ElevenLabsRealtimeAdapter", "GeminiRealtimeAdapter",
+           "GrokRealtimeAdapter", "OpenAIRealtimeAdapter", "azure_openai_realtime", "elevenlabs_realtime",
+           "gemini_realtime", "grok_realtime", "openai_realtime"]
 
 ADAPTERS: Dict[str, Callable[..., Any]] = {"openai": openai_realtime, "azure": azure_openai_realtime,
-                                           "grok": grok_realtime, "gemini": gemini_realtime}
-"""Provider name -> adapter factory. Providers still on paper (``elevenlabs``: see
-docs/providers.md) join as they are implemented."""
+                                           "grok": grok_realtime, "gemini": gemini_realtime,
+                                           "elevenlabs": elevenlabs_realtime}
+"""Provider name -> adapter factory (every provider design.md names)."""
 
-for _name in ("AzureOpenAIRealtimeAdapter", "GeminiRealtimeAdapter", "GrokRealtimeAdapter",
-              "OpenAIRealtimeAdapter", "azure_openai_realtime", "gemini_realtime", "grok_realtime",
-              "openai_realtime"):
+for _name in ("AzureOpenAIRealtimeAdapter", "ElevenLabsRealtimeAdapter", "GeminiRealtimeAdapter",
+              "GrokRealtimeAdapter", "OpenAIRealtimeAdapter", "azure_openai_realtime", "elevenlabs_realtime",
+              "gemini_realtime", "grok_realtime", "openai_realtime"):
     globals()[_name].__module__ = __name__
 del _name

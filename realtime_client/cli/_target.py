@@ -83,6 +83,13 @@ def open_target(provider: str, *, model: Optional[str] = None, fake: bool = Fals
         base_url = os.environ.get(base_url_variable(provider), "").strip()
         if base_url:
             token_options["base_url"] = base_url
+        if provider == "elevenlabs":  # an agent, not a model: ELEVENLABS_AGENT_ID names it
+            agent_id = os.environ.get("ELEVENLABS_AGENT_ID", "").strip()
+            if not agent_id:
+                raise CliError("ELEVENLABS_AGENT_ID is not set: name the agent to talk to")
+            if model:
+                raise CliError("--model does not apply to an ElevenLabs agent (its LLM is set on the agent)")
+            token_options, options = {**token_options, "agent_id": agent_id}, {"agent_id": agent_id}
         return Target(provider, make_token(**token_options), ADAPTERS[provider](**options))
     from ..testing import PROVIDERS, FakeRealtimeServer
 

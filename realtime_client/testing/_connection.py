@@ -149,6 +149,7 @@ class FakeConnection:
         with self._cond:
             self._outq.append(("frame", self.peer.error_event(code, message, error_type=error_type,
                                                               param=param)))
+            self._take_close_locked()
             self._cond.notify_all()
 
     def send_raw(self, data: Union[str, bytes]) -> None:
@@ -190,6 +191,13 @@ class FakeConnection:
         """Block up to ``timeout`` seconds for the connection to end; return whether it did."""
         return self._finished.wait(max(0.0, timeout))
 
+    def _take_close_locked(self) -> None:
+        """Queue the close the peer asked for, if any, after the frames already queued."""
+        take = getattr(self.peer, "take_close", None)
+        close = take() if callable(take) else None
+        if close is not None:
+            self._outq.append(("close", close[0], close[1]))
+
     def _enqueue(self, action: _Action) -> None:
         with self._cond:
             self._outq.append(action)
@@ -210,12 +218,12 @@ class FakeConnection:
         except Exception:
             _log.exception("fake realtime server: connection #%d failed", self.number)
         finally:
+            self._peer_closed()  # at once: a resumable session may be resumed elsewhere now
             with self._cond:
                 self._closed = True
                 self._cond.notify_all()
             if self._sender.is_alive():
                 self._sender.join(2.0)
-            self._peer_closed()
             self._finished.set()
 
     def _peer_closed(self) -> None:
@@ -232,6 +240,7 @@ class FakeConnection:
         with self._cond:
             handled = self.peer.receive(message)
             self._outq.extend(("frame", f) for f in handled.frames)
+            self._take_close_locked()
             self._cond.notify_all()
         if handled.record:
             self.received.append(handled.event)
@@ -287,6 +296,7 @@ class FakeConnection:
                 if self._tick_at is not None and self._tick_at <= now:
                     frames, self._tick_at = self.peer.tick(now)
                     self._outq.extend(("frame", f) for f in frames)
+                    self._take_close_locked()
                 if self._outq:
                     return self._outq.popleft()
                 wake = _earliest(wake, self._tick_at)
@@ -313,6 +323,7 @@ class FakeConnection:
         elif self._pacing == "realtime":
             self._due[stream] = max(due, now - 0.05) + step.audio_ms / 1000.0
         self._outq.extend(("frame", f) for f in step.frames)
+        self._take_close_locked()
         return True, None
 
 

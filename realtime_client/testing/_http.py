@@ -1,10 +1,11 @@
 """Plain HTTP requests on the fake server's port: a provider's REST endpoints (``client_secrets``).
 
-``websockets`` only parses ``GET`` upgrade requests, and providers mint tokens with ``POST``.
-:func:`http_aware_connection` stands in for ``websockets``' connection class: it reads the start of
-each new connection, hands a WebSocket upgrade (``GET``) to ``websockets`` with those bytes put
-back, and answers anything else itself through a handler that returns an :class:`~._peer.HttpRefusal`
-(a status and a JSON body, whatever the status). Providers opt in with ``PeerFactory.http``.
+``websockets`` only parses ``GET`` upgrade requests, and providers mint tokens with ``POST`` (or a
+plain ``GET``, ElevenLabs). :func:`http_aware_connection` stands in for ``websockets``' connection
+class: it reads the head of each new connection, hands a WebSocket upgrade (``GET`` with
+``Upgrade: websocket``) to ``websockets`` with those bytes put back, and answers anything else
+itself through a handler that returns an :class:`~._peer.HttpRefusal` (a status and a JSON body,
+whatever the status). Providers opt in with ``PeerFactory.http``.
 """
 
 from __future__ import annotations
@@ -101,11 +102,28 @@ def http_aware_connection(handle: Callable[[HttpRequest], HttpRefusal]) -> Calla
     def create(sock: socket.socket, protocol: Any, **kwargs: Any) -> ServerConnection:
         head = _read_until(sock, lambda data: len(data) >= 4 or b"\r\n" in data)
         if head.startswith(b"GET "):
-            return ServerConnection(_Prefetched(sock, head), protocol, **kwargs)  # type: ignore[arg-type]
+            # a GET is an upgrade only with ``Upgrade: websocket``; a plain GET (ElevenLabs'
+            # get-signed-url) is the provider's to answer, like any other method
+            head = _read_until(sock, lambda data: b"\r\n\r\n" in data, head)
+            if _is_upgrade(head):
+                return ServerConnection(_Prefetched(sock, head), protocol, **kwargs)  # type: ignore[arg-type]
         _answer(sock, head, handle)
         raise _Answered()
 
     return create
+
+
+def _is_upgrade(head: bytes) -> bool:
+    """The request head asks for a WebSocket (``Upgrade: websocket``, any case); a head cut
+    short is handed to ``websockets`` too, whose parser then answers it."""
+    top, complete, _ = head.partition(b"\r\n\r\n")
+    if not complete:
+        return True
+    for line in top.split(b"\r\n")[1:]:
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"upgrade" and b"websocket" in value.strip().lower():
+            return True
+    return False
 
 
 def _read_until(sock: socket.socket, done: Callable[[bytes], bool], data: bytes = b"",

@@ -207,6 +207,10 @@ class Peer(Protocol):
                     param: Optional[str]) -> Frame:
         """The provider's error frame for :meth:`FakeRealtimeServer.send_error`."""
 
+    # Optional: ``take_close() -> Optional[Tuple[int, str]]``. A peer that ends connections
+    # itself (a missed pong, an error it reports before closing) returns the close code and
+    # reason once; the connection closes after the frames already queued.
+
 
 class PeerFactory(Protocol):
     """Everything provider-specific the server needs besides the per-connection protocol.
@@ -244,7 +248,10 @@ class PeerFactory(Protocol):
     def peer(self, request: HandshakeRequest, settings: PeerSettings) -> Peer:
         """A fresh peer for one accepted connection."""
 
-    # Optional: ``http(request, gate, model) -> Optional[HttpRefusal]`` answers plain HTTP requests
-    # on the server's port (REST endpoints such as ``client_secrets``; ``request`` is a
-    # ``_http.HttpRequest``, ``gate`` the server's ``Gatekeeper`` for minting and credential
-    # checks). None, or no such method, answers 404.
+    # Optional hooks, looked up with getattr (a provider without them needs nothing):
+    # ``http(request, gate, model) -> Optional[HttpRefusal]`` answers plain HTTP requests
+    # on the server's port (REST endpoints such as ``client_secrets`` or ElevenLabs'
+    # ``get-signed-url``; ``request`` is a ``_http.HttpRequest``, ``gate`` the server's
+    # ``Gatekeeper`` for minting and credential checks). None, or no such method, answers 404.
+    # ``bind(url, base_url)`` tells the factory where the server listens, once started (a
+    # provider whose tokens name the server, such as ElevenLabs' signed URLs).

@@ -33,6 +33,12 @@ def _azure(**options: Any) -> PeerFactory:
     return AzurePeerFactory(**options)
 
 
+def _elevenlabs(**options: Any) -> PeerFactory:
+    from ._elevenlabs import ElevenLabsPeerFactory
+
+    return ElevenLabsPeerFactory(**options)
+
+
 def _grok(**options: Any) -> PeerFactory:
     from ._grok import GrokPeerFactory
 
@@ -46,7 +52,7 @@ def _no_options(name: str, options: Dict[str, Any]) -> None:
 
 #: provider name -> a callable building its factory (imported only when used)
 _FACTORIES: Dict[str, Callable[..., PeerFactory]] = {"openai": _openai, "azure": _azure, "grok": _grok,
-                                                    "gemini": _gemini}
+                                                    "gemini": _gemini, "elevenlabs": _elevenlabs}
 #: the provider names :class:`FakeRealtimeServer` knows
 PROVIDERS: Tuple[str, ...] = tuple(sorted(_FACTORIES))
 

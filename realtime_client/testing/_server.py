@@ -51,7 +51,7 @@ class FakeRealtimeServer:
 
     Args:
         provider: which protocol to speak; a key of the provider registry (``"openai"``,
-            ``"azure"``, ``"grok"``, ``"gemini"``).
+            ``"azure"``, ``"grok"``, ``"gemini"``, ``"elevenlabs"``).
         tls: serve ``wss://`` with a certificate from a throw-away CA (see :attr:`ca_file`).
         host: interface to bind (loopback by default).
         port: TCP port; 0 picks a free one (kept across ``stop()``/``start()``).
@@ -81,7 +81,8 @@ class FakeRealtimeServer:
             transcript (unless :attr:`user_transcripts` has one queued) and the default reply
             is ``"You said: <words>"``. ``"auto"``: pocketsphinx when it is installed.
         provider_options: knobs only this provider's peer has, passed to its factory (for
-            example ``{"resumption_ttl": 5}`` for ``"grok"``); an unknown key is a ValueError.
+            example ``{"resumption_ttl": 5}`` for ``"grok"``, ``{"ping_interval": 0.2}`` for
+            ``"elevenlabs"``); an unknown key is a ValueError.
 
     Raises:
         ValueError: an unknown ``provider`` (the message names the known ones), a bad
@@ -179,6 +180,9 @@ class FakeRealtimeServer:
             ping_interval=None, close_timeout=1.0, ssl=context, logger=_ws_log,
             create_connection=http_aware_connection(self._http_request))  # type: ignore[arg-type]
         self._port = self._server.socket.getsockname()[1]
+        bind = getattr(self._factory, "bind", None)
+        if callable(bind):  # a provider whose tokens name the server (ElevenLabs signed URLs)
+            bind(self.url, self.base_url)
         self._thread = threading.Thread(target=self._server.serve_forever, name="realtime-fake-server",
                                         daemon=True)
         self._thread.start()

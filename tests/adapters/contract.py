@@ -73,6 +73,15 @@ def _grok_case() -> ProviderCase:
                         validate_grok_client_frame, 1001)
 
 
+def _elevenlabs_case() -> ProviderCase:
+    from realtime_client.adapters import elevenlabs_realtime
+    from tests.adapters.elevenlabs_schema import validate_client_frame
+
+    return ProviderCase("elevenlabs", lambda: elevenlabs_realtime(
+        "agent_contract", url="ws://127.0.0.1:1/v1/convai/conversation").new_session(),
+        validate_client_frame, None)
+
+
 def _gemini_case() -> ProviderCase:
     from tests._gemini_conformance import validate_client_frame as validate_gemini
 
@@ -80,7 +89,8 @@ def _gemini_case() -> ProviderCase:
                         validate_gemini, None)
 
 
-PROVIDERS: List[ProviderCase] = [_openai_case(), _azure_case(), _grok_case(), _gemini_case()]
+PROVIDERS: List[ProviderCase] = [_openai_case(), _azure_case(), _grok_case(), _elevenlabs_case(),
+                                 _gemini_case()]
 
 
 def recording(provider: str, scenario: str) -> Dict[str, Any]:
