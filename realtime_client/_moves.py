@@ -52,6 +52,8 @@ class Moves:
 
     Attributes:
         wanted: why a move is due (``"go_away"`` or ``"update"``), or ``None``.
+        moving: the move was asked for; until the old connection is detached a new user turn
+            would reach it (and die with it), so such turns are held too.
         planned: the reconnect in progress is one the client started.
         fresh: the provider's resumption point covers everything this connection has seen.
     """
@@ -63,6 +65,7 @@ class Moves:
         self.wanted: Optional[str] = None
         self.planned = False
         self.held_request = False  # a response request is held (in the reducer's queue) for the move
+        self.moving = False  # a move was asked for and the old connection is still attached
         self.fresh = True
         self._held = _AudioQueue(self.HOLD_MS)
         self._since = _AudioQueue(self.SINCE_MS)
@@ -74,6 +77,7 @@ class Moves:
     def new_connection(self) -> None:
         """A connection is live: nothing of it is unresumable yet."""
         self.wanted = None
+        self.moving = False
         self.fresh = True
         self._since.clear()
 
@@ -106,6 +110,7 @@ class Moves:
 
     def end(self) -> None:
         self.wanted = None
+        self.moving = False
         self.planned = False
         self.held_request = False
         self._held.clear()

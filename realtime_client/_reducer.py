@@ -184,12 +184,14 @@ class Conversation:
     def _emit(self, intent: it.Intent, fx: Effects, *, new_turn: bool = False) -> None:
         """Send ``intent`` now, or hold it until the session is back (reconnecting). A new user
         turn is also held while a move to a new connection is due, so the old one can go quiet."""
-        held = new_turn and self.moves.wanted == "go_away"
+        held = new_turn and (self.moves.wanted == "go_away" or self.moves.moving)
         if self.status is RealtimeStatus.RECONNECTING or held:
             self.queued.append(intent)
             if held and isinstance(intent, it.RequestResponse):
                 self.moves.held_request = True
         else:
+            if new_turn:
+                self.moves.activity()  # the connection hears something its resume point lacks
             fx.intents.append(intent)
 
     def _surface(self, error: Exception, fx: Effects) -> None:
@@ -353,6 +355,7 @@ class Conversation:
             return
         log.info("moving to a new connection (%s)", moves.wanted)
         moves.wanted = None
+        moves.moving = True  # until the connection is gone, new turns wait for the next one
         fx.reconnect = True
 
     def _on_config_applied(self, e: ev.ConfigApplied, fx: Effects) -> None:
@@ -375,7 +378,6 @@ class Conversation:
     # --- the user's side -----------------------------------------------------------------------
 
     def _on_send_user(self, a: act.SendUser, fx: Effects) -> None:
-        self.moves.activity()
         self.log.append(a.message)
         fx.notify("on_message", a.message)
         parts = tuple(p for p in a.message.parts if isinstance(p, (TextPart, ImagePart)))

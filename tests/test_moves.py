@@ -144,14 +144,16 @@ def test_new_turns_wait_for_the_move_once_a_go_away_is_due():
     msg = RealtimeMessage(id="m2", role="user", parts=(TextPart("next question"),))
     fx = c.reduce(act.SendUser(msg))
     assert fx.intents == [] and [type(i).__name__ for i in c.queued] == ["UserMessage"]
-    assert moves_after(c, ev.AssistantTranscript("t1", "i1", "Hi", False, "text"), ev.TurnEnded("t1"),
-                       ev.ResumptionUpdate("h2"))
-    assert [type(i).__name__ for i in c.queued] == ["UserMessage", "RequestResponse"]
+    assert not moves_after(c, ev.AssistantTranscript("t1", "i1", "Hi", False, "text"), ev.TurnEnded("t1"))
+    later = RealtimeMessage(id="m3", role="user", parts=(TextPart("and another"),))
+    c.reduce(act.SendUser(later))  # held as well: the old connection never hears it
+    assert moves_after(c, ev.ResumptionUpdate("h2")), "a held message must not keep the move waiting"
+    assert [type(i).__name__ for i in c.queued] == ["UserMessage", "RequestResponse", "UserMessage"]
     c.reduce(act.SessionLost(planned=True))
     c.reduce(act.SessionOpened(RESUMING))
     c.reduce(ev.Ready())
     fx = c.reduce(act.Resumed(replay=False))
-    assert [type(i).__name__ for i in fx.intents] == ["UserMessage", "RequestResponse"]
+    assert [type(i).__name__ for i in fx.intents] == ["UserMessage", "RequestResponse", "UserMessage"]
     c.reduce(ev.TurnStarted("t2"))
     assert c.book.turns["t2"].request == c.answer_request["m2"]
 
@@ -166,4 +168,37 @@ def test_no_move_is_wanted_when_reconnecting_is_off():
         c.reduce(item)
     assert not moves_after(c, ev.GoAway(50.0))
     fx = c.reduce(act.SendUser(RealtimeMessage(id="m", role="user", parts=(TextPart("hi"),))))
+    assert [type(i).__name__ for i in fx.intents] == ["UserMessage", "RequestResponse"]
+
+
+def test_a_message_held_while_playback_drains_does_not_stale_the_resume_point():
+    """The resume point arrives while the answer still plays; the user's next message (held for
+    the move) must not make it stale, so the move starts when playback goes idle."""
+    from realtime_client import RealtimeMessage, TextPart
+
+    c = Conversation(SessionConfig())
+    for item in (act.Connecting(manual=False), act.SessionOpened(RESUMING), ev.Ready(),
+                 act.Connected(mic_open=True, playback=True)):
+        c.reduce(item)
+    c.reduce(ev.TurnStarted("t1"))
+    c.reduce(ev.GoAway(50.0))
+    c.reduce(ev.AudioChunk("t1", "i1", b"\x00\x00" * 2400))
+    assert not moves_after(c, ev.TurnEnded("t1"), ev.ResumptionUpdate("h1")), "audio is still playing"
+    c.reduce(act.SendUser(RealtimeMessage(id="m", role="user", parts=(TextPart("next"),))))
+    assert moves_after(c, act.PlaybackIdle()), "the held message kept the move waiting"
+
+
+def test_a_message_sent_between_the_move_and_the_disconnect_waits_for_the_new_connection():
+    """Once the reducer asked for the move, a message sent before the old connection is detached
+    is held: on the old one it would start a turn the resumed session never sees."""
+    from realtime_client import RealtimeMessage, TextPart
+
+    c = connected(RESUMING)
+    assert moves_after(c, ev.GoAway(50.0))
+    fx = c.reduce(act.SendUser(RealtimeMessage(id="m", role="user", parts=(TextPart("in between"),))))
+    assert fx.intents == [] and [type(i).__name__ for i in c.queued] == ["UserMessage", "RequestResponse"]
+    c.reduce(act.SessionLost(planned=True))
+    c.reduce(act.SessionOpened(RESUMING))
+    c.reduce(ev.Ready())
+    fx = c.reduce(act.Resumed(replay=False))
     assert [type(i).__name__ for i in fx.intents] == ["UserMessage", "RequestResponse"]
