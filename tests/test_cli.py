@@ -304,3 +304,49 @@ def test_devices_lists_inputs_and_outputs_with_default_rates(tmp_path: Path) -> 
         assert "default 44100 Hz" in section and "24000" in section
         assert any(line.lstrip().startswith("*") for line in section.splitlines())
 
+
+
+# --- every provider's credentials come from its own folder (adapters.CREDENTIALS) ----------
+
+
+def test_token_for_grok_reads_xais_key_variable() -> None:
+    with FakeRealtimeServer("grok") as fake:
+        done = run_cli("token", "--provider", "grok", "--base-url", fake.base_url + "/v1",
+                       XAI_API_KEY="xai-test-key")
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["provider"] == "grok"
+    assert "xai-test-key" not in done.stdout + done.stderr
+
+
+def test_azure_token_and_chat_use_the_resource_settings() -> None:
+    """AZURE_OPENAI_ENDPOINT / _DEPLOYMENT / _API_KEY: the token command mints, chat connects."""
+    with FakeRealtimeServer("azure") as fake:
+        env = dict(AZURE_OPENAI_API_KEY="az-test-key", AZURE_OPENAI_ENDPOINT=fake.base_url,
+                   AZURE_OPENAI_DEPLOYMENT="gpt-realtime")
+        done = run_cli("token", "--provider", "azure", **env)
+        assert done.returncode == 0, done.stderr
+        assert json.loads(done.stdout)["provider"] == "azure"
+        chat = run_cli("chat", "--provider", "azure", "--no-audio", stdin="hello azure\n", **env)
+        assert chat.returncode == 0, chat.stderr
+        assert chat.stdout.splitlines() == ["You said: hello azure"]
+        assert "embedded fake server" not in chat.stderr  # the key path, not the fallback
+
+
+def test_missing_provider_settings_are_named() -> None:
+    done = run_cli("token", "--provider", "azure", AZURE_OPENAI_API_KEY="k")
+    assert_one_line_error(done, "AZURE_OPENAI_ENDPOINT", "AZURE_OPENAI_DEPLOYMENT")
+    done = run_cli("token", "--provider", "elevenlabs", ELEVENLABS_API_KEY="k")
+    assert_one_line_error(done, "ELEVENLABS_AGENT_ID")
+    done = run_cli("token", "--provider", "elevenlabs", "--model", "x", ELEVENLABS_API_KEY="k",
+                   ELEVENLABS_AGENT_ID="agent_1")
+    assert done.returncode != 0 and "--model does not apply" in done.stderr
+
+
+def test_every_adapter_declares_its_credentials() -> None:
+    from realtime_client import tokens
+    from realtime_client.adapters import ADAPTERS, CREDENTIALS
+
+    for name in ADAPTERS:
+        if name in CREDENTIALS:
+            assert callable(getattr(tokens, CREDENTIALS[name].minter)), name
+    assert {"openai", "azure", "grok", "elevenlabs"} <= set(CREDENTIALS)

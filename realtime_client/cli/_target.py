@@ -1,29 +1,32 @@
 """Which server a command talks to: the provider itself (with an API key) or the embedded fake.
 
-Provider names come from :data:`realtime_client.adapters.ADAPTERS`. A provider's API key is
-read from ``<NAME>_API_KEY`` (``OPENAI_API_KEY``), its tokens are minted by
-``realtime_client.tokens.<name>_realtime_token`` and its API base may be overridden with
-``<NAME>_BASE_URL``; a provider that breaks this naming adds its exception here.
+Provider names come from :data:`realtime_client.adapters.ADAPTERS`; where each provider's
+key and settings live, and which token minter uses them, from
+:data:`realtime_client.adapters.CREDENTIALS` (declared in each provider's own folder).
 """
 
 from __future__ import annotations
 
-import os
 from typing import Any, Callable, Dict, Optional
 
 from ._errors import CliError
 
-__all__ = ["Target", "api_key_variable", "base_url_variable", "minter", "open_target"]
+__all__ = ["Target", "credentials", "minter", "minting_options", "open_target"]
 
 
-def api_key_variable(provider: str) -> str:
-    """The environment variable holding ``provider``'s API key."""
-    return f"{provider.upper()}_API_KEY"
+def credentials(provider: str) -> Any:
+    """The :class:`~realtime_client.adapters.Credentials` of ``provider``.
 
+    Raises:
+        CliError: the provider declares none (the CLI cannot reach it with a key yet).
+    """
+    from ..adapters import CREDENTIALS
 
-def base_url_variable(provider: str) -> str:
-    """The environment variable that may override ``provider``'s API base URL."""
-    return f"{provider.upper()}_BASE_URL"
+    found = CREDENTIALS.get(provider)
+    if found is None:
+        raise CliError(f"the CLI does not know where {provider}'s API key lives yet "
+                       f"(realtime_client.adapters.CREDENTIALS has no {provider!r})")
+    return found
 
 
 def minter(provider: str) -> Callable[..., Any]:
@@ -34,11 +37,37 @@ def minter(provider: str) -> Callable[..., Any]:
     """
     from .. import tokens
 
-    make = getattr(tokens, f"{provider}_realtime_token", None)
+    name = credentials(provider).minter
+    make = getattr(tokens, name, None)
     if not callable(make):
-        raise CliError(f"realtime_client.tokens has no {provider}_realtime_token: the CLI cannot mint "
-                       f"{provider} tokens yet")
+        raise CliError(f"realtime_client.tokens has no {name}: the CLI cannot mint {provider} tokens")
     return make
+
+
+def minting_options(provider: str, *, model: Optional[str] = None,
+                    base_url: Optional[str] = None) -> Dict[str, Any]:
+    """Keyword arguments for ``provider``'s minter from the environment and the command line:
+    its settings (all required), ``model`` where it applies, and the API base override.
+
+    Raises:
+        CliError: a required setting is missing, or ``--model`` does not apply.
+    """
+    creds = credentials(provider)
+    settings, missing = creds.read_settings()
+    if missing:
+        raise CliError(f"{provider} needs {', '.join(missing)} in the environment")
+    options: Dict[str, Any] = dict(settings)
+    if model:
+        if not creds.takes_model:
+            raise CliError(f"--model does not apply to {provider} "
+                           f"(set {', '.join(creds.settings.values())} instead)")
+        options["model"] = model
+    base_url = base_url or creds.base_url()
+    if base_url:
+        if creds.base_url_env is None:
+            raise CliError(f"{provider}'s token minting has no base URL to override")
+        options["base_url"] = base_url
+    return options
 
 
 class Target:
@@ -73,24 +102,15 @@ def open_target(provider: str, *, model: Optional[str] = None, fake: bool = Fals
     Raises:
         CliError: no key, and the fake server does not speak this provider; or no minting.
     """
-    from ..adapters import ADAPTERS
+    from ..adapters import ADAPTERS, CREDENTIALS
 
-    variable = api_key_variable(provider)
     options: Dict[str, Any] = {"model": model} if model else {}
-    if not fake and os.environ.get(variable, "").strip():
-        make_token = minter(provider)
-        token_options = dict(options)
-        base_url = os.environ.get(base_url_variable(provider), "").strip()
-        if base_url:
-            token_options["base_url"] = base_url
-        if provider == "elevenlabs":  # an agent, not a model: ELEVENLABS_AGENT_ID names it
-            agent_id = os.environ.get("ELEVENLABS_AGENT_ID", "").strip()
-            if not agent_id:
-                raise CliError("ELEVENLABS_AGENT_ID is not set: name the agent to talk to")
-            if model:
-                raise CliError("--model does not apply to an ElevenLabs agent (its LLM is set on the agent)")
-            token_options, options = {**token_options, "agent_id": agent_id}, {"agent_id": agent_id}
-        return Target(provider, make_token(**token_options), ADAPTERS[provider](**options))
+    creds = CREDENTIALS.get(provider)
+    if creds is not None and not fake and creds.has_key():
+        token_options = minting_options(provider, model=model)
+        adapter_options = {k: v for k, v in token_options.items() if k != "base_url"}
+        return Target(provider, minter(provider)(**token_options), ADAPTERS[provider](**adapter_options))
+    variable = creds.api_key_env if creds is not None else "an API key"
     from ..testing import PROVIDERS, FakeRealtimeServer
 
     why = "--fake" if fake else f"{variable} is not set"

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 from typing import IO, Any, Dict
 
 import attrs
 
 from .._models import RealtimeToken, SessionConfig
 from ._errors import EXIT_OK
-from ._target import base_url_variable, minter
+from ._target import minter, minting_options
 
 __all__ = ["config_json", "run_token", "token_json"]
 
@@ -71,14 +70,9 @@ def run_token(args: argparse.Namespace, out: IO[str]) -> int:
         ConnectionFailedError: the provider could not be reached.
     """
     make = minter(args.provider)
-    options: Dict[str, Any] = {}
-    if args.model:
-        options["model"] = args.model
+    options = minting_options(args.provider, model=args.model, base_url=args.base_url)
     if args.expires_after is not None:
         options["expires_after"] = args.expires_after
-    base_url = args.base_url or os.environ.get(base_url_variable(args.provider), "").strip()
-    if base_url:
-        options["base_url"] = base_url
     token = make(**options)()
     print(json.dumps(token_json(token), indent=2), file=out)
     return EXIT_OK

@@ -7,10 +7,13 @@ independent oracle in the tests.
 
 from __future__ import annotations
 
+from .._credentials import Credentials
+
 __all__ = [
     "API_KEY_HEADER",
     "API_KEY_QUERY",
     "CLIENT_SECRETS_PATH",
+    "CREDENTIALS",
     "ENDPOINT_ENV",
     "ENTRA_SCOPE",
     "GA_PATH",
@@ -42,3 +45,9 @@ ENDPOINT_ENV = "AZURE_OPENAI_ENDPOINT"
 SESSION_CAP_SECONDS = 30 * 60.0
 SESSION_CAP_CLOSE_CODE = 1001
 SESSION_CAP_REASON = "Your session hit the maximum duration of 30 minutes."
+
+#: how scripts and the CLI reach an Azure OpenAI resource with its key; the deployment is named
+#: by AZURE_OPENAI_DEPLOYMENT (a realtime model deployment), so ``model=`` does not apply
+CREDENTIALS = Credentials(api_key_env=KEY_ENV, minter="azure_openai_realtime_token",
+                          settings={"endpoint": ENDPOINT_ENV, "deployment": "AZURE_OPENAI_DEPLOYMENT"},
+                          takes_model=False)

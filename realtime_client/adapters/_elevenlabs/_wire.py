@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from typing import Dict, FrozenSet, Tuple
 
+from .._credentials import Credentials
+
 __all__ = [
     "API_HOST",
     "AUDIO_FIELDS",
@@ -22,6 +24,7 @@ __all__ = [
     "CLOSE_INTERNAL",
     "CLOSE_NORMAL",
     "CLOSE_OPERATIONAL",
+    "CREDENTIALS",
     "DEFAULT_CLIENT_EVENTS",
     "DEFAULT_FORMAT",
     "DEFAULT_URL",
@@ -125,3 +128,9 @@ PERMISSION_ERROR_TYPES: FrozenSet[str] = frozenset({"override_error"})
 # --- override ranges (EL-ASYNC TTSConversationalConfigOverride) ---------------------------------
 TTS_RANGES: Dict[str, Tuple[float, float]] = {"speed": (0.7, 5.0), "stability": (0.0, 1.0),
                                               "similarity_boost": (0.0, 1.0)}
+
+#: how scripts and the CLI reach a private ElevenLabs agent: its API key and the agent's id
+#: (the agent's own settings choose its LLM, so ``model=`` does not apply)
+CREDENTIALS = Credentials(api_key_env="ELEVENLABS_API_KEY", minter="elevenlabs_realtime_token",
+                          settings={"agent_id": "ELEVENLABS_AGENT_ID"}, base_url_env="ELEVENLABS_BASE_URL",
+                          takes_model=False)

@@ -8,6 +8,8 @@ confirmed by the fake agreeing with it.
 
 from __future__ import annotations
 
+from .._credentials import Credentials
+
 __all__ = [
     "API_VERSIONS",
     "AUTH_TOKENS_PATH",
@@ -17,6 +19,7 @@ __all__ = [
     "CLOSE_POLICY",
     "CONSTRAINED_METHOD",
     "CONTEXT_UPDATE_MODEL_PREFIXES",
+    "CREDENTIALS",
     "DEFAULT_API_VERSION",
     "DEFAULT_MODEL",
     "EPHEMERAL_API_VERSION",
@@ -53,6 +56,11 @@ DEFAULT_MODEL = "gemini-3.8-live"
 # Models that take ``contextUpdate {systemInstruction, tools}`` on an open connection (3.8-live);
 # on others the setup cannot change without a new connection (resumed with the handle).
 CONTEXT_UPDATE_MODEL_PREFIXES = ("gemini-3.8",)
+
+# Where a script or ``realtime-client chat/token`` finds the key (gemini_realtime_token also
+# reads GOOGLE_API_KEY first, as google-genai does); GEMINI_BASE_URL points minting elsewhere.
+CREDENTIALS = Credentials(api_key_env="GEMINI_API_KEY", minter="gemini_realtime_token",
+                          base_url_env="GEMINI_BASE_URL")
 
 # Audio: PCM16 LE mono, 16 kHz in (the rate goes in the MIME type), 24 kHz out.
 INPUT_RATE = 16000

@@ -9,12 +9,15 @@ field list here serves the adapter and the fake; the tests check frames against 
 
 from __future__ import annotations
 
+from .._credentials import Credentials
+
 __all__ = [
     "ACTIVE_RESPONSE_MESSAGE",
     "AUDIO_FIELDS",
     "CANCEL_NOT_ACTIVE_MESSAGE",
     "CLIENT_SECRETS_PATH",
     "CONVERSATION_ID_PARAM",
+    "CREDENTIALS",
     "DEFAULT_MODEL",
     "DEFAULT_TOKEN_TTL",
     "DEFAULT_TRANSCRIPTION_MODEL",
@@ -84,3 +87,6 @@ AUDIO_FIELDS = {
     "response.audio.delta": "delta",
     "input_audio_buffer.append": "audio",
 }
+
+#: how scripts and the CLI reach xAI with an API key
+CREDENTIALS = Credentials(api_key_env=KEY_ENV, minter="grok_realtime_token", base_url_env="XAI_BASE_URL")

@@ -7,6 +7,8 @@ oracle in the tests, so a mistake here cannot be confirmed by the fake agreeing 
 
 from __future__ import annotations
 
+from .._credentials import Credentials
+
 __all__ = [
     "ACTIVE_RESPONSE",
     "AUDIO_FIELDS",
@@ -14,6 +16,7 @@ __all__ = [
     "CANNOT_UPDATE_VOICE",
     "COMMIT_EMPTY",
     "COMMIT_MIN_MS",
+    "CREDENTIALS",
     "DEFAULT_MODEL",
     "DEFAULT_URL",
     "DEFAULT_VOICE",
@@ -80,3 +83,7 @@ AUDIO_FIELDS = {
     "input_audio_buffer.append": "audio",
     "output_audio_buffer.append": "audio",
 }
+
+#: how scripts and the CLI reach OpenAI with an API key
+CREDENTIALS = Credentials(api_key_env="OPENAI_API_KEY", minter="openai_realtime_token",
+                          base_url_env="OPENAI_BASE_URL")
