@@ -5,12 +5,12 @@ from __future__ import annotations
 import sys
 from typing import List, Tuple
 
-from . import bench_audio, bench_connect, bench_ingest, bench_resilience
+from . import bench_audio, bench_connect, bench_gemini_resume, bench_ingest, bench_resilience
 
 
 def main() -> int:
     rows: List[Tuple[str, str, str, str]] = []
-    for module in (bench_connect, bench_ingest, bench_resilience, bench_audio):
+    for module in (bench_connect, bench_ingest, bench_resilience, bench_gemini_resume, bench_audio):
         rows.extend(module.run())
     try:
         import elevenlabs  # noqa: F401  (the official SDK is the other side of this one)
