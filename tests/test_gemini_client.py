@@ -229,7 +229,8 @@ def test_push_to_talk_brackets_audio_with_activity_start_and_end(gemini, make_cl
 def test_go_away_moves_proactively_and_loses_no_message(make_client):
     """goAway every connection: the client closes the old socket first, resumes on a new one
     with the handle (status reconnecting -> connected), and the conversation goes on intact."""
-    with FakeRealtimeServer(provider="gemini", max_session_seconds=1.2, go_away_seconds=0.9) as server:
+    # goAway 0.3 s into each session and 2.2 s left to move: the move, not the cap, must end it
+    with FakeRealtimeServer(provider="gemini", max_session_seconds=2.5, go_away_seconds=2.2) as server:
         rec = Recorder()
         client = make_client(get_token=server.get_token, adapter=server.adapter(), **rec.options())
         client.connect(timeout=5)
@@ -279,7 +280,8 @@ class _Mic:
 def test_go_away_move_loses_no_user_audio(make_client):
     """Across proactive moves the fake hears at least all the audio the microphone delivered:
     audio captured while moving is held, and audio since the last resumption point is re-sent."""
-    with FakeRealtimeServer(provider="gemini", max_session_seconds=1.0, go_away_seconds=0.8) as server:
+    # goAway 0.3 s into each session and 2.2 s left to move: the move, not the cap, must end it
+    with FakeRealtimeServer(provider="gemini", max_session_seconds=2.5, go_away_seconds=2.2) as server:
         mic = _Mic()
         client = make_client(get_token=server.get_token, adapter=server.adapter(), audio_input=mic,
                              auto_capture=True)
