@@ -3,7 +3,8 @@
 Enable it with ``logging.getLogger("realtime_client.wire").setLevel(logging.DEBUG)`` (plus a
 handler). Each line reads like ``recv {...,"delta":"<4800 bytes audio>",...}`` (the fields that
 carry audio are the provider's ``ProviderInfo.audio_fields``): base64 audio and other long
-base64 runs are replaced by their decoded size, API keys, ephemeral tokens and bearer values by ``<redacted>``, and lines are capped in length.
+base64 runs are replaced by their decoded size, API keys, ephemeral tokens and bearer values
+by ``<redacted>``, and lines are capped in length.
 
 :func:`log_frame` sits on the transport's hot path, so it checks whether the logger is enabled
 before doing any work; with the wire log off it costs one cached level check.
