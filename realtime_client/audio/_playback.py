@@ -79,6 +79,9 @@ class Playback:
         # when everything handed to the device has left its buffer, assuming it plays on from
         # the first write after it went quiet (a write returns once its audio fits, not played)
         self._drained_at = 0.0
+        #: when the audio announced by the latest ``on_started`` became audible (monotonic);
+        #: set on ``realtime-playback`` just before the callback, so the callback can read it
+        self.started_audible_at: Optional[float] = None
 
     @property
     def state(self) -> str:
@@ -386,5 +389,6 @@ class Playback:
         if committed:
             self._vis._push_output(data, out.sample_rate, level / 32768.0)
         if fire_started:
+            self.started_audible_at = start_t + latency_s
             safe_call(self._on_started, item_id)
         return committed
