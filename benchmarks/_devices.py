@@ -17,7 +17,7 @@ import contextlib
 import os
 import tempfile
 from pathlib import Path
-from typing import Iterator, Optional
+from typing import Iterator, NamedTuple, Optional
 
 import numpy as np
 
@@ -30,7 +30,8 @@ from realtime_client.testing._pulse import (
     warm_up,
 )
 
-__all__ = ["Devices", "VirtualAudioUnavailable", "exact_offset", "virtual_devices"]
+__all__ = ["Devices", "Played", "VirtualAudioUnavailable", "exact_offset", "locate", "played",
+           "virtual_devices"]
 
 
 class Devices:
@@ -96,3 +97,42 @@ def exact_offset(haystack: np.ndarray, needle: np.ndarray, start: int = 0) -> Op
         if i + needle.size <= haystack.size and np.array_equal(haystack[i:i + needle.size], needle):
             return int(i)
     return None
+
+
+def locate(haystack: np.ndarray, stream: np.ndarray, start: int = 0) -> Optional[int]:
+    """The index in ``haystack`` (from ``start``) where ``stream``'s sample 0 is, or would be: the
+    first few ms of a stream may be lost after a pause, so later pieces of it are tried too."""
+    for k in (0, 160, 800, 3200):
+        if k + 64 <= stream.size:
+            at = exact_offset(haystack, stream[k:k + 64], start)
+            if at is not None:
+                return max(start, at - k)
+    return None
+
+
+class Played(NamedTuple):
+    """How a known stream of samples came out of the speaker (see :func:`played`)."""
+
+    start: int  # tap index where the stream's sample 0 is (or would be)
+    position: int  # samples of the stream played in order, from its start: where playback cut it
+    stray: int  # non-zero samples after the cut: audio lost, repeated or played out of order
+    skipped: int  # samples at the stream's start that never played
+
+
+def played(tap: np.ndarray, stream: np.ndarray, needle: int = 64) -> Optional[Played]:
+    """Match what a tap recorded against the ``stream`` a client was sent (no zero in it).
+
+    Returns ``None`` when nothing of ``stream`` was played.
+    """
+    nonzero = np.flatnonzero(tap)
+    if nonzero.size == 0:
+        return None
+    first = int(nonzero[0])
+    k = exact_offset(stream, tap[first:first + needle])
+    if k is None:
+        return None
+    n = min(tap.size - first, stream.size - k)
+    differs = np.flatnonzero(tap[first:first + n] != stream[k:k + n])
+    matched = n if differs.size == 0 else int(differs[0])
+    stray = int(np.count_nonzero(tap[first + matched:]))
+    return Played(first - k, k + matched, stray, k)
