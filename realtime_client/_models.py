@@ -163,8 +163,9 @@ class TurnMetrics:
         response_started: the provider's first sign of the response (it began, or its
             first output arrived).
         first_audio: the first audio chunk of the response arrived.
-        first_heard: that audio became audible: written to the speaker, plus the output's
-            reported latency (``None`` until then, and for responses nothing played).
+        first_heard: that audio became audible: written to the speaker, plus the audio the
+            speaker still held ahead of it (``None`` until then, and for responses nothing
+            played).
 
     A message can be complete before its audio is heard; ``first_heard`` then arrives in a
     later snapshot (``on_state_change``), never in a second ``on_message``.

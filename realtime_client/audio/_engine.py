@@ -177,7 +177,8 @@ class AudioEngine:
     @property
     def started_audible_at(self) -> Optional[float]:
         """When the audio announced by the latest ``on_playback_started`` became audible
-        (``time.monotonic()``: written, plus the output's latency); read it in that callback."""
+        (``time.monotonic()``: when it was written, plus what the device still held ahead of
+        it, at most the output's latency); read it in that callback."""
         return self._playback.started_audible_at
 
     @property
