@@ -13,8 +13,8 @@ import threading
 import time
 from typing import Any, Callable, Dict, Iterable, List, NamedTuple, Optional, Sequence
 
-__all__ = ["Row", "ServerProcess", "cpu_seconds", "fmt", "goal_row", "ratio", "rss_mb", "spread",
-           "thread_names", "verdict", "wait_until"]
+__all__ = ["Row", "ServerProcess", "cpu_over", "cpu_seconds", "fmt", "goal_row", "ratio", "rss_mb",
+           "spread", "thread_names", "verdict", "wait_until"]
 
 
 class Row(NamedTuple):
@@ -83,6 +83,23 @@ def cpu_seconds() -> float:
     """User + system CPU of this process so far (every thread, native ones included)."""
     usage = resource.getrusage(resource.RUSAGE_SELF)
     return usage.ru_utime + usage.ru_stime
+
+
+def cpu_over(seconds: float, step: float = 0.5) -> tuple[float, List[float]]:
+    """CPU seconds per minute of this process over the next ``seconds``, and the same figure
+    for each ``step`` on the way (the CPU-over-time series the plots draw)."""
+    series: List[float] = []
+    start_cpu, start = cpu_seconds(), time.monotonic()
+    last_cpu, last = start_cpu, start
+    while True:
+        now = time.monotonic()
+        if now - start >= seconds:
+            break
+        time.sleep(min(step, seconds - (now - start)))
+        cpu, now = cpu_seconds(), time.monotonic()
+        series.append((cpu - last_cpu) / max(1e-9, now - last) * 60)
+        last_cpu, last = cpu, now
+    return (last_cpu - start_cpu) / max(1e-9, last - start) * 60, series
 
 
 def rss_mb() -> float:

@@ -31,14 +31,14 @@ import sys
 import tempfile
 import threading
 import time
-from typing import Any, Callable, Dict, List
+from typing import Any, Callable, Dict, List, Tuple
 
 import numpy as np
 
 from realtime_client.testing import synthesize_speech
 
 from ._devices import Devices, locate, played, virtual_devices
-from ._harness import Row, ServerProcess, cpu_seconds, goal_row, verdict, wait_until
+from ._harness import Row, ServerProcess, cpu_over, goal_row, verdict, wait_until
 
 RATE = 16000
 GREETING = "Hello, how can I help you today?"
@@ -160,7 +160,7 @@ def _session(make: Client, server: ServerProcess, devices: Devices, speech: np.n
 
 # --- CPU per minute of full-duplex audio -----------------------------------------------------------
 
-def _duplex_cpu(make: Client, seconds: float) -> float:
+def _duplex_cpu(make: Client, seconds: float) -> Tuple[float, List[float]]:
     """CPU s per minute while the agent talks without a pause and the microphone streams."""
     options = {"first_message": "word " * 600, "ping_interval": 2.0}
     with ServerProcess("elevenlabs", "realtime", 50, options) as server:
@@ -168,20 +168,20 @@ def _duplex_cpu(make: Client, seconds: float) -> float:
         client.start()
         try:
             time.sleep(1.0)  # past connect and the first buffers
-            before, start = cpu_seconds(), time.monotonic()
-            time.sleep(seconds)
-            return (cpu_seconds() - before) / (time.monotonic() - start) * 60
+            return cpu_over(seconds)
         finally:
             client.end()
 
 
-def _cpu_samples(seconds: float, runs: int) -> Dict[str, List[float]]:
-    ours: List[float] = []
-    sdk: List[float] = []
+def _cpu_samples(seconds: float, runs: int) -> Tuple[Dict[str, List[float]], Dict[str, List[List[float]]]]:
+    cpu: Dict[str, List[float]] = {"ours": [], "sdk": []}
+    series: Dict[str, List[List[float]]] = {"ours": [], "sdk": []}
     for _ in range(runs):  # alternated, so drift in the machine's load hits both
-        ours.append(_duplex_cpu(_Ours, seconds))
-        sdk.append(_duplex_cpu(_SDK, seconds))
-    return {"ours": ours, "sdk": sdk}
+        for name, make in (("ours", _Ours), ("sdk", _SDK)):
+            per_minute, steps = _duplex_cpu(make, seconds)
+            cpu[name].append(per_minute)
+            series[name].append(steps)
+    return cpu, series
 
 
 # --- RSS after a long conversation (fresh processes, fast pacing) ----------------------------------
@@ -189,7 +189,7 @@ def _cpu_samples(seconds: float, runs: int) -> Dict[str, List[float]]:
 def _soak(which: str, minutes: float) -> Dict[str, float]:
     env = dict(os.environ, PYTHONPATH=os.getcwd() + os.pathsep + os.environ.get("PYTHONPATH", ""))
     done = subprocess.run([sys.executable, "-m", "benchmarks._soak", which, str(minutes)], env=env,
-                          capture_output=True, text=True, timeout=900)
+                          capture_output=True, text=True, timeout=900, check=False)
     if done.returncode != 0:
         raise RuntimeError(f"soak {which} failed: {done.stderr[-2000:]}")
     result: Dict[str, float] = json.loads(done.stdout.strip().splitlines()[-1])
@@ -211,9 +211,9 @@ def measure(quick: bool = False) -> Dict[str, Any]:
             for _ in range(params["rounds"]):
                 sessions["ours"].append(_session(_Ours, server, devices, speech, rng))
                 sessions["sdk"].append(_session(_SDK, server, devices, speech, rng))
-        cpu = _cpu_samples(params["duplex_s"], params["duplex_runs"])
+        cpu, series = _cpu_samples(params["duplex_s"], params["duplex_runs"])
     soak = {"ours": _soak("el-ours", params["soak_minutes"]), "sdk": _soak("el-sdk", params["soak_minutes"])}
-    return {"params": params, "sessions": sessions, "cpu": cpu, "soak": soak}
+    return {"params": params, "sessions": sessions, "cpu": cpu, "cpu_series": series, "soak": soak}
 
 
 def _values(sessions: List[Dict[str, Any]], key: str) -> List[float]:
@@ -228,20 +228,23 @@ def rows(data: Dict[str, Any]) -> List[Row]:
                  "<= 0.25x", lambda r, _m: r <= 0.25, pairwise=False),
     ]
     stray_o, stray_s = _values(ours, "stray_samples"), _values(sdk, "stray_samples")
-    out.append(Row("EL interrupted answer: samples lost/repeated/played after the cut (max)", f"{max(stray_o, default=0):.0f}",
-                   f"{max(stray_s, default=0):.0f}", "", "0", verdict(max(stray_o, default=0) == 0)))
+    worst_o, worst_s = max(stray_o, default=0), max(stray_s, default=0)
+    out.append(Row("EL interrupted answer: samples lost/repeated/played after the cut (max)",
+                   f"{worst_o:.0f}", f"{worst_s:.0f}", "", "0", verdict(worst_o == 0)))
     cpu_o, cpu_s = data["cpu"]["ours"], data["cpu"]["sdk"]
     out.append(goal_row("EL CPU per minute of full-duplex audio", cpu_o, cpu_s, "s", "<= 1.0x",
                         lambda r, _m: r <= 1.0, digits=3))
     out.append(goal_row("EL connect: start -> greeting heard (monitor)", _values(ours, "connect_ms"),
                         _values(sdk, "connect_ms"), "ms", "<= 1.0x", lambda r, _m: r <= 1.0, pairwise=False))
     out.append(goal_row("EL end: disconnect() / end_session() returns", _values(ours, "end_ms"),
-                        _values(sdk, "end_ms"), "ms", "", lambda r, _m: True, pairwise=False)._replace(verdict=""))
+                        _values(sdk, "end_ms"), "ms", "", lambda r, _m: True,
+                        pairwise=False)._replace(verdict=""))
     left_o = max((len(s["threads_left"]) for s in ours), default=0)
     left_s = max((len(s["threads_left"]) for s in sdk), default=0)
     names_s = sorted({n for s in sdk for n in s["threads_left"]})
     out.append(Row("EL threads left when the session ended (max)", str(left_o),
-                   f"{left_s}" + (f" ({', '.join(names_s)})" if names_s else ""), "", "0", verdict(left_o == 0)))
+                   f"{left_s}" + (f" ({', '.join(names_s)})" if names_s else ""), "", "0",
+                   verdict(left_o == 0)))
     so, ss = data["soak"]["ours"], data["soak"]["sdk"]
     minutes = data["params"]["soak_minutes"]
     out.append(Row(f"EL RSS after {minutes:g} min of conversation (growth)",

@@ -103,8 +103,9 @@ def rows(data: Dict[str, Any]) -> List[Row]:
                            "no peer exposes it", "", "", ""))
     errors = data["monitor"]
     worst = max((abs(e) for e in errors), default=None)
-    out.append(Row("metrics first_heard - first sample at the monitor (virtual devices)", spread(errors, "ms"),
-                   "", "", "|error| <= 20 ms", verdict(None if worst is None else worst <= 20)))
+    out.append(Row("metrics first_heard - first sample at the monitor (virtual devices)",
+                   spread(errors, "ms"),
+                   "", "", "abs error <= 20 ms", verdict(None if worst is None else worst <= 20)))
     return out
 
 

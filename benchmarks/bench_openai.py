@@ -32,12 +32,12 @@ import sys
 import tempfile
 import threading
 import time
-from typing import Any, Callable, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import numpy as np
 
 from ._devices import Devices, locate, played, virtual_devices
-from ._harness import Row, ServerProcess, cpu_seconds, goal_row, wait_until
+from ._harness import Row, ServerProcess, cpu_over, goal_row, wait_until
 
 RATE = 24000
 FRAMES = RATE // 50  # 20 ms
@@ -51,7 +51,8 @@ def _pyaudio_stream(output: bool) -> Any:
     import pyaudio
 
     pa = pyaudio.PyAudio()
-    kwargs: Dict[str, Any] = {"format": pyaudio.paInt16, "channels": 1, "rate": RATE, "frames_per_buffer": FRAMES}
+    kwargs: Dict[str, Any] = {"format": pyaudio.paInt16, "channels": 1, "rate": RATE,
+                              "frames_per_buffer": FRAMES}
     stream = pa.open(output=True, **kwargs) if output else pa.open(input=True, **kwargs)
     return pa, stream
 
@@ -88,8 +89,9 @@ class _Agents:
         self.runner = RealtimeRunner(RealtimeAgent(name="bench", instructions="Answer."))
         self.url = server.url + "?model=gpt-realtime"
         self.loop = asyncio.new_event_loop()
-        self.loop_thread = threading.Thread(target=self.loop.run_forever, name="bench-agents-loop", daemon=True)
-        self.pieces: "queue.Queue[Optional[tuple]]" = queue.Queue()
+        self.loop_thread = threading.Thread(target=self.loop.run_forever, name="bench-agents-loop",
+                                            daemon=True)
+        self.pieces: queue.Queue[Optional[tuple]] = queue.Queue()
         self.stop = threading.Event()
         self.session: Any = None
         self.threads: List[threading.Thread] = []
@@ -281,7 +283,7 @@ def _truncations(make: Client, server: ServerProcess, devices: Devices, rounds: 
 
 # --- CPU ------------------------------------------------------------------------------------------
 
-def _duplex_cpu(make: Client, seconds: float) -> float:
+def _duplex_cpu(make: Client, seconds: float) -> Tuple[float, List[float]]:
     with ServerProcess("openai", "realtime", 100) as server:
         server.ask("script", (seconds + 6) * 1000)
         client = make(server)
@@ -289,9 +291,7 @@ def _duplex_cpu(make: Client, seconds: float) -> float:
         try:
             client.say("Talk for a while.")
             time.sleep(1.5)
-            before, start = cpu_seconds(), time.monotonic()
-            time.sleep(seconds)
-            return (cpu_seconds() - before) / (time.monotonic() - start) * 60
+            return cpu_over(seconds)
         finally:
             client.end()
 
@@ -303,22 +303,24 @@ def measure(quick: bool = False) -> Dict[str, Any]:
     rng = random.Random(5)
     truncation: Dict[str, List[Dict[str, float]]] = {}
     cpu: Dict[str, List[float]] = {"ours": [], "agents": [], "bare": []}
+    series: Dict[str, List[List[float]]] = {"ours": [], "agents": [], "bare": []}
     with virtual_devices(RATE) as devices:
         with ServerProcess("openai", "realtime", 100) as server:
             truncation["ours"] = _truncations(_Ours, server, devices, params["rounds"], rng)
             truncation["agents"] = _truncations(_Agents, server, devices, params["rounds"], rng)
         for _ in range(params["duplex_runs"]):  # alternated, so drift hits all three
-            cpu["ours"].append(_duplex_cpu(_Ours, params["duplex_s"]))
-            cpu["agents"].append(_duplex_cpu(_Agents, params["duplex_s"]))
-            cpu["bare"].append(_duplex_cpu(_Bare, params["duplex_s"]))
-    return {"params": params, "truncation": truncation, "cpu": cpu}
+            for name, make in (("ours", _Ours), ("agents", _Agents), ("bare", _Bare)):
+                per_minute, steps = _duplex_cpu(make, params["duplex_s"])
+                cpu[name].append(per_minute)
+                series[name].append(steps)
+    return {"params": params, "truncation": truncation, "cpu": cpu, "cpu_series": series}
 
 
 def rows(data: Dict[str, Any]) -> List[Row]:
     t_ours = [abs(r["error_ms"]) for r in data["truncation"]["ours"]]
     t_agents = [abs(r["error_ms"]) for r in data["truncation"]["agents"]]
     worst = max(t_ours, default=float("nan"))
-    out = [goal_row("OpenAI truncation |audio_end_ms - played at monitor|", t_ours, t_agents, "ms",
+    out = [goal_row("OpenAI truncation error: abs(audio_end_ms - played at monitor)", t_ours, t_agents, "ms",
                     "<= agents, worst <= 20 ms",
                     lambda r, _m: r <= 1.0 and worst <= 20.0, pairwise=False, peer_name="agents")]
     out.append(Row("OpenAI truncation error, worst round", f"{worst:.1f} ms",
@@ -329,7 +331,8 @@ def rows(data: Dict[str, Any]) -> List[Row]:
     out.append(goal_row("OpenAI barge-in: speech_started sent -> speaker silent", b_ours, b_agents, "ms",
                         "", lambda r, _m: True, pairwise=False, peer_name="agents")._replace(verdict=""))
     cpu = data["cpu"]
-    out.append(goal_row("OpenAI CPU per minute full duplex vs bare openai loop", cpu["ours"], cpu["bare"], "s",
+    out.append(goal_row("OpenAI CPU per minute full duplex vs bare openai loop", cpu["ours"], cpu["bare"],
+                        "s",
                         "<= 1.2x", lambda r, _m: r <= 1.2, digits=3, peer_name="bare"))
     out.append(goal_row("OpenAI CPU per minute full duplex vs openai-agents", cpu["ours"], cpu["agents"], "s",
                         "", lambda r, _m: True, digits=3, peer_name="agents")._replace(verdict=""))

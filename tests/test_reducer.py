@@ -545,7 +545,7 @@ class FakeClock:
         self.now += seconds
 
 
-def clocked() -> "tuple[Conversation, FakeClock]":
+def clocked() -> tuple[Conversation, FakeClock]:
     clock = FakeClock()
     c = Conversation(SessionConfig(), clock=clock)
     for item in (act.Connecting(manual=False), act.SessionOpened(OPENAI_LIKE),
