@@ -324,6 +324,7 @@ class PyAudioOutput(_PyAudioDevice):
         self._latency_s = 0.0
         self._queued_until = 0.0  # monotonic time by which everything written has played
         self._capacity = 1  # frames the stream's buffer holds (its free room when just opened)
+        self._queued_s: Optional[float] = None  # audio the buffer held right after the last write
 
     def _opened(self, stream: Any) -> None:
         try:
@@ -334,14 +335,18 @@ class PyAudioOutput(_PyAudioDevice):
             self._capacity = max(1, int(stream.get_write_available()))
         except Exception:
             self._capacity = max(1, int(self._open_kwargs.get("frames_per_buffer", 1)))
+        self._queued_s = None
 
     def _wake_pending(self) -> bool:
         return self._closing or self._abort_pending
 
     @property
     def latency_ms(self) -> float:
-        """The stream's output latency as PortAudio reports it, in ms."""
-        return self._latency_s * 1000.0
+        """How long audio written now waits before it is heard, in ms: what the stream's buffer
+        held right after the latest write (measured, so it follows how full writes keep it), or
+        PortAudio's reported output latency before the first write."""
+        queued = self._queued_s
+        return (self._latency_s if queued is None else queued) * 1000.0
 
     def write(self, pcm: bytes) -> None:
         """Play ``pcm`` (PCM16 mono at ``sample_rate``), blocking at the device's pace.
@@ -375,6 +380,8 @@ class PyAudioOutput(_PyAudioDevice):
                             continue
                         piece = bytes(pcm[offset : offset + max(1, room) * 2])
                         self._stream.write(piece)
+                        left = _available(self._stream.get_write_available(), _PA_OUTPUT_UNDERFLOWED)
+                        self._queued_s = max(0, self._capacity - left) / float(self.sample_rate)
                     except Exception as exc:
                         raise AudioDeviceError(
                             f"output device {self.device_name!r} stopped working (unplugged, or its "
