@@ -43,6 +43,17 @@ def table(rows: List[Row]) -> str:
     return "\n".join(lines)
 
 
+def _gemini_row() -> Row:
+    """Gemini's goAway -> resumed session audio gap: measured once the provider exists."""
+    from realtime_client.adapters import ADAPTERS
+
+    if "gemini" not in ADAPTERS:
+        return Row("Gemini goAway -> resumed session: audio gap", "pending", "no sync Python peer", "",
+                   "record the figure", "pending: no Gemini provider yet")
+    return Row("Gemini goAway -> resumed session: audio gap", "not measured", "no sync Python peer", "",
+               "record the figure", "not measured yet")
+
+
 def _row(r: Any) -> Row:
     """A benchmark's row; the older ones give (metric, result, target, verdict)."""
     return Row(r[0], r[1], "", "", r[2], r[3]) if len(r) == 4 else Row(*r)
@@ -93,6 +104,8 @@ def main(argv: List[str]) -> int:
                 raise
             rows.append(Row(f"{name}: failed", "n/a", "", "", "", f"{type(exc).__name__}: {exc}"[:80]))
         print(f"[{name}: {time.monotonic() - t0:.1f} s]", file=sys.stderr)
+    if only is None or "gemini" in only:
+        rows.append(_gemini_row())
     print(table(rows))
     print(f"\n{'quick smoke run' if args.quick else 'full run'} in {time.monotonic() - started:.0f} s "
           f"at {_commit() or 'an unknown commit'}; load average at the start: {load:.2f}")

@@ -2,7 +2,8 @@
 
 ``python -m benchmarks.plots RESULTS.json OUT_DIR`` writes ``bench-latency.png`` (latency and
 truncation distributions, ours against each peer) and ``bench-cpu.png`` (CPU over time during
-the full-duplex runs). ``make bench-plots`` runs the benchmarks and then this. Needs matplotlib
+the full-duplex runs), and prints the run's table as Markdown (for docs/benchmarks.md).
+``make bench-plots`` runs the benchmarks and then this. Needs matplotlib
 (``pip install 'realtime-client[bench]'``).
 """
 
@@ -87,16 +88,30 @@ def cpu(raw: Dict[str, Any], path: Path) -> None:
     plt.close(fig)
 
 
+def markdown(results: Dict[str, Any]) -> str:
+    """The run's rows as a Markdown table."""
+    lines = ["| metric | ours | peer | ratio | goal | verdict |", "|---|---|---|---|---|---|"]
+    for row in results["rows"]:
+        keys = ("metric", "ours", "peer", "ratio", "goal", "verdict")
+        cells = [str(row[k]).replace("|", "\\|") for k in keys]
+        cells[5] = "**missed**" if cells[5] == "MISSED" else cells[5]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def main(argv: List[str]) -> int:
     import matplotlib
 
     matplotlib.use("Agg")
     results, out = Path(argv[0]), Path(argv[1])
-    raw = json.loads(results.read_text())["raw"]
+    data = json.loads(results.read_text())
+    raw = data["raw"]
     out.mkdir(parents=True, exist_ok=True)
     latency(raw, out / "bench-latency.png")
     cpu(raw, out / "bench-cpu.png")
-    print(f"wrote {out / 'bench-latency.png'} and {out / 'bench-cpu.png'}")
+    print(markdown(data))
+    print(f"\nwrote {out / 'bench-latency.png'} and {out / 'bench-cpu.png'} from the run at "
+          f"{data.get('commit')} ({data.get('machine')}, load {data.get('load', 0):.2f})")
     return 0
 
 
