@@ -27,6 +27,7 @@ BENCHMARKS = [
     ("connect", "bench_connect", "openai"),
     ("ingest", "bench_ingest", ""),
     ("resilience", "bench_resilience", ""),
+    ("gemini", "bench_gemini_resume", ""),
     ("audio", "bench_audio", ""),
     ("elevenlabs", "bench_elevenlabs", "elevenlabs"),
     ("openai", "bench_openai", "agents"),
@@ -41,17 +42,6 @@ def table(rows: List[Row]) -> str:
     lines = [" | ".join(c.ljust(w) for c, w in zip(r, widths)) for r in cells]
     lines.insert(1, "-+-".join("-" * w for w in widths))
     return "\n".join(lines)
-
-
-def _gemini_row() -> Row:
-    """Gemini's goAway -> resumed session audio gap: measured once the provider exists."""
-    from realtime_client.adapters import ADAPTERS
-
-    if "gemini" not in ADAPTERS:
-        return Row("Gemini goAway -> resumed session: audio gap", "pending", "no sync Python peer", "",
-                   "record the figure", "pending: no Gemini provider yet")
-    return Row("Gemini goAway -> resumed session: audio gap", "not measured", "no sync Python peer", "",
-               "record the figure", "not measured yet")
 
 
 def _row(r: Any) -> Row:
@@ -104,8 +94,6 @@ def main(argv: List[str]) -> int:
                 raise
             rows.append(Row(f"{name}: failed", "n/a", "", "", "", f"{type(exc).__name__}: {exc}"[:80]))
         print(f"[{name}: {time.monotonic() - t0:.1f} s]", file=sys.stderr)
-    if only is None or "gemini" in only:
-        rows.append(_gemini_row())
     print(table(rows))
     print(f"\n{'quick smoke run' if args.quick else 'full run'} in {time.monotonic() - started:.0f} s "
           f"at {_commit() or 'an unknown commit'}; load average at the start: {load:.2f}")

@@ -46,9 +46,11 @@ class Connecting:
 
 @attrs.frozen
 class SessionOpened:
-    """A connection's provider session exists (its capabilities are known)."""
+    """A connection's provider session exists (its capabilities are known). ``can_move``: the
+    live session can leave a connection on purpose and resume on a new one (reconnecting is on)."""
 
     info: ProviderInfo
+    can_move: bool = True
 
 
 @attrs.frozen
@@ -78,9 +80,11 @@ class Resumed:
 
 @attrs.frozen
 class SessionLost:
-    """The connection dropped and the client will reconnect: status ``reconnecting``."""
+    """The connection dropped and the client will reconnect: status ``reconnecting``.
+    ``planned``: the client is leaving it itself, at a quiet moment (a move)."""
 
     go_away: bool = False
+    planned: bool = False
 
 
 @attrs.frozen

@@ -473,6 +473,8 @@ class RealtimeClient:
             live.close(deadline)
         if connecting is not None and connecting is not threading.current_thread():
             connecting.join(max(0.0, deadline.remaining()))  # a blocking get_token may outlive it
+        if self._own_dispatcher is not None and state.conv.status is not RealtimeStatus.IDLE:
+            self._own_dispatcher.start()  # it may have ended with a failed session: say 'idle' too
         state.dispatch(act.SessionEnded(RealtimeStatus.IDLE))
         state.flush()
         if self._own_dispatcher is not None:

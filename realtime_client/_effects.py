@@ -25,6 +25,7 @@ class Effects:
     tool_calls: List[ev.ToolCall] = attrs.field(factory=list)
     cancel_tools: List[str] = attrs.field(factory=list)
     fail: Optional[RealtimeError] = None  # a fatal provider error: end the session
+    reconnect: bool = False  # move to a new connection now (planned: GoAway, a setting change)
     notifications: List[Tuple[str, Tuple[Any, ...]]] = attrs.field(factory=list)
 
     def notify(self, name: str, *args: Any) -> None:

@@ -64,6 +64,7 @@ class Connection:
         self.opened = False  # the WebSocket handshake succeeded
         self.ready_at: Optional[float] = None  # monotonic time the session became live
         self.recycling = False  # handed over to a new connection before the session cap
+        self.retired = False  # the client is leaving it on purpose (a planned move)
         self._unknown_types: Set[str] = set()
         self._malformed = 0
 
@@ -133,14 +134,22 @@ class LiveSession:
         self.open_connection(deadline, resume=None)
         self._check_not_closing()
         self._start_audio()
-        engine = self.engine
-        self.run(act.Connected(mic_open=bool(engine is not None and engine.capturing),
-                               playback=bool(engine is not None and engine.has_output)))
         self._start_refresher()
         connection = self._connection
         if self._recycler is not None and connection is not None \
                 and connection.provider.info.session_cap is not None:
             self._recycler.start()
+        engine = self.engine
+        connected = act.Connected(mic_open=bool(engine is not None and engine.capturing),
+                                  playback=bool(engine is not None and engine.has_output))
+        # Everything runs before the session is announced, and under the lock close() marks
+        # itself in: a disconnect() racing this either follows Connected or makes start() fail
+        # (the caller then closes again, stopping what was started after the first close).
+        with self._state.lock:
+            self._check_not_closing()
+            fx = self._state.conv.reduce(connected)
+            self._state.commit_locked(fx)
+        self._execute(fx)
 
     def _check_not_closing(self) -> None:
         if self.closing:
@@ -183,12 +192,12 @@ class LiveSession:
         connection = Connection(provider)
         self._connection = connection
         self._state.attach(provider, connection.send_frame)
-        self.run(act.SessionOpened(provider.info))
+        with self._state.lock:  # first: the provider may refine its info once it knows the model
+            request = provider.connection_request(token, self._state.conv.config, resume)
+        self.run(act.SessionOpened(provider.info, can_move=self._reconnector is not None))
         with self._state.lock:
-            config = self._state.conv.started
-            request = provider.connection_request(token, config, resume)
             # before the socket opens: the server may speak first and be answered at once
-            first_frames = provider.start(config, resume)
+            first_frames = provider.start(self._state.conv.started, resume)
         info = provider.info
         options = dict(self._transport_options)
         for key in ("ping_interval", "ping_timeout"):
@@ -220,6 +229,10 @@ class LiveSession:
         if self.closing:
             raise ConnectionFailedError("disconnect() was called while waiting for the session")
         if closed is not None:
+            with self._state.lock:  # the provider knows what its close codes mean (1008: refused)
+                action = connection.provider.classify_close(closed.code, closed.reason, closed.error)
+            if action.error is not None:
+                raise action.error
             if closed.error is not None:
                 raise closed.error
             raise ConnectionFailedError(f"the server closed the connection (code {closed.code}) while "
@@ -228,12 +241,22 @@ class LiveSession:
 
     def resume_refused(self, error: RealtimeError) -> bool:
         """Whether the failed attempt reached the provider, which then declined the session:
-        a 4xx answer to the handshake, or a socket that opened but never became ready."""
+        a 4xx answer to the handshake, or a socket that opened but never became ready, unless
+        the provider calls its close a transient one worth retrying as it was (Gemini's 1011
+        while the old socket is still being closed)."""
         status = error.details.get("status") if isinstance(error.details, dict) else None
         if isinstance(status, int) and 400 <= status < 500:
             return True
         connection = self._connection
-        return connection is not None and connection.opened
+        if connection is None or not connection.opened:
+            return False
+        closed = connection.closed
+        if closed is not None and not closed.clean:
+            with self._state.lock:
+                action = connection.provider.classify_close(closed.code, closed.reason, closed.error)
+            if action.action == "reconnect":
+                return False
+        return True
 
     @property
     def state_owner(self) -> StateOwner:
@@ -292,7 +315,7 @@ class LiveSession:
         with self._state.lock:
             connection.closed = info
             self._state.cond.notify_all()
-            if connection is not self._connection or self.closing:
+            if connection is not self._connection or self.closing or connection.retired:
                 return
             if self._state.conv.status is not RealtimeStatus.CONNECTED:
                 return  # connect() or a reconnect attempt is waiting and reports it
@@ -311,6 +334,30 @@ class LiveSession:
         error = None if clean else (action.error or info.error)
         self.end(RealtimeStatus.IDLE if clean else RealtimeStatus.ERROR, error, notify_error=not clean,
                  go_away=action.go_away)
+
+    def _move(self) -> None:
+        """Leave the live connection on purpose and resume on a new one (``Effects.reconnect``).
+
+        The old socket is closed first (Gemini refuses a resume while it is open), on the
+        reconnect thread; status goes ``reconnecting`` -> ``connected``; what the user says or
+        sends meanwhile is held and sent on the new connection.
+        """
+        with self._state.lock:
+            connection = self._connection
+            if self._reconnector is None or connection is None or self.closing or connection.retired \
+                    or connection.closed is not None:
+                log.info("not moving to a new connection: reconnecting is off or nothing is live")
+                return
+            connection.retired = True
+        self.run(act.SessionLost(planned=True))
+        self._state.attach(None, None)
+        self._reconnector.start(None, retire=connection)
+
+    def retire(self, connection: Connection, timeout: float) -> ResumeState:
+        """Close ``connection`` (a planned move) and say how the next one resumes it."""
+        connection.close(timeout)
+        with self._state.lock:
+            return connection.provider.resume_state()
 
     def end(self, status: RealtimeStatus, error: Optional[Exception], *, notify_error: bool,
             go_away: bool = False) -> None:
@@ -353,6 +400,8 @@ class LiveSession:
             log.error("%s", fx.fail)
             self.end(RealtimeStatus.ERROR, fx.fail, notify_error=False)
             self.close_connection()
+        elif fx.reconnect:
+            self._move()
 
     def _on_tool_result(self, outcome: Any) -> None:
         self.run(act.ToolFinished(outcome))

@@ -11,7 +11,10 @@ clocks, audio devices or callbacks. The live session (``_live.py``) drives it:
   ``pong``). The handshake is over when it yields :class:`~realtime_client._events.Ready`.
 * ``send(intent)``: frames for one intent, ``[]`` where the provider has no such thing.
 * ``classify_close(code, reason)``: what a closed socket means (reconnect, clean, fatal).
-* ``resume_state()``: what the next connection needs to pick the conversation up again.
+* ``resume_state()``: what the next connection needs to pick the conversation up again; also
+  asked of a connection that failed to start (a refused resumption handle: start fresh, replay).
+  ``classify_close`` is asked about closes before the session is ready too (``connect()``
+  raises the error it names).
 * ``info``: rates, formats and capabilities the client and the audio engine plan with.
 
 Threads: one provider session is used under the client's state lock only, so it needs no
@@ -75,6 +78,14 @@ class ProviderInfo:
         ping_interval / ping_timeout: WebSocket keep-alive the provider tolerates (``None``:
             no pings; Gemini's pongs are too slow for them).
         audio_fields: event type -> field holding base64 audio (the wire log elides them).
+        live_update_fields: with ``live_session_update``, the only settings (``SessionConfig``
+            field names) a live session can change; ``None``: all of them.
+        update_by_reconnect: a change the live session cannot take is applied by a planned
+            reconnect (resumed where the provider can) started from the new configuration.
+        resume_on_go_away: on ``GoAway`` the client moves to a new connection itself, at the
+            next quiet moment, instead of waiting for the provider to close the old one.
+        resumable_points: the provider marks the moments a resume would lose nothing with
+            ``ResumptionUpdate`` events; a planned reconnect waits for one.
         optional_intents: names of the optional intents ``send`` understands
             (``"ContextUpdate"``, ``"UserActivity"``); the client refuses the others up front.
         session_cap: seconds after which the provider ends a connection (OpenAI 60 min, Azure
@@ -93,6 +104,10 @@ class ProviderInfo:
     ping_interval: Optional[float] = 20.0
     ping_timeout: Optional[float] = 20.0
     audio_fields: Mapping[str, str] = attrs.field(factory=dict)
+    live_update_fields: Optional[FrozenSet[str]] = None
+    update_by_reconnect: bool = False
+    resume_on_go_away: bool = False
+    resumable_points: bool = False
     optional_intents: FrozenSet[str] = frozenset()
     session_cap: Optional[float] = None
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import random
 import threading
-from typing import TYPE_CHECKING, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 from . import _actions as act
 from ._errors import ConnectionFailedError, PermissionDeniedError, RealtimeError
@@ -38,10 +38,12 @@ class Reconnector:
         self._thread: Optional[threading.Thread] = None
         self._stop = threading.Event()
 
-    def start(self, resume: ResumeState) -> None:
+    def start(self, resume: Optional[ResumeState], retire: Any = None) -> None:
+        """Reconnect with ``resume``; with ``retire`` (a planned move), close that connection
+        first and resume what it says."""
         self._stop = threading.Event()
-        thread = threading.Thread(target=self._loop, args=(self._stop, resume), name="realtime-reconnect",
-                                  daemon=True)
+        thread = threading.Thread(target=self._loop, args=(self._stop, resume, retire),
+                                  name="realtime-reconnect", daemon=True)
         self._thread = thread
         thread.start()
 
@@ -53,9 +55,12 @@ class Reconnector:
             if thread.is_alive():
                 log.warning("the reconnect thread is still opening a connection; abandoning it")
 
-    def _loop(self, stop: threading.Event, resume: ResumeState) -> None:
+    def _loop(self, stop: threading.Event, resume: Optional[ResumeState], retire: Any) -> None:
         policy, live = self._policy, self._live
         last: Optional[RealtimeError] = None
+        if retire is not None:
+            resume = live.retire(retire, min(2.0, policy.connect_timeout))
+        assert resume is not None
         for attempt in range(policy.attempts):
             if stop.wait(policy.delay(attempt, random.random())) or live.closing:
                 return

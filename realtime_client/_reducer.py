@@ -33,6 +33,7 @@ from ._models import (
     TextPart,
     TurnMetrics,
 )
+from ._moves import Moves
 from ._provider import ProviderInfo
 from ._turns import Turn, TurnBook, build_message
 from ._util import new_id
@@ -68,6 +69,8 @@ class Conversation:
         self.chunks_played = 0  # audio chunks handed to the speaker
         self.chunks_over = 0  # of those, the ones heard to the end, flushed or unplayable
         self._pending_updates: Dict[str, Tuple[str, ...]] = {}
+        self.moves = Moves()
+        self.can_move = True  # the live session can reconnect on purpose (reconnecting is on)
         self._handlers: Dict[type, Callable[[Any, Effects], None]] = self._dispatch_table()
         self.reset_session()
 
@@ -121,6 +124,7 @@ class Conversation:
             ev.ToolCall: self._on_tool_call, ev.ToolCallCancelled: self._on_tool_call_cancelled,
             ev.TurnEnded: self._on_turn_ended, ev.Interrupted: self._on_interrupted,
             ev.GoAway: self._on_go_away, ev.ProviderErrorEvent: self._on_provider_error,
+            ev.ResumptionUpdate: self._on_resumption_update,
             ev.ProviderNotice: self._on_provider_notice,
             # client actions
             act.Connecting: self._on_connecting, act.SessionOpened: self._on_session_opened,
@@ -182,11 +186,17 @@ class Conversation:
         else:
             self.mode = RealtimeMode.LISTENING
 
-    def _emit(self, intent: it.Intent, fx: Effects) -> None:
-        """Send ``intent`` now, or hold it until the session is back (reconnecting)."""
-        if self.status is RealtimeStatus.RECONNECTING:
+    def _emit(self, intent: it.Intent, fx: Effects, *, new_turn: bool = False) -> None:
+        """Send ``intent`` now, or hold it until the session is back (reconnecting). A new user
+        turn is also held while a move to a new connection is due, so the old one can go quiet."""
+        held = new_turn and (self.moves.wanted == "go_away" or self.moves.moving)
+        if self.status is RealtimeStatus.RECONNECTING or held:
             self.queued.append(intent)
+            if held and isinstance(intent, it.RequestResponse):
+                self.moves.held_request = True
         else:
+            if new_turn:
+                self.moves.activity()  # the connection hears something its resume point lacks
             fx.intents.append(intent)
 
     def _surface(self, error: Exception, fx: Effects) -> None:
@@ -195,7 +205,7 @@ class Conversation:
         self.log.version += 1
         fx.notify("on_error", error)
 
-    def _request_response(self, fx: Effects) -> int:
+    def _request_response(self, fx: Effects, *, new_turn: bool = False) -> int:
         """Ask for a response now, or as soon as the active one is done.
 
         Returns the number of the request that will answer what came before this call.
@@ -207,7 +217,7 @@ class Conversation:
         self.response_requested = True
         self.requests_made += 1
         self.requested = self.requests_made
-        self._emit(it.RequestResponse(), fx)
+        self._emit(it.RequestResponse(), fx, new_turn=new_turn)
         return self.requested
 
     # --- connection lifecycle -----------------------------------------------------------------
@@ -216,11 +226,13 @@ class Conversation:
         self.reset_session()
         self.chunks_played = self.chunks_over = 0  # a new connect() plays through a new engine
         self.queued.clear()
+        self.moves.end()
         self.manual = a.manual
         self._set_status(RealtimeStatus.CONNECTING)
 
     def _on_session_opened(self, a: act.SessionOpened, fx: Effects) -> None:
         self.info = a.info
+        self.can_move = a.can_move
         self.provider = a.info.provider
         self.ready = False
         self.start_error = None
@@ -232,12 +244,11 @@ class Conversation:
         # the formats the handshake settled on are the ones audio is encoded and timed with
         self.info = attrs.evolve(self.info, input_format=e.input_format, output_format=e.output_format)
         self.applied = self.started
+        self.moves.new_connection()
         changed = tuple(f.name for f in attrs.fields(SessionConfig)
                         if getattr(self.config, f.name) != getattr(self.started, f.name))
-        if changed and self.info.live_session_update:  # update_session() while connecting
-            update_id = new_id("cfg")
-            self._pending_updates[update_id] = changed
-            fx.intents.append(it.UpdateSession(update_id, self.config, self.started))
+        if changed:  # update_session() while connecting
+            self._apply_change(new_id("cfg"), changed, self.started, fx)
 
     def _on_connected(self, a: act.Connected, fx: Effects) -> None:
         self._set_status(RealtimeStatus.CONNECTED)
@@ -260,11 +271,15 @@ class Conversation:
                 turn.message_index = self.log.append(msg, turn.began)
                 fx.notify("on_message", msg)
                 self.log.turn_result(msg, turn.request)
-        if a.go_away:
+        if a.go_away and not a.planned:
             fx.notify("on_go_away", 0.0)
-        mic_open = self.mic_open
+        self.moves.planned = a.planned
+        self.moves.lost(resend_since_point=self.info.resumable_points)
+        mic_open, requested = self.mic_open, self.requested
         self.reset_session()
         self.mic_open = mic_open
+        if self.moves.held_request:  # a request held for the move: its answer is still awaited
+            self.response_requested, self.requested = True, requested
         self.log.pending_user = ""
         self.log.set_pending_assistant("")
         self.replay_count = len(self.messages)
@@ -276,6 +291,8 @@ class Conversation:
             fx.intents.append(it.Replay(tuple(history)))
         fx.intents.extend(self.queued)
         self.queued.clear()
+        self.moves.held_request = False
+        fx.intents.extend(self.moves.take_held())
         self._set_status(RealtimeStatus.CONNECTED)
         self.error = None
         self._settle_mode()
@@ -286,6 +303,7 @@ class Conversation:
             fx.notify("on_go_away", 0.0)
         self.reset_session()
         self.queued.clear()
+        self.moves.end()
         self.log.pending_user = ""  # messages stay; what was half-said goes
         self.log.set_pending_assistant("")
         self._set_status(a.status)
@@ -305,13 +323,45 @@ class Conversation:
     def _on_change_config(self, a: act.ChangeConfig, fx: Effects) -> None:
         previous, self.config = self.config, a.config
         self.manual = a.config.vad_mode == "manual"
-        if self.status is RealtimeStatus.CONNECTED and self.ready and self.info.live_session_update:
-            self._pending_updates[a.update_id] = a.changed
-            fx.intents.append(it.UpdateSession(a.update_id, a.config, previous))
+        if self.status is RealtimeStatus.CONNECTED and self.ready:
+            self._apply_change(a.update_id, a.changed, previous, fx)
         elif self.status in (RealtimeStatus.IDLE, RealtimeStatus.ERROR):
             self.applied = a.config  # applies with the next connection
         # while connecting or reconnecting, Ready sends whatever differs from the start
         self._settle_mode()
+
+    def _apply_change(self, update_id: str, changed: Tuple[str, ...], previous: SessionConfig,
+                      fx: Effects) -> None:
+        """Change the live session: on the wire where the provider can, else by a planned move
+        to a new connection started from the new configuration (where the provider does that);
+        else the change waits for the next connection."""
+        info = self.info
+        live = info.live_session_update and (info.live_update_fields is None
+                                             or set(changed) <= info.live_update_fields)
+        if live:
+            self._pending_updates[update_id] = changed
+            fx.intents.append(it.UpdateSession(update_id, self.config, previous))
+        elif info.update_by_reconnect and self.can_move:
+            self.moves.want("update")
+            self._maybe_move(fx)
+
+    def _maybe_move(self, fx: Effects) -> None:
+        """Start a wanted move now if nothing would be lost: no answer pending or playing, the
+        user not mid-utterance, and (for resumable providers) a resumption point covering all."""
+        moves = self.moves
+        if moves.wanted is None or self.status is not RealtimeStatus.CONNECTED or not self.ready:
+            return
+        active = self.active_turn is not None and self.active_turn not in self.book.cancelled
+        requested = self.response_requested and not moves.held_request  # held: goes with the move
+        if active or requested or self.book.tools_outstanding() or self.audible or self.unheard \
+                or self.log.speech_began:
+            return
+        if self.info.resumable_points and not moves.fresh:
+            return
+        log.info("moving to a new connection (%s)", moves.wanted)
+        moves.wanted = None
+        moves.moving = True  # until the connection is gone, new turns wait for the next one
+        fx.reconnect = True
 
     def _on_config_applied(self, e: ev.ConfigApplied, fx: Effects) -> None:
         changed = self._pending_updates.pop(e.update_id, ())
@@ -336,10 +386,10 @@ class Conversation:
         self.log.append(a.message)
         fx.notify("on_message", a.message)
         parts = tuple(p for p in a.message.parts if isinstance(p, (TextPart, ImagePart)))
-        self._emit(it.UserMessage(a.message.id, parts), fx)
+        self._emit(it.UserMessage(a.message.id, parts), fx, new_turn=True)
         if a.respond:
             # even while a tool runs: the model answers asynchronously
-            self.answer_request[a.message.id] = self._request_response(fx)
+            self.answer_request[a.message.id] = self._request_response(fx, new_turn=True)
             self._user_turn_ended("text")
             while len(self.answer_request) > 64:  # only ask() reads these, right after sending
                 self.answer_request.popitem(last=False)
@@ -358,7 +408,13 @@ class Conversation:
         # capture starts at the end of connect(), once the session configuration is applied
         if self.ready and self.status in (RealtimeStatus.CONNECTING, RealtimeStatus.CONNECTED):
             self.captured_ms += a.ms
-            fx.intents.append(it.AppendAudio(a.audio))
+            intent = it.AppendAudio(a.audio)
+            fx.intents.append(intent)
+            if self.info.resumable_points:
+                self.moves.sent(intent, a.ms)
+        elif self.status is RealtimeStatus.RECONNECTING and (self.moves.planned
+                                                             or self.info.resumable_points):
+            self.moves.hold(it.AppendAudio(a.audio), a.ms)  # what the user says meanwhile is kept
 
     def _on_push_to_talk_ended(self, a: act.PushToTalkEnded, fx: Effects) -> None:
         was_open, self.mic_open = self.mic_open, False
@@ -376,6 +432,7 @@ class Conversation:
 
     def _on_speech_started(self, e: ev.SpeechStarted, fx: Effects) -> None:
         self.log.speech_started(e.item_id, e.audio_start_ms)
+        self.moves.activity()
         if self.info.speech_interrupts:
             self._begin_interrupt(fx, by_user_speech=True)
         self.mode = RealtimeMode.LISTENING
@@ -488,10 +545,12 @@ class Conversation:
         if not self.unheard:
             self.playing = []
         self._settle_mode()
+        self._maybe_move(fx)
 
     # --- the assistant's side ------------------------------------------------------------------
 
     def _on_turn_started(self, e: ev.TurnStarted, fx: Effects) -> None:
+        self.moves.activity()
         self.active_turn = e.turn
         turn = self.book.start(e.turn)
         if turn.began is None:
@@ -565,6 +624,7 @@ class Conversation:
             self.mode = RealtimeMode.SPEAKING  # nothing plays it: speaking while it streams
 
     def _on_tool_call(self, e: ev.ToolCall, fx: Effects) -> None:
+        self.moves.activity()
         if self.book.add_call(e, self.active_turn):
             fx.tool_calls.append(e)
 
@@ -622,10 +682,11 @@ class Conversation:
             self._surface(failure, fx)
             # a waiting ask() raises it at once
             self.log.turn_result(failure, turn.request if turn is not None else None)
-        if self.want_response:
+        if self.want_response:  # asked for by a user message sent during the turn
             self.want_response = False
-            self._request_response(fx)
+            self._request_response(fx, new_turn=True)
         self._settle_mode()
+        self._maybe_move(fx)
 
     def _rebuild(self, turn: Turn) -> None:
         if turn.message_index is None:
@@ -664,6 +725,13 @@ class Conversation:
 
     def _on_go_away(self, e: ev.GoAway, fx: Effects) -> None:
         fx.notify("on_go_away", e.time_left)
+        if self.info.resume_on_go_away and self.can_move:
+            self.moves.want("go_away")
+            self._maybe_move(fx)
+
+    def _on_resumption_update(self, e: ev.ResumptionUpdate, fx: Effects) -> None:
+        self.moves.resumable_point()
+        self._maybe_move(fx)
 
     def _on_provider_notice(self, e: ev.ProviderNotice, fx: Effects) -> None:
         fx.notify("on_provider_event", e.name, dict(e.data))

@@ -43,12 +43,15 @@ class TokenRefresher:
         self._on_error = on_error
         self._stop = threading.Event()
         self._thread: Optional[threading.Thread] = None
+        self._lock = threading.Lock()  # start() and stop() may race (disconnect during connect)
 
     def start(self) -> None:
-        if self._token.expires_at is None or self._thread is not None:
-            return
-        self._thread = threading.Thread(target=self._run, name="realtime-token-refresh", daemon=True)
-        self._thread.start()
+        """Start the refresh thread; does nothing once a stop was requested."""
+        with self._lock:
+            if self._token.expires_at is None or self._thread is not None or self._stop.is_set():
+                return
+            self._thread = threading.Thread(target=self._run, name="realtime-token-refresh", daemon=True)
+            self._thread.start()
 
     def request_stop(self) -> None:
         """Ask the thread to end without waiting for it."""
@@ -56,8 +59,9 @@ class TokenRefresher:
 
     def stop(self, timeout: float = 1.0) -> None:
         """End the thread and join it within ``timeout`` seconds."""
-        self._stop.set()
-        thread = self._thread
+        with self._lock:
+            self._stop.set()
+            thread = self._thread
         if thread is not None and thread is not threading.current_thread():
             thread.join(timeout)
             if thread.is_alive():

@@ -9,7 +9,8 @@ Pass one as ``RealtimeClient(get_token=...)``. Two kinds:
   key (Azure: or an Entra ID token), and :func:`elevenlabs_realtime_token` a signed ElevenLabs
   conversation URL. Use these on servers and in trusted scripts.
   :func:`azure_entra_token` and :func:`azure_openai_api_key_token` hand Azure an Entra ID
-  token or a resource key directly.
+  token or a resource key directly. :func:`gemini_realtime_token` mints a Gemini Live
+  ``auth_tokens/...`` token (or passes the API key).
 
 Neither ever puts a token, an API key or an ``Authorization`` header into a log record,
 a ``repr`` or an exception message.
@@ -39,7 +40,8 @@ from ._models import RealtimeToken, SessionConfig, check_expiry
 from ._util import is_loopback_host
 
 __all__ = ["TokenSource", "azure_entra_token", "azure_openai_api_key_token", "azure_openai_realtime_token",
-           "elevenlabs_realtime_token", "fetch_token", "grok_realtime_token", "openai_realtime_token"]
+           "elevenlabs_realtime_token", "fetch_token", "gemini_realtime_token", "grok_realtime_token",
+           "openai_realtime_token"]
 
 # Each provider mints its tokens next to its protocol; this module is their public home.
 
@@ -331,5 +333,6 @@ from .adapters._azure._token import (  # noqa: E402
     azure_openai_realtime_token,
 )
 from .adapters._elevenlabs._token import elevenlabs_realtime_token  # noqa: E402
+from .adapters._gemini._token import gemini_realtime_token  # noqa: E402
 from .adapters._grok._token import grok_realtime_token  # noqa: E402
 from .adapters._openai._token import openai_realtime_token  # noqa: E402

@@ -343,6 +343,48 @@ def test_a_background_connect_failure_is_logged_when_nobody_listens(server, make
     """Without on_error, a failed connect(wait=False) is not silent: one warning with the cause."""
     client = make_client(adapter=openai_realtime(url="ws://127.0.0.1:9/v1/realtime"))
     client.connect(wait=False)
-    wait_until(lambda: client.status == "error", what="status error")
-    warnings = [r for r in caplog_rc.records if "connect(wait=False) failed" in r.getMessage()]
-    assert len(warnings) == 1 and "refused" in warnings[0].getMessage()
+    def warnings() -> list:
+        return [r for r in caplog_rc.records if "connect(wait=False) failed" in r.getMessage()]
+
+    wait_until(warnings, what="the warning (logged just after the status turns 'error')")
+    assert len(warnings()) == 1 and "refused" in warnings()[0].getMessage()
+
+
+def test_disconnect_right_after_a_background_connect_stops_everything(server, make_client):
+    """Repeated: connect(wait=False) succeeds and the app disconnects at once (races the token
+    refresher's start); disconnect never raises and leaves no thread behind."""
+    for _ in range(20):
+        client = make_client(get_token=lambda: server.token(ttl=600))
+        client.connect(wait=False)
+        wait_until(lambda: client.status == "connected", what="connected")
+        client.disconnect()
+        assert client.status == "idle"
+        wait_until(lambda: not realtime_threads(), what="no realtime threads")
+
+
+def test_a_failed_connect_then_disconnect_still_reports_idle(server, make_client):
+    rec = Recorder()
+    client = make_client(adapter=openai_realtime(url="ws://127.0.0.1:9/v1/realtime"), **rec.options())
+    client.connect(wait=False)
+    wait_until(lambda: client.status == "error" and not realtime_threads(), what="failed and quiet")
+    client.disconnect()
+    wait_until(lambda: rec.of("on_status_change")[-1:] == ["idle"], what="on_status_change('idle')")
+    wait_until(lambda: not realtime_threads(), what="no realtime threads")
+
+
+def test_disconnect_from_on_connect_leaves_no_refresher_or_recycler(server, make_client, caplog_rc):
+    """A synchronous dispatcher runs on_connect on the connecting thread itself: disconnecting
+    there must not leave the token refresher (started after the announcement before) running."""
+    holder: List[RealtimeClient] = []
+
+    def hang_up() -> None:
+        holder[0].disconnect()
+
+    client = make_client(get_token=lambda: server.token(ttl=600), dispatcher=lambda fn: fn(),
+                         on_connect=hang_up)
+    holder.append(client)
+    client.connect(wait=False)
+    wait_until(lambda: client.status == "idle" and not realtime_threads(), what="disconnected, no threads")
+    time.sleep(0.2)
+    assert not realtime_threads()
+    assert not [r for r in caplog_rc.records if r.levelno >= 40], caplog_rc.text

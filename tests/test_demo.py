@@ -44,3 +44,15 @@ def test_the_demo_speaks_grok_and_azure_too(tmp_path, capsys):
         printed = capsys.readouterr().out
         assert "tool call: get_weather" in printed and "Goodbye" in printed and provider in printed
     assert main(["demo", "--provider", "grok", "--live"]) == 2
+
+
+def test_the_demo_speaks_gemini_too(tmp_path, capsys):
+    """`demo --provider gemini` runs the same three turns against the fake Gemini server."""
+    from realtime_client.cli import main
+
+    out = tmp_path / "gemini.wav"
+    assert main(["demo", "--provider", "gemini", "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "provider=gemini" in printed and "tool call: get_weather" in printed and "Goodbye" in printed
+    with wave.open(str(out), "rb") as wav:
+        assert wav.getnframes() / wav.getframerate() > 1.0

@@ -19,13 +19,13 @@ import logging
 import socket
 import threading
 import time
-from typing import Any, Deque, Dict, List, Optional, Protocol, Tuple, Union
+from typing import Any, Callable, Deque, Dict, List, Optional, Protocol, Tuple, Union
 
 import attrs
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.server import ServerConnection
 
-from ._peer import Frame, Peer
+from ._peer import Close, Frame, Peer
 
 __all__ = ["SHUTDOWN_REASON", "ConnectionOptions", "FakeConnection", "FrameSink"]
 
@@ -53,12 +53,16 @@ class ConnectionOptions:
         max_session_seconds: close this long after opening (None: never).
         session_cap: the close code and reason used then.
         stall_until: send nothing before this monotonic time.
+        binary: send frames as binary messages (UTF-8 JSON), as Gemini does.
+        frame_type: the name a frame is recorded under (default: its ``type``).
     """
 
     pacing: str = "fast"
     max_session_seconds: Optional[float] = None
     session_cap: Tuple[int, str] = (1001, "")
     stall_until: float = 0.0
+    binary: bool = False
+    frame_type: Callable[[Frame], Optional[str]] = attrs.field(default=lambda frame: frame.get("type"))
 
 
 class FakeConnection:
@@ -103,6 +107,7 @@ class FakeConnection:
         self._stall_until = options.stall_until
         self._close_request: Optional[Tuple[int, str]] = None
         self._closed = False
+        self._peer_told = False
         self._finished = threading.Event()
         limit = options.max_session_seconds
         self._deadline = None if limit is None else time.monotonic() + limit
@@ -213,12 +218,23 @@ class FakeConnection:
         except Exception:
             _log.exception("fake realtime server: connection #%d failed", self.number)
         finally:
+            self._peer_closed()  # at once: a resumable session may be resumed elsewhere now
             with self._cond:
                 self._closed = True
                 self._cond.notify_all()
             if self._sender.is_alive():
                 self._sender.join(2.0)
             self._finished.set()
+
+    def _peer_closed(self) -> None:
+        """Tell the peer (once) that its connection is closing: as soon as the server sends its
+        close frame, or when the client's close has ended the connection."""
+        closed = getattr(self.peer, "closed", None)
+        with self._cond:
+            if self._peer_told or not callable(closed):
+                return
+            self._peer_told = True
+            closed()
 
     def _receive(self, message: Union[str, bytes]) -> None:
         with self._cond:
@@ -238,14 +254,22 @@ class FakeConnection:
                 action = self._next_action()
                 if action is None:
                     return
+                if action[0] == "frame" and isinstance(action[1], Close):
+                    self._peer_closed()
+                    # a close reason is at most 123 bytes of UTF-8 (RFC 6455 5.5): cut, as servers do
+                    reason = action[1].reason.encode("utf-8")[:123].decode("utf-8", "ignore")
+                    self.close_code, self.close_reason = action[1].code, reason
+                    self._ws.close(action[1].code, reason)
+                    return
                 if action[0] == "frame":
                     text = json.dumps(action[1])
                     self.sent.append(text)
-                    self._sink.record_sent(text, action[1].get("type"))
-                    self._ws.send(text)
+                    self._sink.record_sent(text, self._options.frame_type(action[1]))
+                    self._ws.send(text.encode("utf-8") if self._options.binary else text)
                 elif action[0] == "raw":
                     self._ws.send(action[1])
                 else:
+                    self._peer_closed()
                     self.close_code, self.close_reason = action[1], action[2]
                     self._ws.close(action[1], action[2])
                     return

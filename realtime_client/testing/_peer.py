@@ -10,6 +10,19 @@ How other providers fit: a Gemini peer returns nothing from :meth:`Peer.open` an
 the client's ``setup`` with ``setupComplete`` from :meth:`Peer.receive`; an ElevenLabs peer
 answers ``conversation_initiation_client_data`` with ``conversation_initiation_metadata``
 and sends its ``ping`` events from :meth:`Peer.tick`.
+
+Optional members, looked up with ``getattr`` so existing peers need none of them:
+
+* a peer may put a :class:`Close` among the frames it returns (from ``receive``, ``advance``
+  or ``tick``): the connection sends what came before it, then closes with that code (Gemini
+  reports every error this way);
+* ``Peer.closed()`` is called once when the connection has ended (a resumable session can then
+  be resumed elsewhere);
+* ``PeerFactory.binary_frames`` (bool): send frames as binary WebSocket messages (UTF-8 JSON);
+* ``PeerFactory.frame_type(frame)``: the name :meth:`FakeRealtimeServer.wait_for_frame` and
+  ``wait_for_sent`` match (default: the frame's ``type``);
+* ``PeerFactory.http(request, gate, model)``: answer a plain HTTP request (a REST endpoint of
+  the provider, such as a token-minting route) on the same port (see the note at the end).
 """
 
 from __future__ import annotations
@@ -28,6 +41,7 @@ __all__ = [
     "NOT_FOUND",
     "REJECTED",
     "SERVER_ERROR",
+    "Close",
     "Frame",
     "Handled",
     "HandshakeRequest",
@@ -76,10 +90,24 @@ class HandshakeRequest:
 
 @attrs.frozen
 class HttpRefusal:
-    """An HTTP answer that refuses the upgrade: a status and a JSON body."""
+    """An HTTP answer that refuses the upgrade: a status and a JSON body.
+
+    ``close``: instead of an HTTP error, accept the upgrade, wait for the client's first
+    message and close with this code and reason (providers that report refused credentials
+    as close frames).
+    """
 
     status: int
     body: Mapping[str, Any]
+    close: Optional[Tuple[int, str]] = None
+
+
+@attrs.frozen
+class Close:
+    """Returned among a peer's frames: close the connection with ``code`` and ``reason`` there."""
+
+    code: int
+    reason: str = ""
 
 
 @attrs.frozen
@@ -92,6 +120,8 @@ class PeerSettings:
         voice: default output voice, or None for the provider's default.
         audio_chunk_ms: audio carried by one output audio frame.
         rate_limits: report rate limits after each response (OpenAI ``rate_limits.updated``).
+        max_session_seconds: the server closes each connection this long after it opened.
+        go_away_seconds: providers that warn first (Gemini ``goAway``) do so this long before.
         next_reply: the next scripted :class:`Reply`, or None for the peer's default reply.
         next_transcript: the next queued user transcript, or None for a made-up one.
         speak: ``speak(text, rate)`` gives int16 speech samples for a reply (or None), to use
@@ -107,6 +137,8 @@ class PeerSettings:
     voice: Optional[str] = None
     audio_chunk_ms: int = 100
     rate_limits: bool = True
+    max_session_seconds: Optional[float] = None
+    go_away_seconds: Optional[float] = None
     speak: Optional[Callable[[str, int], Any]] = None
     hear: Optional[Callable[[Any, int], Optional[str]]] = None
 

@@ -13,6 +13,13 @@ from ._peer import PeerFactory
 __all__ = ["PROVIDERS", "peer_factory"]
 
 
+def _gemini(**options: Any) -> PeerFactory:
+    from ._gemini import GeminiPeerFactory
+
+    _no_options("gemini", options)
+    return GeminiPeerFactory()
+
+
 def _openai(**options: Any) -> PeerFactory:
     from ._openai import OpenAIPeerFactory
 
@@ -45,7 +52,7 @@ def _no_options(name: str, options: Dict[str, Any]) -> None:
 
 #: provider name -> a callable building its factory (imported only when used)
 _FACTORIES: Dict[str, Callable[..., PeerFactory]] = {"openai": _openai, "azure": _azure, "grok": _grok,
-                                                     "elevenlabs": _elevenlabs}
+                                                    "gemini": _gemini, "elevenlabs": _elevenlabs}
 #: the provider names :class:`FakeRealtimeServer` knows
 PROVIDERS: Tuple[str, ...] = tuple(sorted(_FACTORIES))
 

@@ -11,6 +11,8 @@ import json
 import threading
 from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional
 
+FrameType = Callable[[Dict[str, Any]], Optional[str]]
+
 if TYPE_CHECKING:
     from ._connection import FakeConnection
 
@@ -28,7 +30,8 @@ class Recorder:
     Threads: any thread; the lists are appended under :attr:`condition`.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, frame_type: Optional[FrameType] = None) -> None:
+        self._type_of: FrameType = frame_type or (lambda frame: frame.get("type"))
         self.condition = threading.Condition()
         self.received: List[Any] = []
         self.sent: List[str] = []
@@ -65,11 +68,11 @@ class Recorder:
         """Block until ``count`` received frames have type ``type_``; return the ``count``-th."""
 
         def matches() -> List[Dict[str, Any]]:
-            return [e for e in self.received if isinstance(e, dict) and e.get("type") == type_]
+            return [e for e in self.received if isinstance(e, dict) and self._type_of(e) == type_]
 
         with self.condition:
             if not self.condition.wait_for(lambda: len(matches()) >= count, timeout):
-                got = sorted({str(e.get("type")) for e in self.received if isinstance(e, dict)})
+                got = sorted({str(self._type_of(e)) for e in self.received if isinstance(e, dict)})
                 raise TimeoutError(f"received {len(matches())} of {count} '{type_}' frame(s) within "
                                    f"{timeout}s; types received: {got}")
             return matches()[count - 1] if count > 0 else {}

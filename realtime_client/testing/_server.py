@@ -51,7 +51,7 @@ class FakeRealtimeServer:
 
     Args:
         provider: which protocol to speak; a key of the provider registry (``"openai"``,
-            ``"azure"``, ``"grok"``, ``"elevenlabs"``).
+            ``"azure"``, ``"grok"``, ``"gemini"``, ``"elevenlabs"``).
         tls: serve ``wss://`` with a certificate from a throw-away CA (see :attr:`ca_file`).
         host: interface to bind (loopback by default).
         port: TCP port; 0 picks a free one (kept across ``stop()``/``start()``).
@@ -62,7 +62,11 @@ class FakeRealtimeServer:
             cancel that has arrived takes effect); ``"realtime"`` paces audio at real time.
         audio_chunk_ms: audio carried by each output audio frame.
         max_session_seconds: close every connection this long after it opened, with the
-            provider's session-cap close code and reason (OpenAI: 1001 and the real text).
+            provider's session-cap close code and reason (OpenAI: 1001 and the real text;
+            Gemini: 1011 after a ``goAway``).
+        go_away_seconds: providers that warn before the cap (Gemini ``goAway {timeLeft}``)
+            warn this long before ``max_session_seconds`` (default: the provider's, 50 s for
+            Gemini, capped to the session length).
         rate_limits: report rate limits after each response (OpenAI ``rate_limits.updated``).
         instructions: the default session instructions (default: the provider's).
         voice: the default output voice name (default: the provider's).
@@ -113,7 +117,8 @@ class FakeRealtimeServer:
                  max_session_seconds: Optional[float] = None, rate_limits: bool = True,
                  instructions: Optional[str] = None, voice: Optional[str] = None,
                  speech: Union[str, Callable[[str, int], Any]] = "synthetic", hearing: str = "off",
-                 provider_options: Optional[Dict[str, Any]] = None) -> None:
+                 provider_options: Optional[Dict[str, Any]] = None,
+                 go_away_seconds: Optional[float] = None) -> None:
         if pacing not in ("fast", "realtime"):
             raise ValueError(f"pacing must be 'fast' or 'realtime', got {pacing!r}")
         if audio_chunk_ms <= 0:
@@ -132,6 +137,7 @@ class FakeRealtimeServer:
         self._pacing = pacing
         self.audio_chunk_ms = int(audio_chunk_ms)
         self.max_session_seconds = max_session_seconds
+        self.go_away_seconds = go_away_seconds
         self.rate_limits = rate_limits
         self.instructions = instructions
         self.voice = voice
@@ -141,7 +147,7 @@ class FakeRealtimeServer:
         self.user_transcripts: List[str] = []
         #: plain HTTP requests received (REST endpoints such as client_secrets), credentials redacted
         self.http_requests: List[HttpRequest] = []
-        self._recorder = Recorder()
+        self._recorder = Recorder(getattr(self._factory, "frame_type", None))
         self._gate = Gatekeeper(self._factory, api_key)
         self._ca: Optional[LoopbackCA] = None
         self._port = port
@@ -319,19 +325,35 @@ class FakeRealtimeServer:
             self._stopping.wait(self.handshake_delay)
         view = handshake_request(request)
         refusal = self._gate.check(view)
-        if refusal is not None:
+        if refusal is not None and refusal.close is None:
             return respond(connection, refusal)
         connection.fake_request = view  # type: ignore[attr-defined]
+        connection.fake_close = None if refusal is None else refusal.close  # type: ignore[attr-defined]
         return None
+
 
     def _handle(self, ws: ServerConnection) -> None:
         view = getattr(ws, "fake_request", None) or handshake_request(ws.request)
+        refused = getattr(ws, "fake_close", None)
+        if refused is not None:  # the provider reports refused credentials as a close frame,
+            code, reason = refused  # in answer to the client's first message
+            try:
+                ws.recv(timeout=5.0)
+            except Exception:  # no message, or the client went away: close anyway
+                pass
+            ws.close(code, reason.encode("utf-8")[:123].decode("utf-8", "ignore"))
+            return
         settings = PeerSettings(model=self.model, next_reply=self._pop_reply,
                                 next_transcript=self._pop_transcript, instructions=self.instructions,
                                 voice=self.voice, audio_chunk_ms=self.audio_chunk_ms,
-                                rate_limits=self.rate_limits, speak=self._voice, hear=self._ear)
+                                rate_limits=self.rate_limits, speak=self._voice, hear=self._ear,
+                                max_session_seconds=self.max_session_seconds,
+                                go_away_seconds=self.go_away_seconds)
+        frame_type = getattr(self._factory, "frame_type", None)
         options = ConnectionOptions(pacing=self.pacing, max_session_seconds=self.max_session_seconds,
-                                    session_cap=self._factory.session_cap, stall_until=self._stall_until)
+                                    session_cap=self._factory.session_cap, stall_until=self._stall_until,
+                                    binary=bool(getattr(self._factory, "binary_frames", False)),
+                                    **({"frame_type": frame_type} if frame_type is not None else {}))
 
         def make(number: int) -> FakeConnection:
             return FakeConnection(number, ws, self._factory.peer(view, settings), self._recorder,

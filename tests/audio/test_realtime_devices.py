@@ -21,7 +21,7 @@ from realtime_client import AudioDeviceError, RealtimeClient
 from realtime_client.audio import PyAudioInput, PyAudioOutput, list_devices
 from realtime_client.testing import FakeRealtimeServer, Reply
 from realtime_client.testing._audio import synthesize_speech
-from tests.helpers import wait_until
+from tests.helpers import check_conformance, wait_until
 
 PROVIDER_RATE = 24000
 SPK_RATE = 24000  # the virtual speaker's sink (conftest.py); spk_tap records at this rate, bit-exact
@@ -272,17 +272,37 @@ def block_correlations(recorded: np.ndarray, sent: np.ndarray, block: int = 2400
 
 
 @pytest.mark.parametrize("trigger", ["speech_into_mic", "speech_started_event"])
-def test_barge_in_truncates_to_what_the_speaker_played(virtual_audio, server, make_client, trigger):
+def test_barge_in_truncates_to_what_the_speaker_played(virtual_audio, make_client, trigger):
     """Speech-started after ~1 s of real-time playback stops the speaker at once, truncated to what it played.
 
     The user interrupts (speech fed into the mic, so the server's VAD fires; or a
     speech_started event) so that the cut lands inside a syllable of the assistant audio,
-    where the speaker recording shows exactly how much was played.
+    where the speaker recording shows exactly how much was played. Landing inside the syllable
+    depends on timing (an underrun on a loaded machine shifts it), so a cut that misses it is
+    measured again, up to three times; what is asserted is only checked on a cut that landed.
     """
+    for _attempt in range(3):
+        with FakeRealtimeServer() as server:  # a fresh server: its audio is this attempt's alone
+            truncate, out, syllable, played_ms, stopped_after, facts = _barge_in_once(
+                virtual_audio, server, make_client, trigger)
+        check_conformance(server)
+        if syllable[0] < out.last_sound < syllable[1] or out.problem:
+            break
+
+    assert not out.problem, facts  # in particular nothing after the cut: the flush discarded the rest
+    # the cut fell inside a syllable, so the recording shows exactly where it is
+    assert syllable[0] < out.last_sound < syllable[1] and out.played - out.last_sound <= 48, facts
+    assert abs(truncate["audio_end_ms"] - played_ms) <= 50, facts
+    assert stopped_after <= 0.05, facts
+
+
+def _barge_in_once(virtual_audio: Any, server: Any, make_client: Any, trigger: str) -> Tuple[Any, ...]:
+    """One barge-in on a fresh client: the truncate frame, what the speaker played, and facts."""
     tap = virtual_audio.recorder("spk_tap", SPK_RATE)
     feeder = virtual_audio.feeder("mic_feed", MIC_RATE)
     interrupted = threading.Event()
-    client = make_client(audio_output=None, auto_capture=True, echo="off", on_interrupted=interrupted.set)
+    client = make_client(get_token=server.get_token, adapter=server.adapter(), audio_output=None,
+                         auto_capture=True, echo="off", on_interrupted=interrupted.set)
     server.script(Reply.audio("Once upon a time there was a very long answer.", duration_ms=4000))
     try:
         client.connect(timeout=10)
@@ -315,6 +335,7 @@ def test_barge_in_truncates_to_what_the_speaker_played(virtual_audio, server, ma
     finally:
         feeder.close()
         recorded = tap.stop()
+        client.destroy()
     start = exact_offset(recorded, sent[2400:4800]) - 2400
     out = follow(recorded, sent, start)
     played_ms = out.last_sound * 1000.0 / SPK_RATE
@@ -322,11 +343,7 @@ def test_barge_in_truncates_to_what_the_speaker_played(virtual_audio, server, ma
     facts = (f"audio_end_ms={truncate['audio_end_ms']}, played {played_ms:.1f}-{out.played / 24:.1f} ms, "
              f"syllable {syllable[0] / 24:.0f}-{syllable[1] / 24:.0f} ms, stopped "
              f"{stopped_after * 1000:.1f} ms after, {out}")
-    assert not out.problem, facts  # in particular nothing after the cut: the flush discarded the rest
-    # the cut fell inside a syllable, so the recording shows exactly where it is
-    assert syllable[0] < out.last_sound < syllable[1] and out.played - out.last_sound <= 48, facts
-    assert abs(truncate["audio_end_ms"] - played_ms) <= 50, facts
-    assert stopped_after <= 0.05, facts
+    return truncate, out, syllable, played_ms, stopped_after, facts
 
 
 def test_devices_are_chosen_by_index_and_by_name_substring(virtual_audio, server, make_client):
