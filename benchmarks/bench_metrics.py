@@ -21,10 +21,10 @@ import numpy as np
 
 from ._harness import Row, spread, verdict
 
-PROVIDERS = ("openai", "azure", "grok", "elevenlabs")
+PROVIDERS = ("openai", "azure", "grok", "gemini", "elevenlabs")
 Params = Dict[str, Any]
 FULL: Params = {"turns": 12, "providers": PROVIDERS, "device_turns": 8}
-QUICK: Params = {"turns": 2, "providers": ("openai", "elevenlabs"), "device_turns": 1}
+QUICK: Params = {"turns": 2, "providers": ("openai", "gemini", "elevenlabs"), "device_turns": 1}
 
 
 def _turns(provider: str, turns: int) -> List[Dict[str, float]]:
