@@ -8,7 +8,7 @@ APT      = DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get
 # Tests: PulseAudio virtual devices, speech tools, and a virtual display for the Tk dispatcher.
 TEST_DEPS  = pulseaudio pulseaudio-utils libasound2-plugins espeak-ng sox xvfb xauth
 
-.PHONY: install system-deps test-deps demo test lint bench docs docs-serve clean
+.PHONY: install system-deps test-deps demo test lint bench bench-quick bench-plots docs docs-serve clean
 
 # Build prerequisites, each installed only when its check fails:
 #   python3-venv     Debian splits ensurepip off: `python3 -m venv --help` works, but creating a
@@ -55,8 +55,22 @@ lint: install
 	$(BIN)/ruff check realtime_client tests benchmarks
 	$(BIN)/mypy realtime_client
 
-bench: install
+# Benchmarks against the peers on PulseAudio virtual devices (docs/benchmarks.md): about 10 min.
+# bench-plots reruns them, keeps the raw figures in benchmarks/results.json and draws the
+# docs' plots from them (docs/img/bench-*.png).
+BENCH_JSON = benchmarks/results.json
+
+bench: test-deps install
+	$(BIN)/pip install -q -e '.[bench]'
 	$(BIN)/python -m benchmarks
+
+bench-quick: test-deps install
+	$(BIN)/python -m benchmarks --quick
+
+bench-plots: test-deps install
+	$(BIN)/pip install -q -e '.[bench]'
+	$(BIN)/python -m benchmarks --json $(BENCH_JSON)
+	$(BIN)/python -m benchmarks.plots $(BENCH_JSON) docs/img
 
 # The documentation site (mkdocs-material + mkdocstrings): built into site/, or served with
 # live reload on http://127.0.0.1:8000.

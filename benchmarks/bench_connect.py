@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import logging
-import statistics
 import time
-from typing import List, Tuple
+from typing import List
 
 from realtime_client import RealtimeClient
 from realtime_client.adapters import openai_realtime
 from realtime_client.testing import FakeRealtimeServer
+
+from ._harness import Row, goal_row
 
 ROUNDS = 40
 
@@ -40,21 +41,17 @@ def _openai_sdk(server: FakeRealtimeServer) -> float:
     return elapsed
 
 
-def run() -> List[Tuple[str, str, str, str]]:
+def run(quick: bool = False) -> List[Row]:
     logging.getLogger("realtime_client").setLevel(logging.ERROR)
+    rounds = 5 if quick else ROUNDS
     ours: List[float] = []
     theirs: List[float] = []
     with FakeRealtimeServer() as server:
         for _ in range(3):  # warm-up
             _ours(server)
             _openai_sdk(server)
-        for _ in range(ROUNDS):  # interleaved so drift hits both equally
-            ours.append(_ours(server))
-            theirs.append(_openai_sdk(server))
-    m_ours, m_theirs = statistics.median(ours), statistics.median(theirs)
-    ratio = m_ours / m_theirs
-    return [
-        ("connect() median (ours)", f"{m_ours * 1000:.2f} ms", "", ""),
-        ("openai SDK connect median", f"{m_theirs * 1000:.2f} ms", "", ""),
-        ("connect ratio ours/SDK", f"{ratio:.2f}x", "<= 1.2x", "ok" if ratio <= 1.2 else "MISSED"),
-    ]
+        for _ in range(rounds):  # interleaved so drift hits both equally
+            ours.append(_ours(server) * 1000)
+            theirs.append(_openai_sdk(server) * 1000)
+    return [goal_row("connect() to the fake OpenAI server", ours, theirs, "ms", "<= 1.0x",
+                     lambda r, _m: r <= 1.0, digits=2, peer_name="openai SDK", pairwise=False)]

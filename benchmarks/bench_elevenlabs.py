@@ -1,292 +1,265 @@
-"""Our client and the official ``elevenlabs`` Conversation side by side, against one fake agent.
+"""Ours and the official ``elevenlabs`` SDK's ``Conversation`` side by side, on the same devices.
 
-Four measures with the same audio: connect time (socket open to the agent's metadata), barge-in
-(the agent's ``interruption`` frame to output silenced, and agent audio that still reached the
-output after it), CPU per minute of full-duplex audio (the agent talking while the user's
-microphone streams, the fake agent in a subprocess so only the client is measured) and threads
-left after the conversation ends. Run: ``python -m benchmarks.bench_elevenlabs``.
+Both clients run in this process, one after the other, against the same scripted fake ElevenLabs
+agent (in a child process, ``_child.py``), on the same PulseAudio virtual devices at 16 kHz
+(``_devices.py``): ours through its default ``PyAudioInput``/``PyAudioOutput``, the SDK through
+its own ``DefaultAudioInterface`` (PyAudio: 250 ms input callbacks, 62.5 ms output buffers). The
+user's voice is played into the virtual microphone; what each client played is recorded from the
+speaker's monitor and matched sample for sample against the audio the agent sent.
+
+Per session (``ROUNDS`` each, alternating ours and the SDK):
+
+* connect: ``connect()`` / ``start_session()`` called -> the agent's greeting audible at the monitor;
+* barge-in: the agent's ``interruption`` frame sent -> the last sample of the interrupted answer at
+  the monitor (which is also how much of that answer was still played after the frame), and
+  stray samples after the cut (lost, repeated or played out of order);
+* end: ``disconnect()`` / ``end_session()`` + ``wait_for_session_end()``; threads left when it returns.
+
+CPU per minute of full-duplex audio (the agent talking, the microphone streaming) is measured
+alternately over ``DUPLEX_SECONDS`` per run; RSS after 30 minutes of conversation is measured in
+fresh processes at fast pacing with no devices (``_soak.py``), the same way for both.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import os
-import resource
-import statistics
+import random
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-import wave
-from typing import Any, Callable, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, Tuple
 
-from realtime_client import RealtimeClient
-from realtime_client.adapters import elevenlabs_realtime
-from realtime_client.audio import BufferOutput, WavFileInput
-from realtime_client.testing import FakeRealtimeServer, Reply, synthesize_speech
-from realtime_client.testing._audio import pcm16_bytes
+import numpy as np
+
+from realtime_client.testing import synthesize_speech
+
+from ._devices import Devices, locate, played, virtual_devices
+from ._harness import Row, ServerProcess, cpu_over, goal_row, verdict, wait_until
 
 RATE = 16000
-CONNECT_ROUNDS = 15
-BARGE_ROUNDS = 4
-DUPLEX_SECONDS = 12.0
-Row = Tuple[str, str, str, str]
+GREETING = "Hello, how can I help you today?"
+SPEECH_MS = 800
+
+Params = Dict[str, Any]
+FULL: Params = {"rounds": 6, "duplex_s": 12.0, "duplex_runs": 3, "soak_minutes": 30.0}
+QUICK: Params = {"rounds": 1, "duplex_s": 1.0, "duplex_runs": 1, "soak_minutes": 0.2}
 
 
-# --- the SDK side ----------------------------------------------------------------------------
+# --- the two clients ----------------------------------------------------------------------------
 
-def _sdk_classes() -> Any:
-    from elevenlabs import ElevenLabs
-    from elevenlabs.conversational_ai.conversation import AudioInterface, Conversation
+class _Ours:
+    name = "ours"
 
-    class Interface(AudioInterface):
-        """Feeds 16 kHz PCM16 at real time in 250 ms chunks; records output and interrupts."""
+    def __init__(self, server: ServerProcess) -> None:
+        from realtime_client import RealtimeClient
+        from realtime_client.adapters import elevenlabs_realtime
 
-        def __init__(self, audio: bytes) -> None:
-            self.audio, self.out_bytes, self.interrupted_at = audio, 0, None
-            self.out_after_interrupt = 0
-            self._stop = threading.Event()
+        url = server.base_url.replace("http", "ws", 1) + "/v1/convai/conversation"
+        self.client = RealtimeClient(adapter=elevenlabs_realtime("agent_fake", url=url))
 
-        def start(self, input_callback: Callable[[bytes], None]) -> None:
-            def feed() -> None:
-                chunk, t0 = 8000, time.monotonic()
-                for i in range(0, len(self.audio), chunk):
-                    if self._stop.wait(max(0.0, t0 + i / 32000 - time.monotonic())):
-                        return
-                    input_callback(self.audio[i:i + chunk])
-            threading.Thread(target=feed, name="sdk-bench-feed", daemon=True).start()
+    def start(self) -> None:
+        self.client.connect(timeout=10)
 
-        def stop(self) -> None:
-            self._stop.set()
+    def say(self, text: str) -> None:
+        self.client.send_text(text)
 
-        def output(self, audio: bytes) -> None:
-            self.out_bytes += len(audio)
-            if self.interrupted_at is not None:
-                self.out_after_interrupt += len(audio)
-
-        def interrupt(self) -> None:
-            if self.interrupted_at is None:
-                self.interrupted_at = time.monotonic()
-
-    return ElevenLabs, Conversation, Interface
+    def end(self) -> None:
+        self.client.disconnect()
+        self.client.destroy()
 
 
-def _sdk(base_url: str, audio: bytes) -> Tuple[Any, Any]:
-    ElevenLabs, Conversation, Interface = _sdk_classes()
-    interface = Interface(audio)
-    conversation = Conversation(ElevenLabs(api_key="x", base_url=base_url), "agent_fake", requires_auth=False,
-                                audio_interface=interface)
-    return conversation, interface
+class _SDK:
+    name = "elevenlabs SDK"
+
+    def __init__(self, server: ServerProcess) -> None:
+        from elevenlabs import ElevenLabs
+        from elevenlabs.conversational_ai.conversation import Conversation
+        from elevenlabs.conversational_ai.default_audio_interface import DefaultAudioInterface
+
+        self.conversation = Conversation(ElevenLabs(api_key="x", base_url=server.base_url), "agent_fake",
+                                         requires_auth=False, audio_interface=DefaultAudioInterface())
+
+    def start(self) -> None:
+        self.conversation.start_session()
+
+    def say(self, text: str) -> None:
+        wait_until(lambda: self.conversation._ws is not None, 10, "the SDK's socket")
+        self.conversation.send_user_message(text)
+
+    def end(self) -> None:
+        self.conversation.end_session()
+        self.conversation.wait_for_session_end()
 
 
-def _wait(predicate: Callable[[], Any], timeout: float = 10.0) -> None:
-    end = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > end:
-            raise TimeoutError("benchmark step timed out")
-        time.sleep(0.0005)
+Client = Callable[[ServerProcess], Any]
 
 
-# --- audio ---------------------------------------------------------------------------------------
+# --- one session: connect, greeting, story, barge-in, end ------------------------------------------
 
-def _wav(path: str, pcm: bytes) -> str:
-    with wave.open(path, "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(RATE)
-        w.writeframes(pcm)
-    return path
-
-
-def _barge_audio() -> bytes:
-    """1.5 s of silence, 0.8 s of speech, then silence: the user talks over the agent."""
-    quiet = b"\0\0" * int(RATE * 1.5)
-    return quiet + pcm16_bytes(synthesize_speech(800, RATE, seed=9)) + b"\0\0" * RATE * 3
-
-
-# --- measures ------------------------------------------------------------------------------------
-
-def _connect(server: FakeRealtimeServer) -> Tuple[float, float]:
-    client = RealtimeClient(adapter=server.adapter(), auto_capture=False, auto_playback=False)
-    start = time.perf_counter()
-    client.connect(timeout=10)
-    ours = time.perf_counter() - start
-    client.destroy()
-    conversation, _ = _sdk(server.base_url, b"")
-    start = time.perf_counter()
-    conversation.start_session()
-    _wait(lambda: conversation._conversation_id is not None)
-    theirs = time.perf_counter() - start
-    conversation.end_session()
-    conversation.wait_for_session_end()
-    return ours, theirs
-
-
-def _interruption_sent(server: FakeRealtimeServer, since: int) -> Optional[float]:
-    box: List[float] = []
-
-    def watch() -> None:
-        end = time.monotonic() + 10
-        while time.monotonic() < end:
-            if any('"interruption"' in s for s in server.sent[since:]):
-                box.append(time.monotonic())
-                return
-            time.sleep(0.0005)
-
-    thread = threading.Thread(target=watch, daemon=True)
-    thread.start()
-    thread.join(11)
-    return box[0] if box else None
-
-
-def _barge_ours(server: FakeRealtimeServer, wav: str) -> Tuple[float, int]:
-    interrupted: List[float] = []
-    out = BufferOutput(sample_rate=RATE, realtime=True)
-    server.script(Reply.audio("A long story that goes on and on.", duration_ms=6000))
-    client = RealtimeClient(adapter=server.adapter(), audio_input=WavFileInput(wav), audio_output=out,
-                            echo="off", on_interrupted=lambda: interrupted.append(time.monotonic()))
-    since = len(server.sent)
-    client.connect(timeout=10)
-    client.send_text("Tell me a story")
-    sent_at = _interruption_sent(server, since)
-    played_then = len(out.played)
-    _wait(lambda: interrupted, 5)
-    time.sleep(0.5)
-    late = len(out.played) - played_then
-    client.destroy()
-    assert sent_at is not None
-    return max(0.0, interrupted[0] - sent_at), late
-
-
-def _barge_sdk(server: FakeRealtimeServer, audio: bytes) -> Tuple[float, int]:
-    server.script(Reply.audio("A long story that goes on and on.", duration_ms=6000))
-    since = len(server.sent)
-    conversation, interface = _sdk(server.base_url, audio)
-    conversation.start_session()
-    _wait(lambda: conversation._ws is not None and conversation._conversation_id is not None)
-    conversation.send_user_message("Tell me a story")
-    sent_at = _interruption_sent(server, since)
-    _wait(lambda: interface.interrupted_at is not None, 5)
-    time.sleep(0.5)
-    conversation.end_session()
-    conversation.wait_for_session_end()
-    assert sent_at is not None
-    return max(0.0, interface.interrupted_at - sent_at), interface.out_after_interrupt
-
-
-_SERVER = """
-import sys, time
-from realtime_client.testing import FakeRealtimeServer
-s = FakeRealtimeServer(provider="elevenlabs", pacing="realtime", audio_chunk_ms=50,
-                       provider_options={"first_message": "word " * 400, "ping_interval": 2.0}).start()
-print(s.base_url, flush=True)
-sys.stdin.read()
-s.stop()
-"""
-
-
-def _cpu() -> float:
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
-
-
-def _duplex(wav: str, audio: bytes) -> Tuple[float, float]:
-    """CPU seconds per minute of full-duplex audio, ours and the SDK's (the agent in a subprocess)."""
-    env = dict(os.environ, PYTHONPATH=os.getcwd())
-    proc = subprocess.Popen([sys.executable, "-c", _SERVER], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                            text=True, env=env)
+def _pcm(server: ServerProcess, index: int) -> np.ndarray:
+    with tempfile.NamedTemporaryFile(suffix=".pcm", delete=False) as f:
+        path = f.name
     try:
-        assert proc.stdout is not None
-        base_url = proc.stdout.readline().strip()
-        url = base_url.replace("http", "ws", 1) + "/v1/convai/conversation"
-        client = RealtimeClient(adapter=elevenlabs_realtime("agent_fake", url=url),
-                                audio_input=WavFileInput(wav), audio_output=BufferOutput(sample_rate=RATE),
-                                echo="off")
-        client.connect(timeout=10)
-        before, start = _cpu(), time.monotonic()
-        time.sleep(DUPLEX_SECONDS)
-        ours = (_cpu() - before) / (time.monotonic() - start) * 60
-        client.destroy()
-        conversation, _ = _sdk(base_url, audio)
-        conversation.start_session()
-        _wait(lambda: conversation._conversation_id is not None)
-        before, start = _cpu(), time.monotonic()
-        time.sleep(DUPLEX_SECONDS)
-        theirs = (_cpu() - before) / (time.monotonic() - start) * 60
-        conversation.end_session()
-        conversation.wait_for_session_end()
-        return ours, theirs
+        server.ask("pcm", path, index)
+        with open(path, "rb") as f:
+            return np.frombuffer(f.read(), dtype="<i2").copy()
     finally:
-        if proc.stdin is not None:
-            proc.stdin.close()
-        proc.wait(10)
+        os.unlink(path)
 
 
-def _threads_left() -> Tuple[int, int]:
-    with FakeRealtimeServer(provider="elevenlabs") as server:
-        baseline = set(threading.enumerate())
-        client = RealtimeClient(adapter=server.adapter(), auto_capture=False,
-                                audio_output=BufferOutput(sample_rate=RATE, realtime=False))
-        client.connect(timeout=10)
-        client.ask("hello", timeout=10)
-        client.destroy()
-        time.sleep(0.5)
-        ours = len([t for t in threading.enumerate() if t not in baseline and t.is_alive()])
-        baseline = set(threading.enumerate())
-        conversation, _ = _sdk(server.base_url, b"\0\0" * RATE)
-        conversation.start_session()
-        _wait(lambda: conversation._conversation_id is not None)
-        conversation.send_user_message("hello")
-        time.sleep(0.5)
-        conversation.end_session()
-        conversation.wait_for_session_end()
-        time.sleep(0.5)
-        theirs = len([t for t in threading.enumerate() if t not in baseline and t.is_alive()
-                      and not t.name.startswith("realtime-fake")])
-        return ours, theirs
-
-
-def run() -> List[Row]:
-    logging.getLogger("realtime_client").setLevel(logging.ERROR)
+def _session(make: Client, server: ServerProcess, devices: Devices, speech: np.ndarray,
+             rng: random.Random) -> Dict[str, Any]:
     logging.getLogger("elevenlabs").setLevel(logging.CRITICAL)
-    rows: List[Row] = []
-    with FakeRealtimeServer(provider="elevenlabs", provider_options={"ping_interval": 0.5}) as server:
-        pairs = [_connect(server) for _ in range(CONNECT_ROUNDS + 2)][2:]  # two warm-up rounds
-    ours, theirs = statistics.median(p[0] for p in pairs), statistics.median(p[1] for p in pairs)
-    rows += [("EL connect median (ours)", f"{ours * 1000:.2f} ms", "", ""),
-             ("EL connect median (SDK)", f"{theirs * 1000:.2f} ms", "", ""),
-             ("EL connect ratio ours/SDK", f"{ours / theirs:.2f}x", "<= 1.2x",
-              "ok" if ours / theirs <= 1.2 else "MISSED")]
-    audio = _barge_audio()
-    with tempfile.TemporaryDirectory() as tmp:
-        wav = _wav(os.path.join(tmp, "barge.wav"), audio)
-        barge_options = {"ping_interval": 0.5, "correct_on_interrupt": False}
-        with FakeRealtimeServer(provider="elevenlabs", pacing="realtime", audio_chunk_ms=50,
-                                provider_options=barge_options) as server:
-            barge_ours = [_barge_ours(server, wav) for _ in range(BARGE_ROUNDS)]
-            barge_sdk = [_barge_sdk(server, audio) for _ in range(BARGE_ROUNDS)]
-        duplex_wav = _wav(os.path.join(tmp, "duplex.wav"), b"\0\0" * int(RATE * (DUPLEX_SECONDS + 5)))
-        cpu_ours, cpu_sdk = _duplex(duplex_wav, b"\0\0" * int(RATE * (DUPLEX_SECONDS + 5)))
-    lat_ours = statistics.median(b[0] for b in barge_ours) * 1000
-    lat_sdk = statistics.median(b[0] for b in barge_sdk) * 1000
-    rows += [("EL barge-in: interruption -> silenced (ours)", f"{lat_ours:.1f} ms", "", ""),
-             ("EL barge-in: interruption -> interrupt() (SDK)", f"{lat_sdk:.1f} ms", "", ""),
-             ("EL late agent audio after interruption (ours)",
-              f"{max(b[1] for b in barge_ours)} bytes", "<= 1 chunk (1600)",
-              "ok" if max(b[1] for b in barge_ours) <= 1600 else "MISSED"),
-             ("EL late agent audio after interruption (SDK)",
-              f"{max(b[1] for b in barge_sdk)} bytes", "", ""),
-             ("EL CPU per minute full duplex (ours)", f"{cpu_ours:.2f} s", "", ""),
-             ("EL CPU per minute full duplex (SDK)", f"{cpu_sdk:.2f} s", "", ""),
-             ("EL CPU ratio ours/SDK", f"{cpu_ours / cpu_sdk:.2f}x", "", "")]
-    left_ours, left_sdk = _threads_left()
-    rows += [("EL threads left after end (ours)", str(left_ours), "0",
-              "ok" if left_ours == 0 else "MISSED"),
-             ("EL threads left after end (SDK)", str(left_sdk), "", "")]
-    return rows
+    baseline = set(threading.enumerate())
+    tap = devices.tap()
+    feeder = devices.feeder()
+    client = make(server)
+    try:
+        t0 = time.monotonic()
+        client.start()
+        wait_until(lambda: np.count_nonzero(tap.samples()), 10, "the greeting to be heard")
+        greeting_at = tap.time_of(int(np.flatnonzero(tap.samples())[0]))
+        time.sleep(len(GREETING) * 0.06 + 0.4)  # the greeting plays out
+        server.ask("script", 8000)
+        story_index = int(server.ask("groups"))
+        mark = tap.samples().size
+        client.say("Tell me a long story.")
+        wait_until(lambda: np.count_nonzero(tap.samples()[mark:]), 10, "the story to be heard")
+        time.sleep(rng.uniform(0.5, 1.5))  # a random phase against every buffer size
+        fed_at = time.monotonic()
+        feeder.play(speech)
+        wait_until(lambda: [t for t in server.ask("sent", "interruption") if t > fed_at], 5,
+                   "the agent's interruption")
+        interrupted_at = next(t for t in server.ask("sent", "interruption") if t > fed_at)
+        time.sleep(1.2)  # whatever is still buffered plays out
+        t_end = time.monotonic()
+        client.end()
+        ended = time.monotonic() - t_end
+        left = sorted(t.name for t in threading.enumerate() if t not in baseline and t.is_alive()
+                      and not t.name.startswith("test-"))
+    finally:
+        feeder.close()
+        samples = tap.stop()
+    story = _pcm(server, story_index)
+    at = locate(samples, story, mark) if story.size else None
+    result = played(samples[at:], story) if at is not None else None
+    out: Dict[str, Any] = {"connect_ms": (greeting_at - t0) * 1000, "end_ms": ended * 1000,
+                           "threads_left": left}
+    if result is not None and at is not None:
+        cut = at + result.start + result.position  # tap index just after the last story sample
+        silent_at = tap.time_of(cut - 1)
+        out["barge_ms"] = (silent_at - interrupted_at) * 1000
+        out["stray_samples"] = result.stray
+        out["skipped_samples"] = result.skipped
+    return out
+
+
+# --- CPU per minute of full-duplex audio -----------------------------------------------------------
+
+def _duplex_cpu(make: Client, seconds: float) -> Tuple[float, List[float]]:
+    """CPU s per minute while the agent talks without a pause and the microphone streams."""
+    options = {"first_message": "word " * 600, "ping_interval": 2.0}
+    with ServerProcess("elevenlabs", "realtime", 50, options) as server:
+        client = make(server)
+        client.start()
+        try:
+            time.sleep(1.0)  # past connect and the first buffers
+            return cpu_over(seconds)
+        finally:
+            client.end()
+
+
+def _cpu_samples(seconds: float, runs: int) -> Tuple[Dict[str, List[float]], Dict[str, List[List[float]]]]:
+    cpu: Dict[str, List[float]] = {"ours": [], "sdk": []}
+    series: Dict[str, List[List[float]]] = {"ours": [], "sdk": []}
+    for _ in range(runs):  # alternated, so drift in the machine's load hits both
+        for name, make in (("ours", _Ours), ("sdk", _SDK)):
+            per_minute, steps = _duplex_cpu(make, seconds)
+            cpu[name].append(per_minute)
+            series[name].append(steps)
+    return cpu, series
+
+
+# --- RSS after a long conversation (fresh processes, fast pacing) ----------------------------------
+
+def _soak(which: str, minutes: float) -> Dict[str, float]:
+    env = dict(os.environ, PYTHONPATH=os.getcwd() + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    done = subprocess.run([sys.executable, "-m", "benchmarks._soak", which, str(minutes)], env=env,
+                          capture_output=True, text=True, timeout=900, check=False)
+    if done.returncode != 0:
+        raise RuntimeError(f"soak {which} failed: {done.stderr[-2000:]}")
+    result: Dict[str, float] = json.loads(done.stdout.strip().splitlines()[-1])
+    return result
+
+
+# --- the table ---------------------------------------------------------------------------------
+
+def measure(quick: bool = False) -> Dict[str, Any]:
+    """Every raw figure of this benchmark (also what the plots are drawn from)."""
+    params = QUICK if quick else FULL
+    logging.getLogger("realtime_client").setLevel(logging.ERROR)
+    speech = synthesize_speech(SPEECH_MS, RATE, seed=9, level=0.5)
+    rng = random.Random(7)
+    sessions: Dict[str, List[Dict[str, Any]]] = {"ours": [], "sdk": []}
+    with virtual_devices(RATE) as devices:
+        options = {"first_message": GREETING, "ping_interval": 1.0, "correct_on_interrupt": False}
+        with ServerProcess("elevenlabs", "realtime", 50, options) as server:
+            for _ in range(params["rounds"]):
+                sessions["ours"].append(_session(_Ours, server, devices, speech, rng))
+                sessions["sdk"].append(_session(_SDK, server, devices, speech, rng))
+        cpu, series = _cpu_samples(params["duplex_s"], params["duplex_runs"])
+    soak = {"ours": _soak("el-ours", params["soak_minutes"]), "sdk": _soak("el-sdk", params["soak_minutes"])}
+    return {"params": params, "sessions": sessions, "cpu": cpu, "cpu_series": series, "soak": soak}
+
+
+def _values(sessions: List[Dict[str, Any]], key: str) -> List[float]:
+    return [float(s[key]) for s in sessions if key in s]
+
+
+def rows(data: Dict[str, Any]) -> List[Row]:
+    ours, sdk = data["sessions"]["ours"], data["sessions"]["sdk"]
+    barge_o, barge_s = _values(ours, "barge_ms"), _values(sdk, "barge_ms")
+    out = [
+        goal_row("EL barge-in: interruption sent -> speaker silent (monitor)", barge_o, barge_s, "ms",
+                 "<= 0.25x", lambda r, _m: r <= 0.25, pairwise=False),
+    ]
+    stray_o, stray_s = _values(ours, "stray_samples"), _values(sdk, "stray_samples")
+    worst_o, worst_s = max(stray_o, default=0), max(stray_s, default=0)
+    out.append(Row("EL interrupted answer: samples lost/repeated/played after the cut (max)",
+                   f"{worst_o:.0f}", f"{worst_s:.0f}", "", "0", verdict(worst_o == 0)))
+    cpu_o, cpu_s = data["cpu"]["ours"], data["cpu"]["sdk"]
+    out.append(goal_row("EL CPU per minute of full-duplex audio", cpu_o, cpu_s, "s", "<= 1.0x",
+                        lambda r, _m: r <= 1.0, digits=3))
+    out.append(goal_row("EL connect: start -> greeting heard (monitor)", _values(ours, "connect_ms"),
+                        _values(sdk, "connect_ms"), "ms", "<= 1.0x", lambda r, _m: r <= 1.0, pairwise=False))
+    out.append(goal_row("EL end: disconnect() / end_session() returns", _values(ours, "end_ms"),
+                        _values(sdk, "end_ms"), "ms", "", lambda r, _m: True,
+                        pairwise=False)._replace(verdict=""))
+    left_o = max((len(s["threads_left"]) for s in ours), default=0)
+    left_s = max((len(s["threads_left"]) for s in sdk), default=0)
+    names_s = sorted({n for s in sdk for n in s["threads_left"]})
+    out.append(Row("EL threads left when the session ended (max)", str(left_o),
+                   f"{left_s}" + (f" ({', '.join(names_s)})" if names_s else ""), "", "0",
+                   verdict(left_o == 0)))
+    so, ss = data["soak"]["ours"], data["soak"]["sdk"]
+    minutes = data["params"]["soak_minutes"]
+    out.append(Row(f"EL RSS after {minutes:g} min of conversation (growth)",
+                   f"{so['rss_end']:.1f} MB (+{so['rss_end'] - so['rss_start']:.1f})",
+                   f"{ss['rss_end']:.1f} MB (+{ss['rss_end'] - ss['rss_start']:.1f})",
+                   f"{so['rss_end'] / ss['rss_end']:.2f}x", "", ""))
+    return out
+
+
+def run(quick: bool = False) -> List[Row]:
+    return rows(measure(quick))
 
 
 if __name__ == "__main__":
-    for row in run():
+    data = measure("--quick" in sys.argv)
+    for row in rows(data):
         print(" | ".join(row))
+    print(json.dumps(data, default=str)[:3000])

@@ -96,8 +96,11 @@ def _one_round(url: str) -> float:
     return elapsed
 
 
-def run() -> List[Tuple[str, str, str, str]]:
+def run(quick: bool = False) -> List[Tuple[str, str, str, str]]:
+    global AUDIO_SECONDS, ROUNDS
     logging.getLogger("realtime_client").setLevel(logging.ERROR)
+    if quick:
+        AUDIO_SECONDS, ROUNDS = 10, 1
     frames = _response_frames()
     server, thread = _serve(frames)
     url = f"ws://127.0.0.1:{server.socket.getsockname()[1]}/v1/realtime"

@@ -185,8 +185,11 @@ def _soak(server: _ServerProcess) -> Tuple[float, float, float, int]:
     return growth, elapsed, SOAK_TURNS * REPLY_MS / 60_000, messages
 
 
-def run() -> List[Tuple[str, str, str, str]]:
+def run(quick: bool = False) -> List[Tuple[str, str, str, str]]:
+    global CYCLES, RECONNECTS, WARMUP_TURNS, SOAK_TURNS
     logging.getLogger("realtime_client").setLevel(logging.ERROR)
+    if quick:
+        CYCLES, RECONNECTS, WARMUP_TURNS, SOAK_TURNS = 5, 3, 5, 20
     reconnects = _reconnect_times()
     server = _ServerProcess()
     try:

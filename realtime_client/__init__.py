@@ -30,6 +30,7 @@ from ._models import (
     TextPart,
     ToolCallPart,
     ToolResultPart,
+    TurnMetrics,
     UsageInfo,
     VADConfig,
 )
@@ -59,6 +60,7 @@ __all__ = [
     "Tool",
     "ToolCallPart",
     "ToolResultPart",
+    "TurnMetrics",
     "UnknownRealtimeError",
     "UsageInfo",
     "VADConfig",

@@ -149,7 +149,11 @@ class Flushed:
 
 @attrs.frozen
 class PlaybackStarted:
+    """Audio of ``item_id`` became audible (its first, or after the speaker went quiet);
+    ``audible_at``: when, on the ``time.monotonic()`` clock (``None``: now)."""
+
     item_id: str
+    audible_at: Optional[float] = None
 
 
 @attrs.frozen

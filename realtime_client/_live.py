@@ -443,7 +443,8 @@ class LiveSession:
         self.run(act.CapturedAudio(audio, self._input_format.duration_ms(len(audio))))
 
     def _on_playback_started(self, item_id: str) -> None:
-        self.run(act.PlaybackStarted(item_id))
+        engine = self.engine
+        self.run(act.PlaybackStarted(item_id, engine.started_audible_at if engine is not None else None))
 
     def _on_playback_idle(self) -> None:
         engine = self.engine

@@ -27,6 +27,7 @@ __all__ = [
     "TextPart",
     "ToolCallPart",
     "ToolResultPart",
+    "TurnMetrics",
     "UsageInfo",
     "VADConfig",
 ]
@@ -137,6 +138,64 @@ _ROLES = ("user", "assistant")
 _STOP_REASONS = ("completed", "interrupted", "cut_off", "failed", "disconnected")
 
 
+_TRIGGERS = ("speech", "text", "push_to_talk", "tool_result")
+
+
+def _ms(start: Optional[float], end: Optional[float]) -> Optional[float]:
+    return None if start is None or end is None else round((end - start) * 1000.0, 3)
+
+
+@attrs.frozen
+class TurnMetrics:
+    """How long one assistant turn took to arrive and to be heard, as the client saw it.
+
+    Every time is a ``time.monotonic()`` reading taken on this machine; the ``*_ms``
+    properties are the latencies from the end of the user's turn. Against a real provider
+    they include the network and the model; against ``FakeRealtimeServer`` (which adds no
+    model latency) they are the client's own overhead.
+
+    Attributes:
+        trigger: what ended the user's turn: ``"speech"`` (the provider's VAD heard the
+            user stop), ``"text"`` (``send_text``/``send_image``/``ask``), ``"push_to_talk"``
+            (``stop_listening()`` in manual mode) or ``"tool_result"`` (the answer follows a
+            tool's result); ``None`` when the assistant spoke unprompted (a greeting).
+        user_turn_end: when that happened (``None`` without a trigger).
+        response_started: the provider's first sign of the response (it began, or its
+            first output arrived).
+        first_audio: the first audio chunk of the response arrived.
+        first_heard: that audio became audible: written to the speaker, plus the audio the
+            speaker still held ahead of it (``None`` until then, and for responses nothing
+            played).
+
+    A message can be complete before its audio is heard; ``first_heard`` then arrives in a
+    later snapshot (``on_state_change``), never in a second ``on_message``.
+
+    .. versionadded:: 0.2.0
+    """
+
+    trigger: Optional[str] = attrs.field(
+        default=None, validator=attrs.validators.optional(attrs.validators.in_(_TRIGGERS)))
+    user_turn_end: Optional[float] = None
+    response_started: Optional[float] = None
+    first_audio: Optional[float] = None
+    first_heard: Optional[float] = None
+
+    @property
+    def response_latency_ms(self) -> Optional[float]:
+        """End of the user's turn → response started, in ms (``None`` if either is unknown)."""
+        return _ms(self.user_turn_end, self.response_started)
+
+    @property
+    def first_audio_latency_ms(self) -> Optional[float]:
+        """End of the user's turn → first audio received, in ms."""
+        return _ms(self.user_turn_end, self.first_audio)
+
+    @property
+    def first_heard_latency_ms(self) -> Optional[float]:
+        """End of the user's turn → first audio heard, in ms: the time to first audio."""
+        return _ms(self.user_turn_end, self.first_heard)
+
+
 @attrs.frozen
 class RealtimeMessage:
     """One message of the conversation.
@@ -152,8 +211,11 @@ class RealtimeMessage:
             (the user), ``"cut_off"`` (a length limit such as ``max_output_tokens``),
             ``"failed"`` (the provider failed the response) or ``"disconnected"`` (the
             connection dropped mid-answer); ``None`` for user messages.
+        metrics: :class:`TurnMetrics` of an assistant message (when its turn ended, was
+            started, first arrived and was first heard); ``None`` for user messages.
 
     .. versionchanged:: 0.2.0 ``stop_reason``.
+    .. versionchanged:: 0.2.0 ``metrics``.
     """
 
     id: str
@@ -164,6 +226,7 @@ class RealtimeMessage:
     duration_ms: Optional[float] = None
     stop_reason: Optional[str] = attrs.field(
         default=None, validator=attrs.validators.optional(attrs.validators.in_(_STOP_REASONS)))
+    metrics: Optional[TurnMetrics] = None
 
     @property
     def text(self) -> str:

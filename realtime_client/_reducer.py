@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import collections
 import logging
+import time
 from typing import Any, Callable, Deque, Dict, List, Optional, Tuple
 
 import attrs
@@ -30,6 +31,7 @@ from ._models import (
     RealtimeStatus,
     SessionConfig,
     TextPart,
+    TurnMetrics,
 )
 from ._moves import Moves
 from ._provider import ProviderInfo
@@ -45,8 +47,10 @@ log = logging.getLogger("realtime_client")
 class Conversation:
     """All conversation state. Call :meth:`reduce` only under the state owner's lock."""
 
-    def __init__(self, config: SessionConfig, provider: str = "unknown") -> None:
+    def __init__(self, config: SessionConfig, provider: str = "unknown",
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self.provider = provider
+        self._clock = clock  # stamps TurnMetrics only; no decision depends on it
         self.info = ProviderInfo(provider)
         self.status = RealtimeStatus.IDLE
         self.mode = RealtimeMode.IDLE
@@ -88,6 +92,7 @@ class Conversation:
         self.interrupt_turn: Optional[str] = None
         self.captured_ms = 0.0
         self._pending_updates = {}
+        self.turn_end: Optional[Tuple[str, float]] = None  # (trigger, when) for the next turn
 
     # what the state owner and the facade read (under the lock)
     @property
@@ -385,6 +390,7 @@ class Conversation:
         if a.respond:
             # even while a tool runs: the model answers asynchronously
             self.answer_request[a.message.id] = self._request_response(fx, new_turn=True)
+            self._user_turn_ended("text")
             while len(self.answer_request) > 64:  # only ask() reads these, right after sending
                 self.answer_request.popitem(last=False)
             self.mode = RealtimeMode.THINKING
@@ -416,6 +422,7 @@ class Conversation:
             if self.captured_ms >= self.info.commit_min_ms and self.captured_ms > 0:
                 fx.intents.append(it.CommitAudio(self.captured_ms))
                 self._request_response(fx)
+                self._user_turn_ended("push_to_talk")
                 self.mode = RealtimeMode.THINKING
             else:
                 fx.intents.append(it.ClearAudio())
@@ -433,6 +440,7 @@ class Conversation:
     def _on_speech_stopped(self, e: ev.SpeechStopped, fx: Effects) -> None:
         self.mode = RealtimeMode.THINKING
         self.log.speech_stopped(e.item_id, e.audio_end_ms)
+        self._user_turn_ended("speech")
 
     def _on_user_audio(self, e: ev.UserAudioCommitted, fx: Effects) -> None:
         msg = self.log.voice_committed(e.item_id)
@@ -528,6 +536,7 @@ class Conversation:
             return
         self.audible = True
         self.mode = RealtimeMode.SPEAKING
+        self._first_heard(a.item_id, self._clock() if a.audible_at is None else a.audible_at)
 
     def _on_playback_idle(self, a: act.PlaybackIdle, fx: Effects) -> None:
         self.audible = False
@@ -546,6 +555,7 @@ class Conversation:
         turn = self.book.start(e.turn)
         if turn.began is None:
             turn.began = self.log.tick()
+            self._stamp_start(turn)
         if self.response_requested or self.cancel_requested:
             turn.request = self.requested
         self.response_requested = False
@@ -562,6 +572,7 @@ class Conversation:
         turn = self.book.track(turn_id, item_id, self.active_turn)
         if turn is not None and turn.began is None:
             turn.began = self.log.tick()
+            self._stamp_start(turn)
         return turn
 
     def _on_output_started(self, e: ev.OutputStarted, fx: Effects) -> None:
@@ -602,6 +613,8 @@ class Conversation:
         if turn is not None:
             turn.kind = "audio"
             turn.audio_ms += self.info.output_format.duration_ms(len(e.audio))
+            if turn.metrics.first_audio is None:
+                turn.metrics = attrs.evolve(turn.metrics, first_audio=self._clock())
         if self.playback:
             fx.play.append((e.item_id, e.audio))
             self.chunks_played += 1
@@ -632,6 +645,7 @@ class Conversation:
             self.book.ended(turn, None)
         if not turn.tools_outstanding:
             self._request_response(fx)
+            self._user_turn_ended("tool_result")
         self._settle_mode()
 
     def _on_turn_ended(self, e: ev.TurnEnded, fx: Effects) -> None:
@@ -681,7 +695,31 @@ class Conversation:
         new = build_message(turn)
         self.log.put(turn.message_index, attrs.evolve(
             new, timestamp=old.timestamp, interrupted=old.interrupted or new.interrupted,
-            stop_reason=old.stop_reason, duration_ms=old.duration_ms))
+            stop_reason=old.stop_reason, duration_ms=old.duration_ms, metrics=old.metrics or new.metrics))
+
+    # --- latency stamps (TurnMetrics) ---------------------------------------------------------
+
+    def _user_turn_ended(self, trigger: str) -> None:
+        """The user's turn ended: the next assistant turn measures its latency from now."""
+        self.turn_end = (trigger, self._clock())
+
+    def _stamp_start(self, turn: Turn) -> None:
+        """``turn`` showed its first sign of life: it answers the latest end of a user turn."""
+        trigger, ended = self.turn_end if self.turn_end is not None else (None, None)
+        self.turn_end = None
+        turn.metrics = TurnMetrics(trigger=trigger, user_turn_end=ended, response_started=self._clock())
+
+    def _first_heard(self, item_id: str, at: float) -> None:
+        """The first audio of ``item_id`` became audible at ``at``: stamp its turn or message."""
+        turn = self.book.owner(item_id)
+        if turn is not None and turn.metrics.first_heard is None:
+            turn.metrics = attrs.evolve(turn.metrics, first_heard=at)
+        index = turn.message_index if turn is not None else self.book.item_message.get(item_id)
+        if index is None:
+            return  # still streaming: the message is built with the turn's metrics
+        msg = self.log.messages[index]
+        if msg.metrics is not None and msg.metrics.first_heard is None:
+            self.log.put(index, attrs.evolve(msg, metrics=attrs.evolve(msg.metrics, first_heard=at)))
 
     # --- provider housekeeping -----------------------------------------------------------------
 

@@ -7,7 +7,7 @@ from typing import Any, Dict, Iterable, List, Optional, Set
 
 import attrs
 
-from ._models import AudioPart, RealtimeMessage, TextPart, ToolCallPart, ToolResultPart
+from ._models import AudioPart, RealtimeMessage, TextPart, ToolCallPart, ToolResultPart, TurnMetrics
 
 __all__ = ["Turn", "TurnBook", "build_message"]
 
@@ -29,6 +29,7 @@ class Turn:
     message_index: Optional[int] = None
     request: Optional[int] = None  # the response request this turn answers (None: unrequested)
     began: Optional[int] = None  # when it began, in the message log's time (None: when it ends)
+    metrics: TurnMetrics = attrs.field(factory=TurnMetrics)  # latency stamps (see TurnMetrics)
 
     @property
     def has_content(self) -> bool:
@@ -54,7 +55,7 @@ def build_message(turn: Turn) -> RealtimeMessage:
     reason = "interrupted" if turn.cancelled and turn.stop_reason in (None, "completed") else turn.stop_reason
     return RealtimeMessage(id=turn.message_id or turn.id, role="assistant", parts=tuple(parts),
                            interrupted=turn.cancelled or reason in ("interrupted", "disconnected"),
-                           duration_ms=duration, stop_reason=reason or "completed")
+                           duration_ms=duration, stop_reason=reason or "completed", metrics=turn.metrics)
 
 
 class TurnBook:

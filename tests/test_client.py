@@ -806,3 +806,38 @@ def test_provider_tools_pass_through_and_provider_options_tools_are_merged(serve
         make_client(provider_options={"audio": {"output": {"format": {"type": "audio/pcmu"}}}})
     with pytest.raises(TypeError, match="no handler"):
         make_client(tools=[{"type": "function", "name": "x"}])
+
+
+def _metrics_of(client: RealtimeClient, message_id: str) -> Any:
+    return next(m for m in client.messages if m.id == message_id).metrics
+
+
+def test_an_answer_carries_its_latency_from_text_sent_to_first_audio_heard(paced, paced_client):
+    """ask() then wait_for_playback(): the answer's metrics run text sent <= started <= received <= heard."""
+    paced.script(Reply.audio("A short answer.", duration_ms=400))
+    client = paced_client()
+    client.connect(timeout=5)
+    sent_after = time.monotonic()
+    answer = client.ask("How fast are you?", timeout=10)
+    client.wait_for_playback(timeout=10)
+    wait_until(lambda: _metrics_of(client, answer.id).first_heard is not None, what="first_heard")
+    m = _metrics_of(client, answer.id)
+    assert m.trigger == "text" and m.user_turn_end >= sent_after
+    assert m.user_turn_end <= m.response_started <= m.first_audio <= m.first_heard <= time.monotonic()
+    assert 0 <= m.response_latency_ms <= m.first_audio_latency_ms <= m.first_heard_latency_ms < 2000
+    assert client.messages[0].metrics is None  # the user's own message has none
+
+
+def test_a_voice_turn_measures_from_the_end_of_speech(server, make_client, tmp_path):
+    """Speech the server's VAD hears end is the trigger; the answer's latency starts there."""
+    from realtime_client.audio import WavFileInput
+
+    wav = _speech_wav(tmp_path / "speech.wav", speech_ms=1000)
+    client = make_client(audio_input=WavFileInput(wav, realtime=True), auto_capture=True)
+    client.connect(timeout=5)
+    answer = client.wait_for_response(timeout=15)
+    client.wait_for_playback(timeout=10)
+    wait_until(lambda: _metrics_of(client, answer.id).first_heard is not None, what="first_heard")
+    m = _metrics_of(client, answer.id)
+    assert m.trigger == "speech"
+    assert m.user_turn_end <= m.response_started <= m.first_audio <= m.first_heard

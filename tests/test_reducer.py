@@ -527,3 +527,96 @@ def test_nothing_is_forgotten_once_the_speaker_went_quiet(conv):
     assert conv.playing == []
     fx = feed(conv, act.RequestInterrupt())
     assert not fx.flush and fx.intents == []
+
+
+# --- TurnMetrics: the latency stamps of each assistant turn ----------------------------------------
+
+
+class FakeClock:
+    """A clock the test moves by hand."""
+
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+def clocked() -> tuple[Conversation, FakeClock]:
+    clock = FakeClock()
+    c = Conversation(SessionConfig(), clock=clock)
+    for item in (act.Connecting(manual=False), act.SessionOpened(OPENAI_LIKE),
+                 ev.Ready(OPENAI_LIKE.input_format, OPENAI_LIKE.output_format),
+                 act.Connected(mic_open=True, playback=True)):
+        c.reduce(item)
+    return c, clock
+
+
+def test_metrics_stamp_text_sent_response_started_first_audio_and_first_heard():
+    """A text turn's message carries each stamp, and latencies measured from the text being sent."""
+    conv, clock = clocked()
+    feed(conv, act.SendUser(RealtimeMessage(id="m1", role="user", parts=(TextPart("hi"),))))
+    clock.advance(0.010)
+    feed(conv, ev.TurnStarted("r1"))
+    clock.advance(0.020)
+    feed(conv, ev.OutputStarted("r1", "item_a"), ev.AudioChunk("r1", "item_a", b"\0\1" * 2400))
+    clock.advance(0.005)
+    feed(conv, act.PlaybackStarted("item_a", audible_at=clock.now + 0.040))
+    feed(conv, ev.TurnEnded("r1", item_ids=("item_a",)))
+    metrics = conv.messages[-1].metrics
+    assert metrics.trigger == "text" and metrics.user_turn_end == 100.0
+    assert metrics.response_latency_ms == pytest.approx(10.0)
+    assert metrics.first_audio_latency_ms == pytest.approx(30.0)
+    assert metrics.first_heard_latency_ms == pytest.approx(75.0)
+
+
+def test_first_heard_after_the_message_completed_updates_the_message_not_on_message():
+    """Audio heard after the turn ended stamps the finished message (a new snapshot, no second on_message)."""
+    conv, clock = clocked()
+    feed(conv, ev.SpeechStarted("u1", 0))
+    clock.advance(1.0)
+    feed(conv, ev.SpeechStopped("u1", 1000))
+    clock.advance(0.2)
+    fx = feed(conv, *audio_turn("r1", "item_a", ms=200))
+    assert len(notified(fx, "on_message")) == 1
+    announced = notified(fx, "on_message")[0][0]
+    assert announced.metrics.trigger == "speech" and announced.metrics.first_heard is None
+    version = conv.log.version
+    clock.advance(0.05)
+    fx = feed(conv, act.PlaybackStarted("item_a"))
+    assert notified(fx, "on_message") == [] and conv.log.version > version
+    assert conv.messages[-1].metrics.first_heard_latency_ms == pytest.approx(250.0)
+    assert conv.messages[-1].metrics.response_latency_ms == pytest.approx(200.0)
+
+
+def test_an_unprompted_turn_has_no_trigger_and_no_latencies():
+    """A greeting the assistant starts on its own has stamps but no user turn to measure from."""
+    conv, _clock = clocked()
+    feed(conv, *audio_turn("r1", "item_a", ms=100))
+    metrics = conv.messages[-1].metrics
+    assert metrics.trigger is None and metrics.response_started is not None
+    assert metrics.response_latency_ms is None and metrics.first_heard_latency_ms is None
+
+
+def test_push_to_talk_and_tool_results_are_triggers_too():
+    """stop_listening() in manual mode, and a tool's result, each start the next turn's clock."""
+    clock = FakeClock()
+    conv = Conversation(SessionConfig(vad_mode="manual"), clock=clock)
+    for item in (act.Connecting(manual=True), act.SessionOpened(OPENAI_LIKE),
+                 ev.Ready(OPENAI_LIKE.input_format, OPENAI_LIKE.output_format),
+                 act.Connected(mic_open=True, playback=True)):
+        conv.reduce(item)
+    feed(conv, act.MicChanged(True), act.CapturedAudio(b"\0\0" * 4800, 200.0), act.PushToTalkEnded())
+    clock.advance(0.1)
+    feed(conv, ev.TurnStarted("r1"), ev.ToolCall("r1", "call_1", "f", "{}", "fc_1"), ev.TurnEnded("r1"))
+    assert conv.messages[-1].metrics.trigger == "push_to_talk"
+    assert conv.messages[-1].metrics.response_latency_ms == pytest.approx(100.0)
+    clock.advance(1.0)
+    feed(conv, act.ToolFinished(outcome("call_1")))
+    clock.advance(0.03)
+    feed(conv, *audio_turn("r2", "item_b", ms=100))
+    metrics = conv.messages[-1].metrics
+    assert metrics.trigger == "tool_result" and metrics.response_latency_ms == pytest.approx(30.0)

@@ -175,6 +175,13 @@ class AudioEngine:
         return self._playback.received_ms(item_id)
 
     @property
+    def started_audible_at(self) -> Optional[float]:
+        """When the audio announced by the latest ``on_playback_started`` became audible
+        (``time.monotonic()``: when it was written, plus what the device still held ahead of
+        it, at most the output's latency); read it in that callback."""
+        return self._playback.started_audible_at
+
+    @property
     def played_through(self) -> int:
         """How many :meth:`play` calls are over (heard, flushed or unplayable), as of the
         latest ``on_playback_idle``."""

@@ -79,6 +79,9 @@ class Playback:
         # when everything handed to the device has left its buffer, assuming it plays on from
         # the first write after it went quiet (a write returns once its audio fits, not played)
         self._drained_at = 0.0
+        #: when the audio announced by the latest ``on_started`` became audible (monotonic);
+        #: set on ``realtime-playback`` just before the callback, so the callback can read it
+        self.started_audible_at: Optional[float] = None
 
     @property
     def state(self) -> str:
@@ -362,6 +365,8 @@ class Playback:
             if self._stopping or gen != self._ledger.gen or self._ledger.is_dropped(item_id):
                 return False
             start_t = time.monotonic()
+            # what the device still holds plays first: none of it after a pause, at most its latency
+            ahead_s = min(self._ledger.latency_s, max(0.0, self._drained_at - start_t))
             self._ledger.begin_write(item_id, gen, start_t, dur_s)
             if played is not None:
                 # under the lock, so a concurrent flush either sees it (and cuts it) or precedes it
@@ -386,5 +391,6 @@ class Playback:
         if committed:
             self._vis._push_output(data, out.sample_rate, level / 32768.0)
         if fire_started:
+            self.started_audible_at = start_t + ahead_s
             safe_call(self._on_started, item_id)
         return committed

@@ -14,9 +14,13 @@ Nor is a read left blocking inside PortAudio: ``Pa_ReadStream`` waits as long as
 delivers nothing (the monitor of an idle PulseAudio null sink renders 2 s blocks), a
 ``stop_stream`` from another thread does not wake it, and closing the stream under it
 aborts the process (both measured with PortAudio 19.6 through ALSA's pulse plugin). So
-:meth:`PyAudioInput.read` reads only what ``get_read_available()`` says is buffered and
-sleeps in 5 ms steps meanwhile, noticing ``close()`` between them; :meth:`PyAudioOutput.write`
-likewise writes only what ``get_write_available()`` says fits.
+:meth:`PyAudioInput.read` reads only once ``get_read_available()`` says the whole chunk is
+buffered, and :meth:`PyAudioOutput.write` writes only what ``get_write_available()`` says fits.
+Meanwhile each waits on an event, for as long as the missing audio takes to arrive (or to
+play out) at the device's rate: one wake-up per chunk while audio flows, and no polling in
+between (a 5 ms poll cost about 200 wake-ups per second per stream, each a trip through the
+ALSA plugin: most of the audio threads' CPU). ``close()`` and ``abort()`` set that event, so
+they take effect at once, however long the device stalls.
 
 PortAudio plumbing (quiet native logging, device lookup, rate choice) is in ``_portaudio``.
 """
@@ -47,8 +51,8 @@ from ._portaudio import (
 )
 
 _DEFAULT_RATE = 24000
-_WRITE_STEP_MS = 10  # abort() takes effect within one step of an in-progress write
-_POLL_S = 0.005  # a read or write waiting for the device sleeps this long between checks
+_MARGIN_S = 0.002  # wait this much past the moment the missing audio is due (device blocks)
+_STALL_S = 0.05  # longest single wait; a stalled device is asked again this often
 _PA_INPUT_OVERFLOWED = -9981  # PaErrorCodes that only mean "samples were lost": poll again
 _PA_OUTPUT_UNDERFLOWED = -9980
 
@@ -93,6 +97,8 @@ class _PyAudioDevice:
         self._stream: Any = None
         self._open_kwargs: Dict[str, Any] = {}
         self._closing = False
+        # Set by close() (and abort()): ends a wait for the device at once.
+        self._wake = threading.Event()
 
     def __repr__(self) -> str:
         return (
@@ -151,6 +157,7 @@ class _PyAudioDevice:
                 self._close_locked()
             self._pa, self._stream, self._open_kwargs = pa, stream, kwargs
             self._closing = False
+            self._wake.clear()
         finally:
             self._lock.release()
         self.sample_rate = rate
@@ -172,6 +179,17 @@ class _PyAudioDevice:
         if pa is not None:
             _terminate(pa)
 
+    def _wait(self, frames: int) -> None:
+        """Wait until ``frames`` more frames should have moved at the device's rate (bounded by
+        ``_STALL_S``), or until :attr:`_wake` is set; clear a wake that nothing is pending on."""
+        seconds = min(_STALL_S, max(0.0, frames) / float(self.sample_rate) + _MARGIN_S)
+        if self._wake.wait(seconds) and not self._wake_pending():
+            self._wake.clear()
+
+    def _wake_pending(self) -> bool:
+        """A reason to stop waiting is pending (the caller re-checks it at the top of its loop)."""
+        return self._closing
+
     def _after_io(self) -> None:
         # Double-check after releasing the lock: a close() that found it taken relies on us.
         if self._closing and self._lock.acquire(blocking=False):
@@ -185,6 +203,7 @@ class _PyAudioDevice:
         """Close the stream and release PortAudio; a read or write in progress finishes first
         (on its own thread, which then closes). Idempotent."""
         self._closing = True
+        self._wake.set()
         if self._lock.acquire(blocking=False):
             try:
                 self._close_locked()
@@ -208,8 +227,8 @@ class PyAudioInput(_PyAudioDevice):
 
     Threads: ``read`` from the ``realtime-capture`` thread; ``open`` and ``close`` from the
     control thread. ``close`` never waits for a read: the reading thread closes the stream
-    as soon as its current read returns, which is within 5 ms, since a read waits for input
-    in short sleeps rather than inside PortAudio.
+    as soon as its current read returns, which is at once, since a read waits for input on
+    an event that ``close`` sets, never inside PortAudio.
 
     .. versionadded:: 0.1.0
     """
@@ -227,10 +246,12 @@ class PyAudioInput(_PyAudioDevice):
     def read(self, frames: int) -> bytes:
         """Wait until ``frames`` samples were recorded and return them; ``b""`` once closed.
 
-        The wait never blocks inside PortAudio: the stream is asked how much it holds and
-        only that is read, in sleeps of at most 5 ms, so a :meth:`close` from another thread
-        ends a read within one such step, even when the device delivers nothing for a while
-        (the monitor of an idle PulseAudio sink can stall for two seconds).
+        The wait never blocks inside PortAudio: the stream is asked how much it holds, and
+        the read waits (on an event) for as long as the rest takes to arrive at the device's
+        rate, then reads the whole chunk at once; so a chunk costs one wake-up while audio
+        flows, and a :meth:`close` from another thread ends a read at once, even when the
+        device delivers nothing for a while (the monitor of an idle PulseAudio sink can stall
+        for two seconds; it is then asked again every 50 ms).
 
         Raises:
             AudioDeviceError: the device failed.
@@ -254,22 +275,16 @@ class PyAudioInput(_PyAudioDevice):
             self._after_io()
 
     def _read_locked(self, stream: Any, frames: int) -> bytes:
-        """Collect ``frames`` samples, reading only what is already buffered; ``b""`` when closing."""
+        """Wait until ``frames`` samples are buffered, then read them; ``b""`` when closing."""
         assert self._lock.locked()
-        pieces: List[bytes] = []
         need = max(1, int(frames))
-        least = max(1, int(self.sample_rate * _POLL_S))  # no spinning on a few frames at a time
-        while need > 0:
+        while True:
             if self._closing:
                 return b""
             available = _available(stream.get_read_available(), _PA_INPUT_OVERFLOWED)
-            if available < min(need, least):
-                time.sleep(min(_POLL_S, max(0.001, need / float(self.sample_rate))))
-                continue
-            take = min(available, need)
-            pieces.append(bytes(stream.read(take, exception_on_overflow=False)))
-            need -= take
-        return pieces[0] if len(pieces) == 1 else b"".join(pieces)
+            if available >= need:
+                return bytes(stream.read(need, exception_on_overflow=False))
+            self._wait(need - available)
 
 
 class PyAudioOutput(_PyAudioDevice):
@@ -284,8 +299,8 @@ class PyAudioOutput(_PyAudioDevice):
         frames_per_buffer: PortAudio buffer size; default 20 ms.
 
     :meth:`abort` discards queued audio by closing the stream and opening a new one with the
-    same settings (PyAudio does not expose ``Pa_AbortStream``); it takes effect within 10 ms
-    when a write is in progress, however long the device takes to make room.
+    same settings (PyAudio does not expose ``Pa_AbortStream``); it takes effect at once when a
+    write is in progress, however long the device takes to make room.
 
     Raises:
         AudioDeviceError: from :meth:`open`/:meth:`write` when the device is missing or fails.
@@ -308,30 +323,44 @@ class PyAudioOutput(_PyAudioDevice):
         self._abort_pending = False
         self._latency_s = 0.0
         self._queued_until = 0.0  # monotonic time by which everything written has played
+        self._capacity = 1  # frames the stream's buffer holds (its free room when just opened)
+        self._queued_s: Optional[float] = None  # audio the buffer held right after the last write
 
     def _opened(self, stream: Any) -> None:
         try:
             self._latency_s = max(0.0, float(stream.get_output_latency()))
         except Exception:
             self._latency_s = 0.0
+        try:
+            self._capacity = max(1, int(stream.get_write_available()))
+        except Exception:
+            self._capacity = max(1, int(self._open_kwargs.get("frames_per_buffer", 1)))
+        self._queued_s = None
+
+    def _wake_pending(self) -> bool:
+        return self._closing or self._abort_pending
 
     @property
     def latency_ms(self) -> float:
-        """The stream's output latency as PortAudio reports it, in ms."""
-        return self._latency_s * 1000.0
+        """How long audio written now waits before it is heard, in ms: what the stream's buffer
+        held right after the latest write (measured, so it follows how full writes keep it), or
+        PortAudio's reported output latency before the first write."""
+        queued = self._queued_s
+        return (self._latency_s if queued is None else queued) * 1000.0
 
     def write(self, pcm: bytes) -> None:
         """Play ``pcm`` (PCM16 mono at ``sample_rate``), blocking at the device's pace.
 
-        Only what ``get_write_available()`` says fits is written; while the device is full
-        the call sleeps in 5 ms steps, so :meth:`abort` and :meth:`close` take effect within
-        one step even when the device stops consuming (an idle PulseAudio null sink stalls
-        for up to two seconds).
+        Only what ``get_write_available()`` says fits is written. While the device is full
+        the call waits on an event for as long as it takes to play out enough for the rest
+        (or for half of what the buffer holds, so it never runs dry): a write costs one
+        wake-up while audio flows, and :meth:`abort` and :meth:`close` take effect at once
+        even when the device stops consuming (an idle PulseAudio null sink stalls for up to
+        two seconds).
 
         Raises:
             AudioDeviceError: the device is closed or failed.
         """
-        step = max(2, self.sample_rate * _WRITE_STEP_MS // 1000 * 2)
         try:
             with self._lock:
                 if self._stream is None or self._closing:
@@ -343,12 +372,16 @@ class PyAudioOutput(_PyAudioDevice):
                         self._apply_abort_locked()
                         return
                     try:
-                        room = _available(self._stream.get_write_available(), _PA_OUTPUT_UNDERFLOWED) * 2
-                        if room < min(len(pcm) - offset, step // 2):  # full: sleep, not in PortAudio
-                            time.sleep(_POLL_S)
+                        room = _available(self._stream.get_write_available(), _PA_OUTPUT_UNDERFLOWED)
+                        # room for the rest, or for half the buffer: never wait for it to run dry
+                        want = min((len(pcm) - offset) // 2, max(1, self._capacity // 2))
+                        if room < want:  # full: wait for the device to make room, not in PortAudio
+                            self._wait(want - room)
                             continue
-                        piece = bytes(pcm[offset : offset + min(step, room)])
+                        piece = bytes(pcm[offset : offset + max(1, room) * 2])
                         self._stream.write(piece)
+                        left = _available(self._stream.get_write_available(), _PA_OUTPUT_UNDERFLOWED)
+                        self._queued_s = max(0, self._capacity - left) / float(self.sample_rate)
                     except Exception as exc:
                         raise AudioDeviceError(
                             f"output device {self.device_name!r} stopped working (unplugged, or its "
@@ -364,6 +397,7 @@ class PyAudioOutput(_PyAudioDevice):
     def abort(self) -> None:
         """Discard audio written but not played yet; an in-progress write returns early."""
         self._abort_pending = True
+        self._wake.set()
         if self._lock.acquire(blocking=False):
             try:
                 self._apply_abort_locked()
@@ -374,6 +408,8 @@ class PyAudioOutput(_PyAudioDevice):
         if not self._abort_pending:
             return
         self._abort_pending = False
+        if not self._closing:
+            self._wake.clear()
         if self._stream is None or self._closing:
             return
         if time.monotonic() >= self._queued_until + self._latency_s:

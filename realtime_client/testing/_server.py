@@ -16,7 +16,7 @@ import logging
 import ssl
 import threading
 import time
-from typing import Any, Deque, Dict, List, Optional, Union
+from typing import Any, Callable, Deque, Dict, List, Optional, Union
 
 from websockets.sync.server import ServerConnection, serve
 
@@ -74,6 +74,8 @@ class FakeRealtimeServer:
             signal, 60 ms per character. ``"espeak"``: real speech from the ``espeak-ng``
             program, resampled to the wire rate (a reply with an explicit ``duration_ms``
             stays synthetic). ``"auto"``: espeak-ng when it is installed, else synthetic.
+            A callable ``speech(text, rate)`` returning int16 samples is used as the voice
+            itself (for tests that need to know every sample a reply contains).
         hearing: whether the user's voice turns are recognised. ``"off"`` (default).
             ``"pocketsphinx"``: offline recognition with pocketsphinx's bundled English model
             (``pip install 'realtime-client[speech]'``; approximate, and it takes about 0.1 s
@@ -106,6 +108,7 @@ class FakeRealtimeServer:
     .. versionchanged:: 0.2.0 ``provider``, ``tls``, :attr:`ca_file`, :meth:`adapter`,
        :meth:`drop`; :attr:`base_url` no longer ends in ``/v1``.
     .. versionchanged:: 0.2.0 ``speech`` and ``hearing`` (spoken replies, recognised voice turns).
+    .. versionchanged:: 0.2.0 ``speech`` may be a callable.
     """
 
     def __init__(self, provider: str = "openai", *, tls: bool = False, host: str = "127.0.0.1",
@@ -113,7 +116,7 @@ class FakeRealtimeServer:
                  pacing: str = "fast", audio_chunk_ms: int = 100,
                  max_session_seconds: Optional[float] = None, rate_limits: bool = True,
                  instructions: Optional[str] = None, voice: Optional[str] = None,
-                 speech: str = "synthetic", hearing: str = "off",
+                 speech: Union[str, Callable[[str, int], Any]] = "synthetic", hearing: str = "off",
                  provider_options: Optional[Dict[str, Any]] = None,
                  go_away_seconds: Optional[float] = None) -> None:
         if pacing not in ("fast", "realtime"):
@@ -121,10 +124,10 @@ class FakeRealtimeServer:
         if audio_chunk_ms <= 0:
             raise ValueError(f"audio_chunk_ms must be positive, got {audio_chunk_ms!r}")
         self._factory: PeerFactory = peer_factory(provider, **dict(provider_options or {}))
-        self._voice = make_voice(speech)
+        self._voice: Optional[Callable[[str, int], Any]] = speech if callable(speech) else make_voice(speech)
         self._ear = make_ear(hearing)
-        #: ``"espeak"`` or ``"synthetic"``: how replies actually sound (``speech="auto"`` resolved)
-        self.speech = "synthetic" if self._voice is None else "espeak"
+        #: ``"espeak"``, ``"synthetic"`` or ``"custom"``: how replies actually sound (``"auto"`` resolved)
+        self.speech = "custom" if callable(speech) else "synthetic" if self._voice is None else "espeak"
         #: ``"pocketsphinx"`` or ``"off"``: whether voice turns are recognised (``"auto"`` resolved)
         self.hearing = "off" if self._ear is None else "pocketsphinx"
         self.provider = self._factory.name
