@@ -87,6 +87,7 @@ class _PyAudioDevice:
         self.sample_rate: int = int(sample_rate or _DEFAULT_RATE)
         self._wanted_rate = self.sample_rate
         self.frames_per_buffer = frames_per_buffer
+        self._buffer_ms = 20  # PortAudio's buffer when frames_per_buffer is not given
         self.device_name: Optional[str] = None
         self.device_index: Optional[int] = None
         self._explicit_rate = sample_rate is not None
@@ -111,6 +112,11 @@ class _PyAudioDevice:
         if not self._explicit_rate:
             self.sample_rate = self._wanted_rate = int(rate)
 
+    def prefer_buffer_ms(self, ms: int) -> None:
+        """Size PortAudio's buffer to ``ms`` at the next :meth:`open` if no ``frames_per_buffer``
+        was given (engine hook: the capture reads chunks of that size, one wake-up each)."""
+        self._buffer_ms = max(1, int(ms))
+
     def open(self) -> None:
         """Open the device (reopening it if already open).
 
@@ -124,7 +130,7 @@ class _PyAudioDevice:
         try:
             info = _resolve(pa, self.device, direction)
             rate = _choose_rate(pa, info, direction, self._wanted_rate)
-            fpb = int(self.frames_per_buffer or max(1, rate * 20 // 1000))
+            fpb = int(self.frames_per_buffer or max(1, rate * self._buffer_ms // 1000))
             pyaudio = _pyaudio_module()
             kwargs: Dict[str, Any] = {
                 "format": pyaudio.paInt16,
@@ -275,16 +281,29 @@ class PyAudioInput(_PyAudioDevice):
             self._after_io()
 
     def _read_locked(self, stream: Any, frames: int) -> bytes:
-        """Wait until ``frames`` samples are buffered, then read them; ``b""`` when closing."""
+        """Wait until ``frames`` samples were read, then return them; ``b""`` when closing.
+
+        The stream buffers only a few of its periods (``frames_per_buffer``; PortAudio's ALSA
+        host holds three, less one frame): a read larger than that is taken a period at a
+        time as each arrives, else it would wait for a fill the buffer can never reach.
+        """
         assert self._lock.locked()
         need = max(1, int(frames))
-        while True:
+        period = max(1, int(self._open_kwargs.get("frames_per_buffer") or need))
+        parts: List[bytes] = []
+        got = 0
+        while got < need:
             if self._closing:
                 return b""
             available = _available(stream.get_read_available(), _PA_INPUT_OVERFLOWED)
-            if available >= need:
-                return bytes(stream.read(need, exception_on_overflow=False))
-            self._wait(need - available)
+            wanted = min(need - got, period)
+            if available >= wanted:
+                take = min(available, need - got)
+                parts.append(bytes(stream.read(take, exception_on_overflow=False)))
+                got += take
+            else:
+                self._wait(wanted - available)
+        return parts[0] if len(parts) == 1 else b"".join(parts)
 
 
 class PyAudioOutput(_PyAudioDevice):

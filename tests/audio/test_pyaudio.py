@@ -106,6 +106,48 @@ def test_input_reads_exact_samples(alsa_file_device: Path) -> None:
     assert mic.read(480) == b""  # closed
 
 
+def test_input_reads_more_than_its_buffer_holds(alsa_file_device: Path) -> None:
+    """A read of 250 ms from a stream buffering three 20 ms periods returns, bit-exact.
+
+    The stream never holds the whole chunk at once, so a read that waited for it to be
+    buffered waited forever (and never read a sample).
+    """
+    samples = noise(RATE, seed=5)
+    np.concatenate([samples, np.zeros(RATE, np.int16)]).tofile(alsa_file_device / "in.raw")
+    mic = PyAudioInput(sample_rate=RATE, frames_per_buffer=RATE // 50)
+    mic.open()
+    chunks: List[bytes] = []
+    reader = threading.Thread(target=lambda: chunks.extend(mic.read(RATE // 4) for _ in range(4)),
+                              name="test-reader", daemon=True)
+    try:
+        reader.start()
+        reader.join(10.0)
+        assert not reader.is_alive(), f"a 250 ms read did not return ({len(chunks)} of 4 read)"
+    finally:
+        mic.close()
+        reader.join(2.0)
+    assert [len(c) for c in chunks] == [RATE // 2] * 4
+    assert np.array_equal(np.frombuffer(b"".join(chunks), np.int16), samples)
+
+
+def test_input_buffer_follows_the_chunk_the_engine_reads(alsa_file_device: Path) -> None:
+    """prefer_buffer_ms() sizes PortAudio's buffer at the next open, unless frames_per_buffer was given."""
+    mic = PyAudioInput(sample_rate=RATE)
+    mic.prefer_buffer_ms(100)
+    mic.open()
+    try:
+        assert mic._open_kwargs["frames_per_buffer"] == RATE // 10
+    finally:
+        mic.close()
+    fixed = PyAudioInput(sample_rate=RATE, frames_per_buffer=256)
+    fixed.prefer_buffer_ms(100)
+    fixed.open()
+    try:
+        assert fixed._open_kwargs["frames_per_buffer"] == 256
+    finally:
+        fixed.close()
+
+
 def test_abort_discards_and_output_keeps_working(alsa_file_device: Path) -> None:
     """abort() (stream closed and reopened) leaves a working output that keeps delivering exact samples."""
     out = PyAudioOutput(sample_rate=RATE)
