@@ -87,6 +87,11 @@ class RealtimeClient:
             real acoustic echo canceller; needs ``pip install realtime-client[aec]``).
         record_to: a WAV path; the user's and the assistant's audio, as heard, are recorded
             into its left and right channels.
+        capture_chunk_ms: milliseconds of microphone audio per frame sent (20 to 1000, rounded
+            up to a multiple of 20; echo handling works in 20 ms either way). Default: what the
+            provider recommends, 20 ms, or 100 ms for ElevenLabs. Smaller reaches the
+            provider's voice detection sooner; larger costs less CPU (one wake-up and one
+            frame per chunk).
         dispatcher: where callbacks run (default: one ``realtime-callbacks`` thread; see
             :mod:`realtime_client.dispatch`).
         tool_timeout: seconds a tool handler may take before an error result is sent.
@@ -166,6 +171,7 @@ class RealtimeClient:
         output_device: Union[int, str, None] = None,
         echo: str = "gate",
         record_to: Optional[str] = None,
+        capture_chunk_ms: Optional[int] = None,
         dispatcher: Optional[Dispatcher] = None,
         tool_timeout: float = 30.0,
         ping_interval: Optional[float] = None,
@@ -197,7 +203,7 @@ class RealtimeClient:
                              output_device=output_device, record_to=record_to, tool_timeout=tool_timeout,
                              ping_interval=ping_interval, ping_timeout=ping_timeout,
                              max_frame_bytes=max_frame_bytes, token_refresh=token_refresh, echo=echo,
-                             ca_file=ca_file)
+                             ca_file=ca_file, capture_chunk_ms=capture_chunk_ms)
         callbacks: Dict[str, Optional[Callable[..., Any]]] = dict(
             on_status_change=on_status_change, on_mode_change=on_mode_change, on_message=on_message,
             on_error=on_error, on_connect=on_connect, on_disconnect=on_disconnect,
@@ -234,7 +240,8 @@ class RealtimeClient:
         self._audio = AudioOptions(auto_playback=auto_playback, auto_capture=auto_capture,
                                    audio_input=audio_input, audio_output=audio_output,
                                    input_device=input_device, output_device=output_device, echo=echo,
-                                   record_to=optional_path(record_to))
+                                   record_to=optional_path(record_to),
+                                   capture_chunk_ms=capture_chunk_ms)
         self._own_dispatcher = ThreadDispatcher() if dispatcher is None else None
         self._dispatcher: Dispatcher = dispatcher or self._own_dispatcher  # type: ignore[assignment]
         self._transport_options = dict(ping_interval=ping_interval, ping_timeout=ping_timeout,

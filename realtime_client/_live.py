@@ -31,6 +31,10 @@ __all__ = ["AudioOptions", "Connection", "LiveSession"]
 
 log = logging.getLogger("realtime_client")
 
+# Assistant audio is written to the speaker this much at a time: each write is a wake-up of
+# realtime-playback, and a barge-in aborts whatever the device holds, so larger pieces cost
+# no interruption latency.
+_PLAYBACK_PIECE_MS = 60
 _SPARE_TOKEN_MIN_S = 5.0  # a refreshed token closer than this to expiry is not worth a connect
 
 
@@ -39,7 +43,7 @@ class AudioOptions:
 
     def __init__(self, *, auto_playback: bool, auto_capture: bool, audio_input: Optional[AudioInput],
                  audio_output: Optional[AudioOutput], input_device: Any, output_device: Any, echo: str,
-                 record_to: Optional[str]) -> None:
+                 record_to: Optional[str], capture_chunk_ms: Optional[int] = None) -> None:
         self.auto_playback = auto_playback
         self.auto_capture = auto_capture
         self.audio_input = audio_input
@@ -48,6 +52,7 @@ class AudioOptions:
         self.output_device = output_device
         self.echo = echo
         self.record_to = record_to
+        self.capture_chunk_ms = capture_chunk_ms  # None: the provider's
 
     @property
     def wanted(self) -> bool:
@@ -432,7 +437,9 @@ class LiveSession:
                              provider_input_format=info.input_format,
                              on_capture=self._on_capture, on_playback_started=self._on_playback_started,
                              on_playback_idle=self._on_playback_idle, on_error=self._report_error,
-                             dispatcher=self._dispatcher, echo=opts.echo, record_to=opts.record_to)
+                             dispatcher=self._dispatcher, echo=opts.echo, record_to=opts.record_to,
+                             send_ms=opts.capture_chunk_ms or info.input_chunk_ms,
+                             playback_piece_ms=_PLAYBACK_PIECE_MS)
         self.engine = engine
         if output is not None and (opts.auto_playback or opts.audio_output is not None):
             engine.start_playback()

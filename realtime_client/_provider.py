@@ -75,6 +75,9 @@ class ProviderInfo:
         transcribes_input: user speech becomes a transcript (the client waits for it before
             announcing a voice message).
         commit_min_ms: push-to-talk turns shorter than this are discarded, not committed.
+        input_chunk_ms: milliseconds of microphone audio per frame sent, as the provider
+            recommends (``RealtimeClient(capture_chunk_ms=)`` overrides it): smaller reaches
+            its voice activity detection sooner, larger costs less CPU.
         ping_interval / ping_timeout: WebSocket keep-alive the provider tolerates (``None``:
             no pings; Gemini's pongs are too slow for them).
         audio_fields: event type -> field holding base64 audio (the wire log elides them).
@@ -101,6 +104,7 @@ class ProviderInfo:
     live_session_update: bool = True
     transcribes_input: bool = True
     commit_min_ms: float = 0.0
+    input_chunk_ms: int = 20
     ping_interval: Optional[float] = 20.0
     ping_timeout: Optional[float] = 20.0
     audio_fields: Mapping[str, str] = attrs.field(factory=dict)

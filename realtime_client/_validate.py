@@ -195,7 +195,8 @@ def check_client_options(*, adapter: Any, instructions: Any, voice: Any, model: 
                          provider_options: Any, audio_input: Any, audio_output: Any,
                          input_device: Any, output_device: Any, record_to: Any, tool_timeout: Any,
                          ping_interval: Any, ping_timeout: Any, max_frame_bytes: Any,
-                         token_refresh: Any, echo: Any, ca_file: Any = None) -> None:
+                         token_refresh: Any, echo: Any, ca_file: Any = None,
+                         capture_chunk_ms: Any = None) -> None:
     """Check ``RealtimeClient`` options that have no value object of their own."""
     if adapter is not None and not isinstance(adapter, Adapter):
         raise TypeError(f"adapter must implement the Adapter protocol (e.g. openai_realtime()), "
@@ -225,6 +226,10 @@ def check_client_options(*, adapter: Any, instructions: Any, voice: Any, model: 
         raise ValueError(f"max_frame_bytes must be a positive int, got {max_frame_bytes!r}")
     if not isinstance(token_refresh, bool):
         raise TypeError(f"token_refresh must be True or False, got {token_refresh!r}")
+    if capture_chunk_ms is not None and (isinstance(capture_chunk_ms, bool)
+                                         or not isinstance(capture_chunk_ms, int)
+                                         or not 20 <= capture_chunk_ms <= 1000):
+        raise ValueError(f"capture_chunk_ms must be an int from 20 to 1000, got {capture_chunk_ms!r}")
     if echo not in ("off", "gate", "aec"):
         raise ValueError(f"echo must be 'off', 'gate' or 'aec', got {echo!r}")
     if echo == "aec":

@@ -1,9 +1,11 @@
 """The capture side of the audio engine: microphone → resample → echo handling → provider.
 
-Each chunk read from the input is stamped with the moment it was heard (the read's return
-time minus the input latency), placed on the engine's sample timeline, passed through the
-echo processor (which compares it with what was playing at that moment), recorded, and
-handed to ``on_capture``.
+Each read from the input is stamped with the moment it was heard (the read's return time
+minus the input latency) and cut into chunks (20 ms for the client); each chunk is placed on
+the engine's sample timeline, passed through the echo processor (which compares it with what
+was playing at that moment) and recorded. The processed audio is handed to ``on_capture`` in
+pieces of ``send_ms``, one per read: a provider that takes larger pieces gets fewer frames
+(and fewer wake-ups) without changing how finely echo is handled.
 """
 
 from __future__ import annotations
@@ -52,7 +54,9 @@ class CaptureLoop:
         input: the microphone (or ``None``: :meth:`start` does nothing).
         provider_format: what ``on_capture`` receives: audio is resampled to its rate and
             encoded last, after echo handling and recording (which work on PCM16).
-        chunk_ms: size of the chunks read and sent.
+        chunk_ms: size of the chunks echo handling, recording and the visualization work on.
+        send_ms: size of the device reads and of the audio handed to ``on_capture`` (rounded
+            up to a multiple of ``chunk_ms``; larger costs less CPU and reaches the provider later).
         visualization: fed with the raw captured audio.
         on_capture: receives each processed chunk, on ``realtime-capture``.
         on_error: device failures, on ``realtime-capture``.
@@ -64,7 +68,8 @@ class CaptureLoop:
     """
 
     def __init__(self, *, input: Optional[AudioInput], provider_format: AudioFormat, chunk_ms: int,
-                 visualization: AudioVisualization, on_capture: Callable[[bytes], None],
+                 send_ms: Optional[int] = None, visualization: AudioVisualization,
+                 on_capture: Callable[[bytes], None],
                  on_error: Callable[[Exception], None], clock: Optional[StreamClock] = None,
                  echo: Optional[EchoProcessor] = None,
                  recorder: Optional[ConversationRecorder] = None) -> None:
@@ -72,6 +77,8 @@ class CaptureLoop:
         self._rate = provider_format.rate
         self._encoding = provider_format.encoding
         self._chunk_ms = int(chunk_ms)
+        # a whole number of chunks, so every piece sent has the same size
+        self._send_ms = max(1, -(-int(send_ms or chunk_ms) // self._chunk_ms)) * self._chunk_ms
         self._vis = visualization
         self._on_capture = on_capture
         self._on_error = on_error
@@ -117,6 +124,9 @@ class CaptureLoop:
                 prefer = getattr(inp, "prefer_sample_rate", None)
                 if callable(prefer):
                     prefer(self._rate)
+                prefer_buffer = getattr(inp, "prefer_buffer_ms", None)
+                if callable(prefer_buffer):
+                    prefer_buffer(self._send_ms)
                 inp.open()
                 rate = int(inp.sample_rate)
             except Exception as exc:
@@ -160,12 +170,14 @@ class CaptureLoop:
                 self._thread = None
 
     def _main(self, inp: AudioInput, rate: int, resampler: StreamResampler, stop: threading.Event) -> None:
-        frames = max(1, rate * self._chunk_ms // 1000)
+        frames = max(1, rate * self._send_ms // 1000)
         chunk_bytes = max(2, self._rate * self._chunk_ms // 1000 * 2)
+        send_bytes = chunk_bytes * (self._send_ms // self._chunk_ms)
         bytes_per_s = 2.0 * self._rate
         timer = InputTimer(rate)
         latency_s = max(0.0, float(getattr(inp, "latency_ms", 0.0) or 0.0)) / 1000.0
-        pending = bytearray()
+        pending = bytearray()  # resampled, not processed yet
+        outgoing = bytearray()  # processed, not sent yet
         heard_t = time.monotonic()
         try:
             while not stop.is_set():
@@ -190,10 +202,15 @@ class CaptureLoop:
                     start_t = heard_t - len(pending) / bytes_per_s
                     chunk = bytes(pending[:chunk_bytes])
                     del pending[:chunk_bytes]
-                    self._emit(chunk, start_t, level)
+                    outgoing += self._process(chunk, start_t, level)
                     level = None
+                while len(outgoing) >= send_bytes:
+                    self._send(bytes(outgoing[:send_bytes]))
+                    del outgoing[:send_bytes]
             if pending and not stop.is_set():
-                self._emit(bytes(pending), heard_t - len(pending) / bytes_per_s)
+                outgoing += self._process(bytes(pending), heard_t - len(pending) / bytes_per_s)
+            if outgoing and not stop.is_set():
+                self._send(bytes(outgoing))
         except Exception as exc:
             if stop.is_set():
                 _log.debug("audio input raised while stopping: %s", exc)
@@ -202,18 +219,24 @@ class CaptureLoop:
             _log.warning("capture stopped: %s", err)
             safe_call(self._on_error, err)
 
-    def _emit(self, chunk: bytes, start_t: float, level: Optional[float] = None) -> None:
+    def _process(self, chunk: bytes, start_t: float, level: Optional[float] = None) -> bytes:
+        """``chunk`` (PCM16 heard from ``start_t``) placed on the timeline, cleaned of echo and
+        recorded: what may be sent."""
         clock = self._clock
-        if clock is not None:
-            index = clock.place(start_t, len(chunk) // 2)
-            echo = self._echo
-            if echo is not None and not self._echo_failed:
-                try:
-                    chunk = echo.process(index, chunk, level)
-                except Exception:
-                    # a broken echo processor must not silence the user: send audio unprocessed
-                    self._echo_failed = True
-                    _log.exception("echo handling failed; sending microphone audio unprocessed")
-            if self._recorder is not None:
-                self._recorder.add_user(index, chunk)
-        safe_call(self._on_capture, encode(chunk, self._encoding))
+        if clock is None:
+            return chunk
+        index = clock.place(start_t, len(chunk) // 2)
+        echo = self._echo
+        if echo is not None and not self._echo_failed:
+            try:
+                chunk = echo.process(index, chunk, level)
+            except Exception:
+                # a broken echo processor must not silence the user: send audio unprocessed
+                self._echo_failed = True
+                _log.exception("echo handling failed; sending microphone audio unprocessed")
+        if self._recorder is not None:
+            self._recorder.add_user(index, chunk)
+        return chunk
+
+    def _send(self, pcm: bytes) -> None:
+        safe_call(self._on_capture, encode(pcm, self._encoding))

@@ -58,13 +58,17 @@ class AudioEngine:
             ``provider_output_format`` is given).
         provider_input_rate: rate of the PCM16 handed to ``on_capture`` (ignored when
             ``provider_input_format`` is given).
-        on_capture: receives captured audio in the input format, ~``chunk_ms`` chunks;
+        on_capture: receives captured audio in the input format, ``send_ms`` at a time;
             runs on ``realtime-capture``.
         on_playback_started: ``item_id`` whose first audio was written; on ``realtime-playback``.
         on_playback_idle: the queue drained and the device went quiet; on ``realtime-playback``.
         on_error: device failures (:class:`AudioDeviceError`), from either audio thread.
         dispatcher: runs the visualization taps (user code) off the audio threads.
-        chunk_ms: size of device reads and writes.
+        chunk_ms: the unit echo handling, recording and the visualization work in.
+        send_ms: size of the microphone reads and of what ``on_capture`` receives (default
+            ``chunk_ms``): larger costs fewer wake-ups and frames, and reaches the provider later.
+        playback_piece_ms: size of the writes to the output: each is one wake-up of
+            ``realtime-playback``, and a barge-in aborts whatever the device still holds.
         echo: ``"off"``, ``"gate"`` or ``"aec"`` (see ``_echo.py``): how captured audio is
             cleaned of the assistant's own voice before it is sent.
         record_to: a WAV path: the user (left, as sent) and the assistant (right, as
@@ -91,6 +95,7 @@ class AudioEngine:
                  on_capture: Callable[[bytes], None], on_playback_started: Callable[[str], None],
                  on_playback_idle: Callable[[], None], on_error: Callable[[Exception], None],
                  dispatcher: Callable[[Callable[[], None]], None], chunk_ms: int = 20,
+                 send_ms: Optional[int] = None, playback_piece_ms: int = 20,
                  echo: str = "off", record_to: Optional[str] = None,
                  provider_input_format: Optional[AudioFormat] = None,
                  provider_output_format: Optional[AudioFormat] = None) -> None:
@@ -116,12 +121,13 @@ class AudioEngine:
             if record_to is not None:
                 self.recorder = ConversationRecorder(record_to, played, in_format.rate,
                                                      on_error=self._report)
-        self._playback = Playback(output=output, provider_format=out_format, chunk_ms=chunk_ms,
+        self._playback = Playback(output=output, provider_format=out_format, chunk_ms=playback_piece_ms,
                                   visualization=self.visualization, played=played,
                                   reference_rate=in_format.rate, on_started=on_playback_started,
                                   on_idle=on_playback_idle, on_error=self._report)
         self._capture = CaptureLoop(input=input, provider_format=in_format,
-                                    chunk_ms=chunk_ms, visualization=self.visualization,
+                                    chunk_ms=chunk_ms, send_ms=send_ms,
+                                    visualization=self.visualization,
                                     on_capture=on_capture, on_error=self._report, clock=clock,
                                     echo=self.echo, recorder=self.recorder)
         if self.recorder is not None:

@@ -6,16 +6,18 @@ Every frame either side sends is checked against the vendored AsyncAPI contract
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
 import time
+import wave
 from typing import Any, Callable, Iterator, List
 
 import pytest
 
 from realtime_client import RealtimeClient, RealtimeError, RealtimeStatus, tool
 from realtime_client.adapters import elevenlabs_realtime
-from realtime_client.audio import BufferOutput
+from realtime_client.audio import BufferOutput, WavFileInput
 from realtime_client.testing import FakeRealtimeServer, Reply, synthesize_speech
 from realtime_client.testing._audio import pcm16_bytes
 from realtime_client.tokens import elevenlabs_realtime_token
@@ -143,6 +145,36 @@ def test_voice_turn_plays_at_the_negotiated_rate_with_transcripts() -> None:
         client.destroy()
         server.stop()
     check_traffic(server)
+
+
+@pytest.mark.parametrize(("capture_chunk_ms", "expected_ms"), [(None, 100), (20, 20), (250, 260)])
+def test_microphone_audio_goes_out_in_the_providers_chunk_size(make, agent, tmp_path, capture_chunk_ms,
+                                                               expected_ms) -> None:
+    """user_audio_chunk carries 100 ms by default (ElevenLabs' ProviderInfo), or capture_chunk_ms.
+
+    Sizes are rounded up to whole 20 ms chunks, so 250 becomes 260; the audio is sent unchanged.
+    """
+    speech = synthesize_speech(1200, 16000, seed=3)
+    wav = tmp_path / "mic.wav"
+    with wave.open(str(wav), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(16000)
+        w.writeframes(pcm16_bytes(speech))
+    client = make(audio_input=WavFileInput(wav, realtime=False), auto_capture=True, echo="off",
+                  capture_chunk_ms=capture_chunk_ms)
+    client.connect(timeout=5)
+    wait_until(lambda: sum(1 for f in agent.received if "user_audio_chunk" in f) >= 1200 // expected_ms,
+               what="the microphone's audio at the agent")
+    chunks = [base64.b64decode(f["user_audio_chunk"]) for f in agent.received if "user_audio_chunk" in f]
+    assert {len(c) for c in chunks[:-1]} == {expected_ms * 32}
+    assert b"".join(chunks) == pcm16_bytes(speech)[: len(b"".join(chunks))]
+
+
+def test_capture_chunk_ms_outside_20_to_1000_is_refused() -> None:
+    for bad in (10, 1001, 20.5, True, "100"):
+        with pytest.raises(ValueError, match="capture_chunk_ms must be an int from 20 to 1000"):
+            RealtimeClient(adapter=elevenlabs_realtime("agent_x"), capture_chunk_ms=bad)
 
 
 def test_a_client_tool_call_is_answered_with_client_tool_result(make, agent) -> None:

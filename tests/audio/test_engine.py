@@ -201,6 +201,45 @@ def test_captures_a_48k_file_at_24k_until_end_of_file(
     assert engine.visualization.input_level > 0.3
 
 
+@pytest.mark.parametrize("echo", ["off", "gate"])
+def test_capture_sends_send_ms_pieces_made_of_processed_chunks(
+    tmp_path: Path, make_engine: Callable[..., Any], echo: str
+) -> None:
+    """send_ms=100: on_capture gets 100 ms pieces (the last one shorter), the audio unchanged."""
+    path = tmp_path / "mic.wav"
+    with wave.open(str(path), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(24000)
+        w.writeframes(tone(440, 24000, 1.03))
+    engine, rec = make_engine(input=WavFileInput(path, realtime=False), send_ms=100, echo=echo)
+    engine.start_capture()
+    deadline = time.monotonic() + 5.0
+    while engine.is_capturing and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert rec.errors == []
+    sizes = [len(c) for c in rec.captured]
+    assert sizes[:-1] == [4800] * 10 and 0 < sizes[-1] <= 4800
+    with wave.open(str(path), "rb") as w:
+        assert b"".join(rec.captured) == w.readframes(w.getnframes())
+
+
+def test_send_ms_is_a_whole_number_of_chunks(tmp_path: Path, make_engine: Callable[..., Any]) -> None:
+    """send_ms=50 with 20 ms chunks sends 60 ms pieces (rounded up to whole chunks)."""
+    path = tmp_path / "mic.wav"
+    with wave.open(str(path), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(24000)
+        w.writeframes(tone(440, 24000, 0.6))
+    engine, rec = make_engine(input=WavFileInput(path, realtime=False), send_ms=50)
+    engine.start_capture()
+    deadline = time.monotonic() + 5.0
+    while engine.is_capturing and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert [len(c) for c in rec.captured] == [2880] * 10
+
+
 def test_capture_runs_on_its_thread_at_real_time_and_restarts(
     tmp_path: Path, make_engine: Callable[..., Any]
 ) -> None:

@@ -91,7 +91,7 @@ class ElevenLabsSession:
         self.info = ProviderInfo(
             provider="elevenlabs", input_format=fmt, output_format=fmt, can_truncate=False,
             speech_interrupts=False, live_session_update=False, transcribes_input=True,
-            commit_min_ms=0.0, audio_fields=dict(wire.AUDIO_FIELDS),
+            commit_min_ms=0.0, input_chunk_ms=wire.INPUT_CHUNK_MS, audio_fields=dict(wire.AUDIO_FIELDS),
             optional_intents=frozenset({"ContextUpdate", "UserActivity"}))
         self.conversation_id: Optional[str] = None
         self._text_only = False

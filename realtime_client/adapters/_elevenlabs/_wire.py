@@ -32,6 +32,7 @@ __all__ = [
     "ENDPOINT_PATH",
     "ERROR_CLOSE_CODES",
     "ERROR_TYPES",
+    "INPUT_CHUNK_MS",
     "RESIDENCY_HOSTS",
     "SIGNED_URL_PATH",
     "SIGNED_URL_TTL",
@@ -61,6 +62,10 @@ SOURCE = "realtime_client"
 AUDIO_FORMATS: Tuple[str, ...] = ("pcm_8000", "pcm_16000", "pcm_22050", "pcm_24000", "pcm_44100",
                                   "pcm_48000", "ulaw_8000")
 DEFAULT_FORMAT = "pcm_16000"
+# Microphone audio per user_audio_chunk. The official Python SDK sends 250 ms (its PyAudio
+# callback size); 100 ms keeps the agent's voice detection prompt at a fifth of the frames
+# (and of the CPU) of 20 ms chunks.
+INPUT_CHUNK_MS = 100
 
 
 def parse_format(name: str) -> Tuple[str, int]:
