@@ -316,9 +316,10 @@ class PyAudioOutput(_PyAudioDevice):
         sample_rate: the rate to open at if the device supports it; otherwise the device's
             default rate is used (and the client resamples). ``None``: the provider's rate
             when used by the client, else 24000 Hz.
-        frames_per_buffer: PortAudio buffer size; default 20 ms. PortAudio plays the first
-            audio after about three buffers, so larger ones delay every answer's start (and
-            cost fewer wake-ups); a barge-in discards them at once whatever their size.
+        frames_per_buffer: PortAudio buffer size; default 20 ms. The first audio after a
+            pause is heard about one buffer later (measured: 13 ms at 20 ms, 57 ms at 62.5 ms),
+            so larger ones delay every answer's start (and cost fewer wake-ups); a barge-in
+            discards them at once whatever their size.
 
     :meth:`abort` discards queued audio by closing the stream and opening a new one with the
     same settings (PyAudio does not expose ``Pa_AbortStream``); it takes effect at once when a
