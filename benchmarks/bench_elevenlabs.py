@@ -193,7 +193,8 @@ def _duplex_cpu(make: Client, seconds: float) -> Tuple[float, List[float]]:
 
 
 def _cpu_samples(seconds: float, runs: int) -> Tuple[Dict[str, List[float]], Dict[str, List[List[float]]]]:
-    clients: Tuple[Tuple[str, Client], ...] = (("ours", _Ours), ("sdk", _SDK), ("ours_sdk_sizes", _OursAtSDKSizes))
+    clients: Tuple[Tuple[str, Client], ...] = (
+        ("ours", _Ours), ("sdk", _SDK), ("ours_sdk_sizes", _OursAtSDKSizes))
     cpu: Dict[str, List[float]] = {name: [] for name, _make in clients}
     series: Dict[str, List[List[float]]] = {name: [] for name, _make in clients}
     for _ in range(runs):  # alternated, so drift in the machine's load hits all of them

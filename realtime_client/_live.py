@@ -31,10 +31,6 @@ __all__ = ["AudioOptions", "Connection", "LiveSession"]
 
 log = logging.getLogger("realtime_client")
 
-# Assistant audio is written to the speaker this much at a time: each write is a wake-up of
-# realtime-playback, and a barge-in aborts whatever the device holds, so larger pieces cost
-# no interruption latency.
-_PLAYBACK_PIECE_MS = 60
 _SPARE_TOKEN_MIN_S = 5.0  # a refreshed token closer than this to expiry is not worth a connect
 
 
@@ -438,8 +434,7 @@ class LiveSession:
                              on_capture=self._on_capture, on_playback_started=self._on_playback_started,
                              on_playback_idle=self._on_playback_idle, on_error=self._report_error,
                              dispatcher=self._dispatcher, echo=opts.echo, record_to=opts.record_to,
-                             send_ms=opts.capture_chunk_ms or info.input_chunk_ms,
-                             playback_piece_ms=_PLAYBACK_PIECE_MS)
+                             send_ms=opts.capture_chunk_ms or info.input_chunk_ms)
         self.engine = engine
         if output is not None and (opts.auto_playback or opts.audio_output is not None):
             engine.start_playback()

@@ -67,8 +67,10 @@ class AudioEngine:
         chunk_ms: the unit echo handling, recording and the visualization work in.
         send_ms: size of the microphone reads and of what ``on_capture`` receives (default
             ``chunk_ms``): larger costs fewer wake-ups and frames, and reaches the provider later.
-        playback_piece_ms: size of the writes to the output: each is one wake-up of
-            ``realtime-playback``, and a barge-in aborts whatever the device still holds.
+        playback_piece_ms: the most written to the output at once: each write is a wake-up
+            of ``realtime-playback``, and a barge-in aborts whatever the device still holds,
+            so larger pieces cost no interruption latency (the device's buffer size decides
+            when the first audio is heard).
         echo: ``"off"``, ``"gate"`` or ``"aec"`` (see ``_echo.py``): how captured audio is
             cleaned of the assistant's own voice before it is sent.
         record_to: a WAV path: the user (left, as sent) and the assistant (right, as
@@ -95,7 +97,7 @@ class AudioEngine:
                  on_capture: Callable[[bytes], None], on_playback_started: Callable[[str], None],
                  on_playback_idle: Callable[[], None], on_error: Callable[[Exception], None],
                  dispatcher: Callable[[Callable[[], None]], None], chunk_ms: int = 20,
-                 send_ms: Optional[int] = None, playback_piece_ms: int = 20,
+                 send_ms: Optional[int] = None, playback_piece_ms: int = 60,
                  echo: str = "off", record_to: Optional[str] = None,
                  provider_input_format: Optional[AudioFormat] = None,
                  provider_output_format: Optional[AudioFormat] = None) -> None:
