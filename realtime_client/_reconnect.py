@@ -37,19 +37,27 @@ class Reconnector:
         self._policy = policy
         self._thread: Optional[threading.Thread] = None
         self._stop = threading.Event()
+        self._lock = threading.Lock()  # start() against stop(): a thread is joined only once started
+        self._stopped = False
 
     def start(self, resume: Optional[ResumeState], retire: Any = None) -> None:
         """Reconnect with ``resume``; with ``retire`` (a planned move), close that connection
-        first and resume what it says."""
-        self._stop = threading.Event()
-        thread = threading.Thread(target=self._loop, args=(self._stop, resume, retire),
-                                  name="realtime-reconnect", daemon=True)
-        self._thread = thread
-        thread.start()
+        first and resume what it says. Does nothing once :meth:`stop` was called: a drop or a
+        planned move noticed just before the session closed starts no thread."""
+        with self._lock:
+            if self._stopped:
+                return
+            self._stop = threading.Event()
+            thread = threading.Thread(target=self._loop, args=(self._stop, resume, retire),
+                                      name="realtime-reconnect", daemon=True)
+            thread.start()
+            self._thread = thread
 
     def stop(self, timeout: float) -> None:
-        self._stop.set()
-        thread, self._thread = self._thread, None
+        with self._lock:
+            self._stopped = True
+            self._stop.set()
+            thread, self._thread = self._thread, None
         if thread is not None and thread is not threading.current_thread():
             thread.join(max(0.05, timeout))
             if thread.is_alive():

@@ -9,6 +9,8 @@ from typing import Any, List
 import pytest
 
 from realtime_client import PermissionDeniedError, RealtimeError, ReconnectPolicy
+from realtime_client._provider import ResumeState
+from realtime_client._reconnect import Reconnector
 from realtime_client.testing import Reply
 from tests.helpers import Recorder, wait_until
 
@@ -147,6 +149,39 @@ def test_disconnect_while_reconnecting_is_prompt(server, make_client):
     assert client.status == "idle"
     assert not [t for t in threading.enumerate() if t.name == "realtime-reconnect"]
 
+
+
+class _ClosingLive:
+    """The one thing a reconnect loop asks a closing live session: whether it is closing
+    (it records each time it was asked, so a loop that ran shows)."""
+
+    def __init__(self) -> None:
+        self.asked: List[str] = []
+
+    @property
+    def closing(self) -> bool:
+        self.asked.append(threading.current_thread().name)
+        return True
+
+
+def test_a_reconnect_asked_for_after_stop_starts_nothing():
+    """start() after stop() (a drop or a planned move noticed just as the session closed) runs no
+    reconnect loop, and stop() racing start() never joins a thread before it started."""
+    live = _ClosingLive()
+    reconnector = Reconnector(live, FAST)  # type: ignore[arg-type]
+    reconnector.stop(0.5)
+    reconnector.start(ResumeState(replay=True))
+    for thread in [t for t in threading.enumerate() if t.name == "realtime-reconnect"]:
+        thread.join(1.0)
+    assert live.asked == []
+    for _ in range(100):  # a Gemini goAway move racing destroy() once raised in stop()
+        racing = Reconnector(_ClosingLive(), FAST)  # type: ignore[arg-type]
+        starter = threading.Thread(target=racing.start, args=(ResumeState(replay=True),),
+                                   name="realtime-test-starter", daemon=True)
+        starter.start()
+        racing.stop(1.0)
+        starter.join(1.0)
+    assert not [t for t in threading.enumerate() if t.name in ("realtime-reconnect", "realtime-test-starter")]
 
 def test_policy_backoff_grows_and_is_capped():
     """Delays: 0 first, then base doubling up to cap, scaled by jitter."""

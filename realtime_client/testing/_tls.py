@@ -42,9 +42,20 @@ class LoopbackCA:
         self._cleanup = weakref.finalize(self, shutil.rmtree, self._dir, True)
 
     def server_context(self) -> ssl.SSLContext:
-        """An SSL context for the server side, presenting the issued certificate."""
+        """An SSL context for the server side, presenting the issued certificate.
+
+        It sends no TLS 1.3 session tickets, so nothing follows the handshake before the client
+        speaks. Threaded clients that read and write one ``SSLSocket`` from two threads, such
+        as ``websockets.sync`` (the ``openai`` SDK's realtime client), race on a ticket: when
+        the reader thread handles it while another thread writes the upgrade request, OpenSSL
+        can swallow that write (encrypted, never sent), and the client waits its whole open
+        timeout for a ``101`` that cannot come. On loopback the tickets arrive just as the
+        request is written, and a few wss connects in a hundred stalled. Nothing here resumes
+        sessions anyway.
+        """
         context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         self._cert.configure_cert(context)
+        context.num_tickets = 0
         return context
 
     def client_context(self) -> ssl.SSLContext:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import socket
 import ssl
 import subprocess
 import sys
@@ -753,6 +754,25 @@ def test_tls_server_speaks_wss_to_websocket_client_trusting_its_ca(make_server: 
     with pytest.raises(ssl.SSLError):
         websocket.create_connection(server.url, timeout=5, header=["Authorization: Bearer x"])
 
+
+
+def test_tls_server_sends_no_session_ticket(make_server: Any) -> None:
+    """Over TLS 1.3 the server sends nothing after the handshake but its answers: no session
+    ticket, which a threaded client (websockets.sync, the openai SDK's) could meet while writing
+    its upgrade request, and lose the request."""
+    server = make_server(tls=True)
+    with socket.create_connection((server.host, server.port), timeout=5) as raw:
+        with server.ssl_context().wrap_socket(raw, server_hostname=server.host) as tls:
+            assert tls.version() == "TLSv1.3"
+            tls.sendall(b"GET /nowhere HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+            answer = b""
+            while True:  # the answer ends with the connection; any ticket would come before it
+                chunk = tls.recv(65536)
+                if not chunk:
+                    break
+                answer += chunk
+            assert answer.startswith(b"HTTP/1.1 404 ")
+            assert tls.session is not None and not tls.session.has_ticket
 
 # --- input audio and VAD --------------------------------------------------------------------------
 
