@@ -46,9 +46,10 @@ class _PacedPlayer:
         self._aborts = 0
         self._clock = 0.0  # monotonic time at which everything delivered so far has played
 
-    def play(self, pcm: bytes) -> None:
+    def play(self, pcm: bytes, cancelled: Optional[Callable[[], bool]] = None) -> None:
         if not self._realtime:
-            self._deliver(pcm)
+            if cancelled is None or not cancelled():
+                self._deliver(pcm)
             return
         step = max(2, self._rate * _STEP_MS // 1000 * 2)
         with self._cond:
@@ -65,7 +66,7 @@ class _PacedPlayer:
                     if remaining <= 0:
                         break
                     self._cond.wait(remaining)
-                if self._aborts != ticket:
+                if self._aborts != ticket or (cancelled is not None and cancelled()):
                     self._clock = time.monotonic()
                     return
                 self._clock = deadline
@@ -135,9 +136,14 @@ class BufferOutput:
         Raises:
             AudioDeviceError: the device was closed.
         """
+        self.write_unless(pcm, None)
+
+    def write_unless(self, pcm: bytes, cancelled: Optional[Callable[[], bool]]) -> None:
+        """:meth:`write`, but deliver nothing more once ``cancelled()`` is true (engine hook:
+        asked before each 10 ms step, so audio a barge-in made stale is never "heard")."""
         if self._closed:
             raise AudioDeviceError("BufferOutput is closed; call open() before writing again")
-        self._player.play(bytes(pcm))
+        self._player.play(bytes(pcm), cancelled)
 
     def abort(self) -> None:
         """Make an in-progress ``write`` return now, discarding what it has not played yet."""

@@ -372,8 +372,14 @@ class Playback:
                 # under the lock, so a concurrent flush either sees it (and cuts it) or precedes it
                 n = len(ref) // 2 if ref is not None else round(dur_s * played.rate)
                 played.add(start_t + self._ledger.latency_s, ref, n=n, level=level)
+        write_unless = getattr(out, "write_unless", None)
         try:
-            out.write(data)
+            if callable(write_unless):
+                # asked by the device right before each piece reaches it: a flush that made
+                # this audio stale cannot be overtaken by this write
+                write_unless(data, lambda: self._stopping or gen != self._ledger.gen)
+            else:
+                out.write(data)
         finally:
             with self._cond:
                 committed = self._ledger.end_write(time.monotonic())

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import attrs
 
@@ -384,6 +384,15 @@ class PyAudioOutput(_PyAudioDevice):
         Raises:
             AudioDeviceError: the device is closed or failed.
         """
+        self.write_unless(pcm, None)
+
+    def write_unless(self, pcm: bytes, cancelled: Optional[Callable[[], bool]]) -> None:
+        """:meth:`write`, but stop before handing the device any more once ``cancelled()`` is
+        true (engine hook). It is asked under the stream's lock, right before each piece goes
+        to PortAudio, so a barge-in that marks the audio stale and then calls :meth:`abort`
+        can never be overtaken by a write that checked earlier: either the piece went to the
+        device before the abort (which then discards it), or it is never written.
+        """
         try:
             with self._lock:
                 if self._stream is None or self._closing:
@@ -393,6 +402,8 @@ class PyAudioOutput(_PyAudioDevice):
                 while offset < len(pcm):
                     if self._abort_pending or self._closing:
                         self._apply_abort_locked()
+                        return
+                    if cancelled is not None and cancelled():
                         return
                     try:
                         room = _available(self._stream.get_write_available(), _PA_OUTPUT_UNDERFLOWED)

@@ -99,3 +99,43 @@ def test_flush_reports_only_the_latest_item_once(make_engine: Callable[..., Any]
     engine.play("c", tone(440, 24000, 0.02))
     wait_until(lambda: len(out.played) == 8160 and not engine.is_playing, 2.0, "c played")
     assert engine.flush() == PlayedItem("c", 20.0, 20.0)
+
+
+class RacingOutput(BufferOutput):
+    """An output whose first write pauses after the playback thread's own checks, before the
+    device: where a barge-in can land between deciding to write a piece and writing it."""
+
+    def __init__(self) -> None:
+        super().__init__(24000, realtime=False)
+        self.entered = threading.Event()
+        self.go = threading.Event()
+
+    def write_unless(self, pcm: bytes, cancelled: Any) -> None:
+        if not self.entered.is_set():
+            self.entered.set()
+            self.go.wait(5.0)
+        super().write_unless(pcm, cancelled)
+
+
+def test_a_flush_that_lands_before_the_device_write_plays_nothing_of_that_piece(
+    make_engine: Callable[..., Any],
+) -> None:
+    """A piece the playback thread decided to write just before a flush never reaches the device.
+
+    The device asks whether the audio went stale right before it takes each piece; writing it
+    anyway (and aborting again a few ms later) let the start of the interrupted answer leak
+    out after the barge-in (29 samples at the speaker's monitor in one benchmark round).
+    """
+    out = RacingOutput()
+    engine, rec = make_engine(output=out)
+    engine.start_playback()
+    engine.play("a", tone(440, 24000, 0.1))
+    assert out.entered.wait(5.0)
+    flusher = threading.Thread(target=engine.flush, name="test-flush", daemon=True)
+    flusher.start()
+    time.sleep(0.05)  # the flush has marked the audio stale and aborted the output
+    out.go.set()
+    flusher.join(5.0)
+    assert not flusher.is_alive()
+    assert out.played == b""
+    assert rec.errors == []

@@ -148,6 +148,20 @@ def test_input_buffer_follows_the_chunk_the_engine_reads(alsa_file_device: Path)
         fixed.close()
 
 
+def test_write_unless_writes_nothing_once_cancelled(alsa_file_device: Path) -> None:
+    """write_unless() asks cancelled() before each piece: stale audio never reaches the device."""
+    out = PyAudioOutput(sample_rate=RATE)
+    out.open()
+    first = noise(RATE // 10, seed=6)
+    try:
+        out.write_unless(first.tobytes(), lambda: False)
+        out.write_unless(noise(RATE // 10, seed=7).tobytes(), lambda: True)
+    finally:
+        out.close()
+    written = np.fromfile(alsa_file_device / "out.raw", dtype=np.int16)
+    assert np.array_equal(written, first)
+
+
 def test_abort_discards_and_output_keeps_working(alsa_file_device: Path) -> None:
     """abort() (stream closed and reopened) leaves a working output that keeps delivering exact samples."""
     out = PyAudioOutput(sample_rate=RATE)
