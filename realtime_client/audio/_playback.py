@@ -32,6 +32,21 @@ _log = logging.getLogger("realtime_client")
 _FLUSH_WAIT_S = 0.25  # how long flush() keeps aborting a write that raced it
 
 
+def _cancellable_write(out: AudioOutput) -> Optional[Callable[[bytes, Callable[[], bool]], None]]:
+    """The output's ``write_unless`` hook, unless a subclass overrode ``write`` without it
+    (then ``write`` is what the subclass means, and it is called)."""
+    hook = getattr(out, "write_unless", None)
+    if not callable(hook):
+        return None
+    mro = type(out).__mro__
+    write_owner = next((c for c in mro if "write" in vars(c)), None)
+    hook_owner = next((c for c in mro if "write_unless" in vars(c)), None)
+    if write_owner is not None and hook_owner is not None and write_owner is not hook_owner \
+            and issubclass(write_owner, hook_owner):
+        return None
+    return hook
+
+
 class Playback:
     """Owns the output device and the ``realtime-playback`` thread (internal; see ``AudioEngine``).
 
@@ -372,9 +387,9 @@ class Playback:
                 # under the lock, so a concurrent flush either sees it (and cuts it) or precedes it
                 n = len(ref) // 2 if ref is not None else round(dur_s * played.rate)
                 played.add(start_t + self._ledger.latency_s, ref, n=n, level=level)
-        write_unless = getattr(out, "write_unless", None)
+        write_unless = _cancellable_write(out)
         try:
-            if callable(write_unless):
+            if write_unless is not None:
                 # asked by the device right before each piece reaches it: a flush that made
                 # this audio stale cannot be overtaken by this write
                 write_unless(data, lambda: self._stopping or gen != self._ledger.gen)

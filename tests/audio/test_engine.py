@@ -404,3 +404,22 @@ def test_visualization_taps_are_fed_from_playback(
     assert {name for name, _, _ in seen} == {"test-dispatcher"}
     assert engine.visualization.output_level > 0.5
     assert int(np.argmax(engine.visualization.get_output_frequency_data())) == round(1000 * 2048 / 24000)
+
+
+def test_a_subclass_that_overrides_write_is_still_called(make_engine: Callable[..., Any]) -> None:
+    """Playback uses an output's write_unless hook only when write itself was not overridden."""
+    class Counting(BufferOutput):
+        def __init__(self) -> None:
+            super().__init__(24000, realtime=False)
+            self.calls = 0
+
+        def write(self, pcm: bytes) -> None:
+            self.calls += 1
+            super().write(pcm)
+
+    out = Counting()
+    engine, rec = make_engine(output=out)
+    engine.start_playback()
+    engine.play("a", tone(440, 24000, 0.1))
+    assert rec.idle.wait(3.0)
+    assert out.calls == 5 and len(out.played) == 4800
