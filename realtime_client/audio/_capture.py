@@ -3,9 +3,10 @@
 Each read from the input is stamped with the moment it was heard (the read's return time
 minus the input latency) and cut into chunks (20 ms for the client); each chunk is placed on
 the engine's sample timeline, passed through the echo processor (which compares it with what
-was playing at that moment) and recorded. The processed audio is handed to ``on_capture`` in
-pieces of ``send_ms``, one per read: a provider that takes larger pieces gets fewer frames
-(and fewer wake-ups) without changing how finely echo is handled.
+was playing at that moment) and recorded. What a read completed is handed to ``on_capture``
+at once, in one piece of about ``send_ms`` (a resampler holds a little back, so pieces vary
+by up to a chunk): a provider that takes larger pieces gets fewer frames (and fewer wake-ups)
+without changing how finely echo is handled. On stop, what was read is still sent.
 """
 
 from __future__ import annotations
@@ -54,9 +55,10 @@ class CaptureLoop:
         input: the microphone (or ``None``: :meth:`start` does nothing).
         provider_format: what ``on_capture`` receives: audio is resampled to its rate and
             encoded last, after echo handling and recording (which work on PCM16).
-        chunk_ms: size of the chunks echo handling, recording and the visualization work on.
-        send_ms: size of the device reads and of the audio handed to ``on_capture`` (rounded
-            up to a multiple of ``chunk_ms``; larger costs less CPU and reaches the provider later).
+        chunk_ms: size of the chunks echo handling and recording work on.
+        send_ms: size of the device reads (rounded up to a multiple of ``chunk_ms``): each
+            read's chunks go to ``on_capture`` at once, in one piece, and to the visualization
+            (levels, taps) as one block; larger costs less CPU and reaches the provider later.
         visualization: fed with the raw captured audio.
         on_capture: receives each processed chunk, on ``realtime-capture``.
         on_error: device failures, on ``realtime-capture``.
@@ -172,45 +174,44 @@ class CaptureLoop:
     def _main(self, inp: AudioInput, rate: int, resampler: StreamResampler, stop: threading.Event) -> None:
         frames = max(1, rate * self._send_ms // 1000)
         chunk_bytes = max(2, self._rate * self._chunk_ms // 1000 * 2)
-        send_bytes = chunk_bytes * (self._send_ms // self._chunk_ms)
         bytes_per_s = 2.0 * self._rate
         timer = InputTimer(rate)
         latency_s = max(0.0, float(getattr(inp, "latency_ms", 0.0) or 0.0)) / 1000.0
         pending = bytearray()  # resampled, not processed yet
-        outgoing = bytearray()  # processed, not sent yet
         heard_t = time.monotonic()
+
+        def process(whole_chunks_only: bool, level: Optional[float] = None) -> None:
+            outgoing = bytearray()
+            while len(pending) >= chunk_bytes or (pending and not whole_chunks_only):
+                piece = bytes(pending[:chunk_bytes])
+                outgoing += self._process(piece, heard_t - len(pending) / bytes_per_s, level)
+                del pending[: len(piece)]
+                level = None
+            if outgoing:  # everything this read completed, at once: never held for the next read
+                self._send(bytes(outgoing))
+
         try:
             while not stop.is_set():
-                data = inp.read(frames)
+                data = inp.read(frames)  # a read cut short by stop() returns what it had
                 # the last sample read was heard by now, minus what the device still buffers
                 now = time.monotonic() - latency_s
-                if stop.is_set():
-                    return
                 if not data:
+                    if stop.is_set():
+                        break
                     _log.debug("audio input ended (end of stream)")
                     pending += resampler.flush()
-                    break
+                    process(whole_chunks_only=False)
+                    return
                 n = len(data) // 2
                 heard_t = timer.read(n, now) + n / rate  # when the last sample read was heard
                 rms = pcm_level(data)
                 self._vis._push_input(data, rate, rms / 32768.0)
                 # the usual case: this read is exactly the next chunk, so its level is known
                 exact = not pending and len(data) == chunk_bytes and resampler.passthrough
-                level: Optional[float] = rms if exact else None
                 pending += resampler.process(data)
-                while len(pending) >= chunk_bytes:
-                    start_t = heard_t - len(pending) / bytes_per_s
-                    chunk = bytes(pending[:chunk_bytes])
-                    del pending[:chunk_bytes]
-                    outgoing += self._process(chunk, start_t, level)
-                    level = None
-                while len(outgoing) >= send_bytes:
-                    self._send(bytes(outgoing[:send_bytes]))
-                    del outgoing[:send_bytes]
-            if pending and not stop.is_set():
-                outgoing += self._process(bytes(pending), heard_t - len(pending) / bytes_per_s)
-            if outgoing and not stop.is_set():
-                self._send(bytes(outgoing))
+                process(whole_chunks_only=True, level=rms if exact else None)
+            # stopped (stop_listening, disconnect): the user's last words still go out
+            process(whole_chunks_only=False)
         except Exception as exc:
             if stop.is_set():
                 _log.debug("audio input raised while stopping: %s", exc)

@@ -14,8 +14,9 @@ Nor is a read left blocking inside PortAudio: ``Pa_ReadStream`` waits as long as
 delivers nothing (the monitor of an idle PulseAudio null sink renders 2 s blocks), a
 ``stop_stream`` from another thread does not wake it, and closing the stream under it
 aborts the process (both measured with PortAudio 19.6 through ALSA's pulse plugin). So
-:meth:`PyAudioInput.read` reads only once ``get_read_available()`` says the whole chunk is
-buffered, and :meth:`PyAudioOutput.write` writes only what ``get_write_available()`` says fits.
+:meth:`PyAudioInput.read` reads only what ``get_read_available()`` says is buffered (a whole
+chunk, or a period of a larger one), and :meth:`PyAudioOutput.write` writes only what
+``get_write_available()`` says fits.
 Meanwhile each waits on an event, for as long as the missing audio takes to arrive (or to
 play out) at the device's rate: one wake-up per chunk while audio flows, and no polling in
 between (a 5 ms poll cost about 200 wake-ups per second per stream, each a trip through the
@@ -251,12 +252,15 @@ class PyAudioInput(_PyAudioDevice):
         super().__init__(device, sample_rate, frames_per_buffer)
 
     def read(self, frames: int) -> bytes:
-        """Wait until ``frames`` samples were recorded and return them; ``b""`` once closed.
+        """Wait until ``frames`` samples were recorded and return them; ``b""`` once closed
+        (a read that :meth:`close` cuts short returns what it had).
 
         The wait never blocks inside PortAudio: the stream is asked how much it holds, and
         the read waits (on an event) for as long as the rest takes to arrive at the device's
-        rate, then reads the whole chunk at once; so a chunk costs one wake-up while audio
-        flows, and a :meth:`close` from another thread ends a read at once, even when the
+        rate, then reads it at once, a buffer period at a time when the read is larger than a
+        period (the stream holds only a few); so with ``frames_per_buffer`` sized to the
+        reads a chunk costs one wake-up while audio flows, and a :meth:`close` from another
+        thread ends a read at once, even when the
         device delivers nothing for a while (the monitor of an idle PulseAudio sink can stall
         for two seconds; it is then asked again every 50 ms).
 
@@ -282,7 +286,7 @@ class PyAudioInput(_PyAudioDevice):
             self._after_io()
 
     def _read_locked(self, stream: Any, frames: int) -> bytes:
-        """Wait until ``frames`` samples were read, then return them; ``b""`` when closing.
+        """Wait until ``frames`` samples were read, then return them; fewer when closing.
 
         The stream buffers only a few of its periods (``frames_per_buffer``; PortAudio's ALSA
         host holds three, less one frame): a read larger than that is taken a period at a
@@ -293,16 +297,21 @@ class PyAudioInput(_PyAudioDevice):
         period = max(1, int(self._open_kwargs.get("frames_per_buffer") or need))
         parts: List[bytes] = []
         got = 0
+        held = -1  # what was available before the last wait
         while got < need:
             if self._closing:
-                return b""
+                return b"".join(parts)  # what was recorded before close()
             available = _available(stream.get_read_available(), _PA_INPUT_OVERFLOWED)
             wanted = min(need - got, period)
-            if available >= wanted:
+            # a host that buffers less than a period (it may shrink what was asked for) stops
+            # growing short of it: take what is there rather than wait for it forever
+            if available >= wanted or (0 < available == held):
                 take = min(available, need - got)
                 parts.append(bytes(stream.read(take, exception_on_overflow=False)))
                 got += take
+                held = -1
             else:
+                held = available
                 self._wait(wanted - available)
         return parts[0] if len(parts) == 1 else b"".join(parts)
 

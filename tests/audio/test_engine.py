@@ -197,7 +197,7 @@ def test_captures_a_48k_file_at_24k_until_end_of_file(
     assert rec.errors == []
     captured = b"".join(rec.captured)
     assert abs(len(captured) // 2 - 24000) <= 24
-    assert all(len(c) == 960 for c in rec.captured[:-1])
+    assert all(len(c) % 960 == 0 for c in rec.captured[:-1])  # whole 20 ms chunks, as read
     assert peak_hz(captured, 24000) == pytest.approx(1000, abs=2)
     assert engine.visualization.input_sample_rate == 48000
     assert engine.visualization.input_level > 0.3
@@ -207,7 +207,7 @@ def test_captures_a_48k_file_at_24k_until_end_of_file(
 def test_capture_sends_send_ms_pieces_made_of_processed_chunks(
     tmp_path: Path, make_engine: Callable[..., Any], echo: str
 ) -> None:
-    """send_ms=100: on_capture gets 100 ms pieces (the last one shorter), the audio unchanged."""
+    """send_ms=100: on_capture gets 100 ms pieces (then the rest), the audio unchanged."""
     path = tmp_path / "mic.wav"
     with wave.open(str(path), "wb") as w:
         w.setnchannels(1)
@@ -221,9 +221,60 @@ def test_capture_sends_send_ms_pieces_made_of_processed_chunks(
         time.sleep(0.01)
     assert rec.errors == []
     sizes = [len(c) for c in rec.captured]
-    assert sizes[:-1] == [4800] * 10 and 0 < sizes[-1] <= 4800
+    assert sizes[:10] == [4800] * 10 and sum(sizes) == 49440  # then the last 30 ms
     with wave.open(str(path), "rb") as w:
         assert b"".join(rec.captured) == w.readframes(w.getnframes())
+
+
+def test_resampled_capture_sends_each_reads_chunks_at_once(tmp_path: Path,
+                                                          make_engine: Callable[..., Any]) -> None:
+    """48 kHz read in 100 ms into 16 kHz: each read's audio is sent with it, about 100 ms.
+
+    The resampler holds a few samples back, so a piece that waited for a full 100 ms would
+    wait for the next read: about 80 ms of extra delay on every frame.
+    """
+    path = tmp_path / "mic.wav"
+    with wave.open(str(path), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(48000)
+        w.writeframes(tone(440, 48000, 1.0))
+    engine, rec = make_engine(input=WavFileInput(path, realtime=False), in_rate=16000, send_ms=100)
+    engine.start_capture()
+    deadline = time.monotonic() + 5.0
+    while engine.is_capturing and time.monotonic() < deadline:
+        time.sleep(0.01)
+    sizes = [len(c) for c in rec.captured]
+    # each read's 100 ms go out with it, give or take the chunk the resampler's jitter moves
+    assert set(sizes[:-2]) <= {2560, 3200, 3840}, sizes
+    assert abs(sum(sizes) // 2 - 16000) <= 16
+
+
+def test_stopping_capture_still_sends_what_was_read(make_engine: Callable[..., Any]) -> None:
+    """stop_capture() in the middle of a 1 s read sends the part already recorded (push-to-talk's
+    last words), not nothing."""
+    class SlowInput:
+        sample_rate = 24000
+
+        def __init__(self) -> None:
+            self.closed = threading.Event()
+
+        def open(self) -> None:
+            self.closed.clear()
+
+        def read(self, frames: int) -> bytes:
+            if self.closed.wait(5.0):  # cut short by close(): 300 ms had been recorded
+                return tone(300, 24000, 0.3)
+            return tone(300, 24000, frames / 24000)
+
+        def close(self) -> None:
+            self.closed.set()
+
+    engine, rec = make_engine(input=SlowInput(), send_ms=1000)
+    engine.start_capture()
+    time.sleep(0.1)
+    engine.stop_capture()
+    assert [len(c) for c in rec.captured] == [14400]
 
 
 def test_send_ms_is_a_whole_number_of_chunks(tmp_path: Path, make_engine: Callable[..., Any]) -> None:
