@@ -5,6 +5,8 @@ from __future__ import annotations
 import queue
 import threading
 import time
+import wave
+from pathlib import Path
 from typing import Any, Callable, List, Optional, Tuple
 
 import numpy as np
@@ -13,6 +15,16 @@ import numpy as np
 def tone(freq: float, rate: int, seconds: float, amplitude: float = 0.5) -> bytes:
     t = np.arange(int(rate * seconds)) / rate
     return (np.sin(2 * np.pi * freq * t) * amplitude * 32767).astype(np.int16).tobytes()
+
+
+def write_wav(path: Path, pcm: bytes, rate: int) -> Path:
+    """``pcm`` (PCM16 mono at ``rate``) as a WAV file at ``path``."""
+    with wave.open(str(path), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(rate)
+        w.writeframes(pcm)
+    return path
 
 
 def chunks(pcm: bytes, size: int) -> List[bytes]:

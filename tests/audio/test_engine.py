@@ -14,7 +14,7 @@ import pytest
 from realtime_client import AudioDeviceError
 from realtime_client.audio import BufferOutput, WavFileInput
 from realtime_client.audio._engine import PlayedItem
-from tests.audio.engine_support import Dispatcher, chunks, peak_hz, tone
+from tests.audio.engine_support import Dispatcher, chunks, peak_hz, tone, write_wav
 
 
 def test_plays_one_second_in_real_time_and_tracks_heard(make_engine: Callable[..., Any]) -> None:
@@ -183,11 +183,7 @@ def test_captures_a_48k_file_at_24k_until_end_of_file(
 ) -> None:
     """A 48 kHz WAV is captured as 24 kHz 20 ms chunks with the tone kept at 1 kHz, ending quietly."""
     path = tmp_path / "mic.wav"
-    with wave.open(str(path), "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(48000)
-        w.writeframes(tone(1000, 48000, 1.0))
+    write_wav(path, tone(1000, 48000, 1.0), 48000)
     engine, rec = make_engine(input=WavFileInput(path, realtime=False), in_rate=24000)
     engine.start_capture()
     deadline = time.monotonic() + 5.0
@@ -209,11 +205,7 @@ def test_capture_sends_send_ms_pieces_made_of_processed_chunks(
 ) -> None:
     """send_ms=100: on_capture gets 100 ms pieces (then the rest), the audio unchanged."""
     path = tmp_path / "mic.wav"
-    with wave.open(str(path), "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(24000)
-        w.writeframes(tone(440, 24000, 1.03))
+    write_wav(path, tone(440, 24000, 1.03), 24000)
     engine, rec = make_engine(input=WavFileInput(path, realtime=False), send_ms=100, echo=echo)
     engine.start_capture()
     deadline = time.monotonic() + 5.0
@@ -234,11 +226,7 @@ def test_resampled_capture_sends_each_reads_chunks_at_once(tmp_path: Path,
     wait for the next read: about 80 ms of extra delay on every frame.
     """
     path = tmp_path / "mic.wav"
-    with wave.open(str(path), "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(48000)
-        w.writeframes(tone(440, 48000, 1.0))
+    write_wav(path, tone(440, 48000, 1.0), 48000)
     engine, rec = make_engine(input=WavFileInput(path, realtime=False), in_rate=16000, send_ms=100)
     engine.start_capture()
     deadline = time.monotonic() + 5.0
@@ -280,11 +268,7 @@ def test_stopping_capture_still_sends_what_was_read(make_engine: Callable[..., A
 def test_send_ms_is_a_whole_number_of_chunks(tmp_path: Path, make_engine: Callable[..., Any]) -> None:
     """send_ms=50 with 20 ms chunks sends 60 ms pieces (rounded up to whole chunks)."""
     path = tmp_path / "mic.wav"
-    with wave.open(str(path), "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(24000)
-        w.writeframes(tone(440, 24000, 0.6))
+    write_wav(path, tone(440, 24000, 0.6), 24000)
     engine, rec = make_engine(input=WavFileInput(path, realtime=False), send_ms=50)
     engine.start_capture()
     deadline = time.monotonic() + 5.0
@@ -298,11 +282,7 @@ def test_capture_runs_on_its_thread_at_real_time_and_restarts(
 ) -> None:
     """Capture calls on_capture from realtime-capture at file pace; stop and start again works."""
     path = tmp_path / "mic.wav"
-    with wave.open(str(path), "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(24000)
-        w.writeframes(tone(300, 24000, 3.0))
+    write_wav(path, tone(300, 24000, 3.0), 24000)
     engine, rec = make_engine(input=WavFileInput(path, realtime=True))
     engine.start_capture()
     engine.start_capture()  # idempotent while running
@@ -382,11 +362,7 @@ def test_device_failures_become_audio_device_errors(
 def test_open_failure_raises_on_the_callers_thread(tmp_path: Path, make_engine: Callable[..., Any]) -> None:
     """A device that cannot open raises AudioDeviceError from start_capture, not in a thread."""
     path = tmp_path / "mic.wav"
-    with wave.open(str(path), "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(24000)
-        w.writeframes(b"\x00\x00" * 10)
+    write_wav(path, b"\x00\x00" * 10, 24000)
     src = WavFileInput(path)
     path.unlink()
     engine, _rec = make_engine(input=src)
@@ -398,11 +374,7 @@ def test_open_failure_raises_on_the_callers_thread(tmp_path: Path, make_engine: 
 def test_play_never_blocks_and_close_is_bounded(tmp_path: Path, make_engine: Callable[..., Any]) -> None:
     """Queuing 10 s of audio returns at once, and close() stops both threads within its timeout."""
     path = tmp_path / "mic.wav"
-    with wave.open(str(path), "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(24000)
-        w.writeframes(tone(300, 24000, 10.0))
+    write_wav(path, tone(300, 24000, 10.0), 24000)
     out = BufferOutput(24000, realtime=True)
     engine, _rec = make_engine(output=out, input=WavFileInput(path, realtime=True))
     engine.start_playback()
