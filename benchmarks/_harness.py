@@ -9,9 +9,12 @@ import resource
 import statistics
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from typing import Any, Callable, Dict, Iterable, List, NamedTuple, Optional, Sequence
+
+import numpy as np
 
 __all__ = ["Row", "ServerProcess", "cpu_over", "cpu_seconds", "fmt", "goal_row", "ratio", "rss_mb",
            "spread", "thread_names", "verdict", "wait_until"]
@@ -145,6 +148,17 @@ class ServerProcess:
             return json.loads(answer)
         except ValueError:
             return answer
+
+    def pcm(self, index: int) -> np.ndarray:
+        """The PCM16 samples of the server's ``index``-th reply group (the audio it sent)."""
+        with tempfile.NamedTemporaryFile(suffix=".pcm", delete=False) as f:
+            path = f.name
+        try:
+            self.ask("pcm", path, index)
+            with open(path, "rb") as f:
+                return np.frombuffer(f.read(), dtype="<i2").copy()
+        finally:
+            os.unlink(path)
 
     def close(self) -> None:
         if self.proc.stdin is not None:

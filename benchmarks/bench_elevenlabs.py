@@ -28,7 +28,6 @@ import os
 import random
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from typing import Any, Callable, Dict, List, Tuple
@@ -54,12 +53,12 @@ QUICK: Params = {"rounds": 1, "duplex_s": 1.0, "duplex_runs": 1, "soak_minutes":
 class _Ours:
     name = "ours"
 
-    def __init__(self, server: ServerProcess) -> None:
+    def __init__(self, server: ServerProcess, **options: Any) -> None:
         from realtime_client import RealtimeClient
         from realtime_client.adapters import elevenlabs_realtime
 
         url = server.base_url.replace("http", "ws", 1) + "/v1/convai/conversation"
-        self.client = RealtimeClient(adapter=elevenlabs_realtime("agent_fake", url=url))
+        self.client = RealtimeClient(adapter=elevenlabs_realtime("agent_fake", url=url), **options)
 
     def start(self) -> None:
         self.client.connect(timeout=10)
@@ -82,13 +81,10 @@ class _OursAtSDKSizes(_Ours):
     name = "ours at the SDK's buffer sizes"
 
     def __init__(self, server: ServerProcess) -> None:
-        from realtime_client import RealtimeClient
-        from realtime_client.adapters import elevenlabs_realtime
         from realtime_client.audio import PyAudioOutput
 
-        url = server.base_url.replace("http", "ws", 1) + "/v1/convai/conversation"
-        self.client = RealtimeClient(adapter=elevenlabs_realtime("agent_fake", url=url), capture_chunk_ms=250,
-                                     audio_output=PyAudioOutput(frames_per_buffer=RATE // 16))
+        super().__init__(server, capture_chunk_ms=250,
+                         audio_output=PyAudioOutput(frames_per_buffer=RATE // 16))
 
 
 class _SDK:
@@ -118,17 +114,6 @@ Client = Callable[[ServerProcess], Any]
 
 
 # --- one session: connect, greeting, story, barge-in, end ------------------------------------------
-
-def _pcm(server: ServerProcess, index: int) -> np.ndarray:
-    with tempfile.NamedTemporaryFile(suffix=".pcm", delete=False) as f:
-        path = f.name
-    try:
-        server.ask("pcm", path, index)
-        with open(path, "rb") as f:
-            return np.frombuffer(f.read(), dtype="<i2").copy()
-    finally:
-        os.unlink(path)
-
 
 def _session(make: Client, server: ServerProcess, devices: Devices, speech: np.ndarray,
              rng: random.Random) -> Dict[str, Any]:
@@ -163,7 +148,7 @@ def _session(make: Client, server: ServerProcess, devices: Devices, speech: np.n
     finally:
         feeder.close()
         samples = tap.stop()
-    story = _pcm(server, story_index)
+    story = server.pcm(story_index)
     at = locate(samples, story, mark) if story.size else None
     result = played(samples[at:], story) if at is not None else None
     out: Dict[str, Any] = {"connect_ms": (greeting_at - t0) * 1000, "end_ms": ended * 1000,

@@ -25,11 +25,9 @@ from __future__ import annotations
 import asyncio
 import base64
 import logging
-import os
 import queue
 import random
 import sys
-import tempfile
 import threading
 import time
 from typing import Any, Callable, Dict, List, Optional, Tuple
@@ -231,17 +229,6 @@ Client = Callable[[ServerProcess], Any]
 
 # --- truncation ---------------------------------------------------------------------------------
 
-def _pcm(server: ServerProcess, index: int) -> np.ndarray:
-    with tempfile.NamedTemporaryFile(suffix=".pcm", delete=False) as f:
-        path = f.name
-    try:
-        server.ask("pcm", path, index)
-        with open(path, "rb") as f:
-            return np.frombuffer(f.read(), dtype="<i2").copy()
-    finally:
-        os.unlink(path)
-
-
 def _truncations(make: Client, server: ServerProcess, devices: Devices, rounds: int,
                  rng: random.Random) -> List[Dict[str, float]]:
     results: List[Dict[str, float]] = []
@@ -265,7 +252,7 @@ def _truncations(make: Client, server: ServerProcess, devices: Devices, rounds: 
             finally:
                 samples = tap.stop()
             truncate = server.ask("received", "conversation.item.truncate")[before]
-            answer = _pcm(server, index)
+            answer = server.pcm(index)
             at = locate(samples, answer)
             got = played(samples[at:], answer) if at is not None else None
             if got is None:
