@@ -77,6 +77,23 @@ def _safe_url(url: str) -> str:
     return f"{parts.scheme}://{parts.netloc}{parts.path}"
 
 
+_BURST_BYTES = 65536
+
+
+def _read_in_bursts(ws: websocket.WebSocket) -> None:
+    """Make the reader take whatever the socket holds in one call.
+
+    websocket-client reads every frame in three exact-size ``recv`` calls (header, length,
+    payload), each a wait and a system call or two. Its frame buffer keeps any surplus for the
+    next read, so asking for a burst instead costs one call per arrival, however many frames
+    it carries.
+    """
+    frames = getattr(ws, "frame_buffer", None)
+    read = getattr(ws, "_recv", None)
+    if frames is not None and callable(read) and hasattr(frames, "recv"):
+        frames.recv = lambda _size: read(_BURST_BYTES)
+
+
 FrameSink = Callable[[Union[str, bytes]], None]
 CloseSink = Callable[[CloseInfo], None]
 
@@ -138,6 +155,7 @@ class WebSocketTransport:
                 sslopt={"ca_certs": self._ca_file} if self._ca_file else None,
             )
         ws.settimeout(self._ping_interval if self._ping_interval > 0 else None)
+        _read_in_bursts(ws)
         self._ws = ws
         self._reader = threading.Thread(target=self._read_loop, args=(ws,), name="realtime-reader",
                                         daemon=True)

@@ -70,19 +70,88 @@ class SilentPeer:
         accept = base64.b64encode(hashlib.sha1(key + b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11").digest())
         conn.sendall(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
                      b"Sec-WebSocket-Accept: " + accept + b"\r\n\r\n")
-        payload = b'{"type":"hello"}'
-        conn.sendall(bytes([0x81, len(payload)]) + payload)
+        self.after_handshake(conn)
         try:
             while conn.recv(4096):
                 pass
         except OSError:
             pass
 
+    def after_handshake(self, conn: socket.socket) -> None:
+        payload = b'{"type":"hello"}'
+        conn.sendall(bytes([0x81, len(payload)]) + payload)
+
     def close(self) -> None:
         for conn in self.conns:
             conn.close()
         self.sock.close()
         self.thread.join(2)
+
+
+def server_frame(opcode: int, payload: bytes, fin: bool = True) -> bytes:
+    """An unmasked frame as a server sends it, with the 7-, 16- or 64-bit length form."""
+    first = (0x80 if fin else 0) | opcode
+    n = len(payload)
+    if n < 126:
+        return bytes([first, n]) + payload
+    if n < 65536:
+        return bytes([first, 126]) + n.to_bytes(2, "big") + payload
+    return bytes([first, 127]) + n.to_bytes(8, "big") + payload
+
+
+class BurstPeer(SilentPeer):
+    """Sends ``wire`` after the handshake in pieces of ``piece`` bytes, ``pause`` s apart."""
+
+    def __init__(self, wire: bytes, piece: int, pause: float = 0.0) -> None:
+        self.wire, self.piece, self.pause = wire, piece, pause
+        super().__init__()
+
+    def after_handshake(self, conn: socket.socket) -> None:
+        for i in range(0, len(self.wire), self.piece):
+            conn.sendall(self.wire[i:i + self.piece])
+            if self.pause:
+                time.sleep(self.pause)
+
+
+def received(peer: BurstPeer, count: int) -> List[object]:
+    sink = Sink()
+    t = transport(sink, ping_interval=5)
+    t.open(request(peer.url), timeout=5)
+    try:
+        deadline = time.monotonic() + 10
+        while len(sink.frames) < count and time.monotonic() < deadline:
+            time.sleep(0.01)
+        return list(sink.frames)
+    finally:
+        t.close(timeout=1)
+        peer.close()
+
+
+def test_many_frames_in_one_burst_arrive_whole_and_in_order():
+    """The reader takes what the socket holds at once; every frame in it is still delivered,
+    whichever length form it uses, with a ping and a fragmented message among them."""
+    big = bytes(range(256)) * 400  # 100 KB: the 64-bit length form
+    expected: List[object] = []
+    wire = b""
+    for i in range(150):
+        text = f'{{"type":"delta","n":{i}}}'
+        wire += server_frame(0x1, text.encode())
+        expected.append(text)
+        if i % 50 == 7:
+            wire += server_frame(0x2, big)
+            expected.append(big)
+        if i == 20:
+            wire += server_frame(0x9, b"are you there")  # a ping: answered, not delivered
+        if i == 30:
+            wire += server_frame(0x1, b'{"type":', fin=False) + server_frame(0x0, b'"split"}')
+            expected.append('{"type":"split"}')
+    assert received(BurstPeer(wire, len(wire)), len(expected)) == expected
+
+
+def test_a_frame_trickling_in_byte_by_byte_arrives_whole():
+    payload = ('{"type":"slow","pad":"' + "x" * 300 + '"}').encode()
+    wire = server_frame(0x1, payload) + server_frame(0x1, b'{"type":"next"}')
+    assert received(BurstPeer(wire, 1, pause=0.0005), 2) == [payload.decode(), '{"type":"next"}']
 
 
 @pytest.fixture
