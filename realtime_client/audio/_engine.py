@@ -67,12 +67,13 @@ class AudioEngine:
         chunk_ms: the unit echo handling, recording and the visualization work in.
         send_ms: size of the microphone reads and of what ``on_capture`` receives (default
             ``chunk_ms``): larger costs fewer wake-ups and frames, and reaches the provider later.
-        playback_piece_ms: the most written to the output at once. Each write is a wake-up
-            of ``realtime-playback``; larger pieces cost no interruption latency (a barge-in
-            aborts whatever the device holds) but blur what was heard when: the ledger counts
-            a piece as handed over at the device's pace from the start of its write, and a
-            device takes what fits at once, so truncation can err by up to about a piece
-            (measured at the speaker's monitor: worst 18 ms with 20 ms pieces, 33 ms with 60).
+        playback_piece_ms: the most written to the output at once (chunks are cut into equal
+            pieces no longer than this). Each piece is a wake-up of ``realtime-playback``;
+            larger pieces cost no interruption latency (a barge-in aborts whatever the device
+            holds). What was heard when follows the output's ``latency_ms`` after each piece,
+            which PyAudioOutput measures to a fraction of its 20 ms period (worst truncation
+            error at the speaker's monitor with 40 ms pieces: 5.3 ms). 40 ms fills PortAudio's
+            default buffer (three 20 ms periods) to the brim from one period left.
         echo: ``"off"``, ``"gate"`` or ``"aec"`` (see ``_echo.py``): how captured audio is
             cleaned of the assistant's own voice before it is sent.
         record_to: a WAV path: the user (left, as sent) and the assistant (right, as
@@ -99,7 +100,7 @@ class AudioEngine:
                  on_capture: Callable[[bytes], None], on_playback_started: Callable[[str], None],
                  on_playback_idle: Callable[[], None], on_error: Callable[[Exception], None],
                  dispatcher: Callable[[Callable[[], None]], None], chunk_ms: int = 20,
-                 send_ms: Optional[int] = None, playback_piece_ms: int = 20,
+                 send_ms: Optional[int] = None, playback_piece_ms: int = 40,
                  echo: str = "off", record_to: Optional[str] = None,
                  provider_input_format: Optional[AudioFormat] = None,
                  provider_output_format: Optional[AudioFormat] = None) -> None:

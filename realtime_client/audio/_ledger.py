@@ -2,7 +2,9 @@
 
 Timeline model: ``pos_s`` is the total audio handed to the device, in seconds. A write in
 progress counts as handed progressively (blocking writes accept audio at the device's pace).
-What is audible lags by the device latency, which drains away when nothing more is written.
+What is audible lags by the device latency (what the device held right after the latest
+write), which drains away while nothing more is written; a write that starts after a pause
+starts behind what is left of it, not behind all of it.
 The audio not yet heard is always the most recently handed, so an item's heard time is its
 handed time minus the part of that lag that falls inside its latest audio; a flush freezes it.
 
@@ -50,6 +52,7 @@ class _Write:
     gen: int
     start_t: float
     dur_s: float
+    lag_s: float  # handed before it and not heard yet, when it started
 
 
 class PlaybackLedger:
@@ -110,9 +113,12 @@ class PlaybackLedger:
     def _heard_pos(self, now: float) -> float:
         w = self._write
         if w is not None and w.gen == self.gen:
-            return self._pos_s + min(w.dur_s, max(0.0, now - w.start_t)) - self.latency_s
-        pending = min(self.latency_s, max(0.0, self._last_end_t + self.latency_s - now))
-        return self._pos_s - pending
+            return self._pos_s + min(w.dur_s, max(0.0, now - w.start_t)) - w.lag_s
+        return self._pos_s - self.pending_s(now)
+
+    def pending_s(self, now: float) -> float:
+        """Audio handed to the device and not heard by ``now``, with no write in progress."""
+        return min(self.latency_s, max(0.0, self._last_end_t + self.latency_s - now))
 
     def _heard_s(self, item: _Item, now: float) -> float:
         if item.frozen_s is not None:
@@ -144,7 +150,7 @@ class PlaybackLedger:
                 self._timeline.remove(item_id)
             self._timeline.append(item_id)
             del self._timeline[:-_MAX_TIMELINE]
-        self._write = _Write(item_id, self._item(item_id), gen, start_t, dur_s)
+        self._write = _Write(item_id, self._item(item_id), gen, start_t, dur_s, self.pending_s(start_t))
 
     def end_write(self, now: float) -> bool:
         """The write ended at ``now``; True when it counts (no flush froze or outdated it)."""

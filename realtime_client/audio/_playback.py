@@ -363,7 +363,11 @@ class Playback:
             return True  # the ledger's timeline stays: a flush still reports what was heard last
 
     def _thread_write_pieces(self, out: AudioOutput, item_id: str, gen: int, data: bytes) -> None:
-        step = max(2, out.sample_rate * self._chunk_ms // 1000 * 2)
+        if not data:
+            return
+        most = max(1, out.sample_rate * self._chunk_ms // 1000)
+        pieces = -(-len(data) // (2 * most))  # equal pieces: a 50 ms chunk is 2 x 25, not 40 + 10
+        step = 2 * -(-len(data) // (2 * pieces))
         for offset in range(0, len(data), step):
             if not self._thread_write_piece(out, item_id, gen, data[offset : offset + step]):
                 return
@@ -381,12 +385,12 @@ class Playback:
                 return False
             start_t = time.monotonic()
             # what the device still holds plays first: none of it after a pause, at most its latency
-            ahead_s = min(self._ledger.latency_s, max(0.0, self._drained_at - start_t))
+            ahead_s = self._ledger.pending_s(start_t)
             self._ledger.begin_write(item_id, gen, start_t, dur_s)
             if played is not None:
                 # under the lock, so a concurrent flush either sees it (and cuts it) or precedes it
                 n = len(ref) // 2 if ref is not None else round(dur_s * played.rate)
-                played.add(start_t + self._ledger.latency_s, ref, n=n, level=level)
+                played.add(start_t + ahead_s, ref, n=n, level=level)
         write_unless = _cancellable_write(out)
         try:
             if write_unless is not None:

@@ -35,6 +35,7 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 import attrs
 
 from .._errors import AudioDeviceError
+from ._playhead import PlayHead
 from ._portaudio import (
     COMMON_RATES,
     DeviceSpec,
@@ -186,7 +187,7 @@ class _PyAudioDevice:
         if pa is not None:
             _terminate(pa)
 
-    def _wait(self, frames: int) -> None:
+    def _wait(self, frames: float) -> None:
         """Wait until ``frames`` more frames should have moved at the device's rate (bounded by
         ``_STALL_S``), or until :attr:`_wake` is set; clear a wake that nothing is pending on."""
         seconds = min(_STALL_S, max(0.0, frames) / float(self.sample_rate) + _MARGIN_S)
@@ -356,7 +357,7 @@ class PyAudioOutput(_PyAudioDevice):
         self._latency_s = 0.0
         self._queued_until = 0.0  # monotonic time by which everything written has played
         self._capacity = 1  # frames the stream's buffer holds (its free room when just opened)
-        self._queued_s: Optional[float] = None  # audio the buffer held right after the last write
+        self._head = PlayHead(self.sample_rate, 1, 1)
 
     def _opened(self, stream: Any) -> None:
         try:
@@ -367,7 +368,8 @@ class PyAudioOutput(_PyAudioDevice):
             self._capacity = max(1, int(stream.get_write_available()))
         except Exception:
             self._capacity = max(1, int(self._open_kwargs.get("frames_per_buffer", 1)))
-        self._queued_s = None
+        period = int(self._open_kwargs.get("frames_per_buffer") or self._capacity)
+        self._head = PlayHead(self.sample_rate, self._capacity, period)
 
     def _wake_pending(self) -> bool:
         return self._closing or self._abort_pending
@@ -375,10 +377,12 @@ class PyAudioOutput(_PyAudioDevice):
     @property
     def latency_ms(self) -> float:
         """How long audio written now waits before it is heard, in ms: what the stream's buffer
-        held right after the latest write (measured, so it follows how full writes keep it), or
+        holds now (measured at each write, to a fraction of a period: see ``_playhead``), or
         PortAudio's reported output latency before the first write."""
-        queued = self._queued_s
-        return (self._latency_s if queued is None else queued) * 1000.0
+        head = self._head
+        if not head.written:
+            return self._latency_s * 1000.0
+        return head.queued(time.monotonic()) * 1000.0 / self.sample_rate
 
     def write(self, pcm: bytes) -> None:
         """Play ``pcm`` (PCM16 mono at ``sample_rate``), blocking at the device's pace.
@@ -416,15 +420,17 @@ class PyAudioOutput(_PyAudioDevice):
                         return
                     try:
                         room = _available(self._stream.get_write_available(), _PA_OUTPUT_UNDERFLOWED)
-                        # room for the rest, or for half the buffer: never wait for it to run dry
-                        want = min((len(pcm) - offset) // 2, max(1, self._capacity // 2))
+                        head, now = self._head, time.monotonic()
+                        head.report(room, now)
+                        # room for the rest, or for all but a period: one wake-up and one write
+                        # each time, and never waiting for the buffer to run dry
+                        want = min((len(pcm) - offset) // 2, max(1, self._capacity - head.period))
                         if room < want:  # full: wait for the device to make room, not in PortAudio
-                            self._wait(want - room)
+                            self._wait(self._frames_until(want, room, now))
                             continue
                         piece = bytes(pcm[offset : offset + max(1, room) * 2])
                         self._stream.write(piece)
-                        left = _available(self._stream.get_write_available(), _PA_OUTPUT_UNDERFLOWED)
-                        self._queued_s = max(0, self._capacity - left) / float(self.sample_rate)
+                        head.wrote(len(piece) // 2)
                     except Exception as exc:
                         raise AudioDeviceError(
                             f"output device {self.device_name!r} stopped working (unplugged, or its "
@@ -436,6 +442,21 @@ class PyAudioOutput(_PyAudioDevice):
                     self._queued_until = max(self._queued_until, now) + len(piece) / 2.0 / self.sample_rate
         finally:
             self._after_io()
+
+    def _frames_until(self, want: int, room: int, now: float) -> float:
+        """How many frames the device must still play before it reports ``want`` free ones.
+
+        It reports whole periods, so that is when its true room reaches the next whole period:
+        the play head's estimate says when (it is past that when the estimate is off, say
+        just after the device started again: then wait as if the report were exact).
+        """
+        head, capacity = self._head, self._capacity
+        if head.known:
+            need = min(capacity, -(-want // head.period) * head.period)
+            frames = head.queued_at_most(now) - (capacity - need)
+            if frames > 0:
+                return frames
+        return float(want - room)
 
     def abort(self) -> None:
         """Discard audio written but not played yet; an in-progress write returns early."""
