@@ -77,7 +77,7 @@ def _safe_url(url: str) -> str:
     return f"{parts.scheme}://{parts.netloc}{parts.path}"
 
 
-_BURST_BYTES = 65536
+_BURST_BYTES = 16384  # one TLS record; the frame buffer re-joins what it holds at each read
 
 
 def _read_in_bursts(ws: websocket.WebSocket) -> None:

@@ -71,9 +71,10 @@ class AudioEngine:
             pieces no longer than this). Each piece is a wake-up of ``realtime-playback``;
             larger pieces cost no interruption latency (a barge-in aborts whatever the device
             holds). What was heard when follows the output's ``latency_ms`` after each piece,
-            which PyAudioOutput measures to a fraction of its 20 ms period (worst truncation
-            error at the speaker's monitor with 40 ms pieces: 5.3 ms). 40 ms fills PortAudio's
-            default buffer (three 20 ms periods) to the brim from one period left.
+            which PyAudioOutput measures to a fraction of its 20 ms period. 20 ms keeps two
+            periods of PortAudio's default buffer (three) queued when it is topped up: 40 ms
+            pieces, topped up from one period, cost half the wake-ups but ran dry on a loaded
+            machine (two busy loops on two cores), and truncation then erred by over 400 ms.
         echo: ``"off"``, ``"gate"`` or ``"aec"`` (see ``_echo.py``): how captured audio is
             cleaned of the assistant's own voice before it is sent.
         record_to: a WAV path: the user (left, as sent) and the assistant (right, as
@@ -100,7 +101,7 @@ class AudioEngine:
                  on_capture: Callable[[bytes], None], on_playback_started: Callable[[str], None],
                  on_playback_idle: Callable[[], None], on_error: Callable[[Exception], None],
                  dispatcher: Callable[[Callable[[], None]], None], chunk_ms: int = 20,
-                 send_ms: Optional[int] = None, playback_piece_ms: int = 40,
+                 send_ms: Optional[int] = None, playback_piece_ms: int = 20,
                  echo: str = "off", record_to: Optional[str] = None,
                  provider_input_format: Optional[AudioFormat] = None,
                  provider_output_format: Optional[AudioFormat] = None) -> None:

@@ -420,17 +420,17 @@ class PyAudioOutput(_PyAudioDevice):
                         return
                     try:
                         room = _available(self._stream.get_write_available(), _PA_OUTPUT_UNDERFLOWED)
-                        head, now = self._head, time.monotonic()
-                        head.report(room, now)
-                        # room for the rest, or for all but a period: one wake-up and one write
-                        # each time, and never waiting for the buffer to run dry
-                        want = min((len(pcm) - offset) // 2, max(1, self._capacity - head.period))
+                        self._head.report(room, time.monotonic())
+                        # room for the rest, or for half the buffer: never wait for it to run dry
+                        # (the estimate's margin is too wide to time a wake-up on: waits follow
+                        # the device's own reports)
+                        want = min((len(pcm) - offset) // 2, max(1, self._capacity // 2))
                         if room < want:  # full: wait for the device to make room, not in PortAudio
-                            self._wait(self._frames_until(want, room, now))
+                            self._wait(want - room)
                             continue
                         piece = bytes(pcm[offset : offset + max(1, room) * 2])
                         self._stream.write(piece)
-                        head.wrote(len(piece) // 2)
+                        self._head.wrote(len(piece) // 2)
                     except Exception as exc:
                         raise AudioDeviceError(
                             f"output device {self.device_name!r} stopped working (unplugged, or its "
@@ -442,21 +442,6 @@ class PyAudioOutput(_PyAudioDevice):
                     self._queued_until = max(self._queued_until, now) + len(piece) / 2.0 / self.sample_rate
         finally:
             self._after_io()
-
-    def _frames_until(self, want: int, room: int, now: float) -> float:
-        """How many frames the device must still play before it reports ``want`` free ones.
-
-        It reports whole periods, so that is when its true room reaches the next whole period:
-        the play head's estimate says when (it is past that when the estimate is off, say
-        just after the device started again: then wait as if the report were exact).
-        """
-        head, capacity = self._head, self._capacity
-        if head.known:
-            need = min(capacity, -(-want // head.period) * head.period)
-            frames = head.queued_at_most(now) - (capacity - need)
-            if frames > 0:
-                return frames
-        return float(want - room)
 
     def abort(self) -> None:
         """Discard audio written but not played yet; an in-progress write returns early."""
