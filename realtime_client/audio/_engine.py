@@ -67,14 +67,14 @@ class AudioEngine:
         chunk_ms: the unit echo handling, recording and the visualization work in.
         send_ms: size of the microphone reads and of what ``on_capture`` receives (default
             ``chunk_ms``): larger costs fewer wake-ups and frames, and reaches the provider later.
-        playback_piece_ms: the most written to the output at once (chunks are cut into equal
-            pieces no longer than this). Each piece is a wake-up of ``realtime-playback``;
-            larger pieces cost no interruption latency (a barge-in aborts whatever the device
-            holds). What was heard when follows the output's ``latency_ms`` after each piece,
-            which PyAudioOutput measures to a fraction of its 20 ms period. 20 ms keeps two
-            periods of PortAudio's default buffer (three) queued when it is topped up: 40 ms
-            pieces, topped up from one period, cost half the wake-ups but ran dry on a loaded
-            machine (two busy loops on two cores), and truncation then erred by over 400 ms.
+        playback_piece_ms: the most written to the output at once. Each piece is a
+            wake-up of ``realtime-playback``; larger pieces cost no interruption latency (a
+            barge-in aborts whatever the device holds). What was heard when follows the
+            output's ``latency_ms`` after each piece, which PyAudioOutput measures to a
+            fraction of its 20 ms period. 20 ms keeps two periods of PortAudio's default
+            buffer (three) queued when it is topped up: 40 ms pieces, topped up from one
+            period, cost half the wake-ups but ran dry on a loaded machine (two busy loops
+            on two cores), and truncation then erred by over 400 ms.
         echo: ``"off"``, ``"gate"`` or ``"aec"`` (see ``_echo.py``): how captured audio is
             cleaned of the assistant's own voice before it is sent.
         record_to: a WAV path: the user (left, as sent) and the assistant (right, as

@@ -363,11 +363,7 @@ class Playback:
             return True  # the ledger's timeline stays: a flush still reports what was heard last
 
     def _thread_write_pieces(self, out: AudioOutput, item_id: str, gen: int, data: bytes) -> None:
-        if not data:
-            return
-        most = max(1, out.sample_rate * self._chunk_ms // 1000)
-        pieces = -(-len(data) // (2 * most))  # equal pieces: a 50 ms chunk is 2 x 25, not 40 + 10
-        step = 2 * -(-len(data) // (2 * pieces))
+        step = max(2, out.sample_rate * self._chunk_ms // 1000 * 2)
         for offset in range(0, len(data), step):
             if not self._thread_write_piece(out, item_id, gen, data[offset : offset + step]):
                 return
