@@ -421,6 +421,9 @@ class PyAudioOutput(_PyAudioDevice):
                     try:
                         room = _available(self._stream.get_write_available(), _PA_OUTPUT_UNDERFLOWED)
                         self._head.report(room, time.monotonic())
+                        # after an underrun the report exceeds the buffer until PortAudio
+                        # recovers: writing that much would block inside PortAudio
+                        room = min(room, self._capacity)
                         # room for the rest, or for half the buffer: never wait for it to run dry
                         # (the estimate's margin is too wide to time a wake-up on: waits follow
                         # the device's own reports)
