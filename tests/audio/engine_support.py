@@ -11,6 +11,8 @@ from typing import Any, Callable, List, Optional, Tuple
 
 import numpy as np
 
+from tests.helpers import wait_until
+
 
 def tone(freq: float, rate: int, seconds: float, amplitude: float = 0.5) -> bytes:
     t = np.arange(int(rate * seconds)) / rate
@@ -25,6 +27,12 @@ def write_wav(path: Path, pcm: bytes, rate: int) -> Path:
         w.setframerate(rate)
         w.writeframes(pcm)
     return path
+
+
+def capture_all(engine: Any, timeout: float = 5.0) -> None:
+    """Start ``engine``'s capture and wait until its (file) input has ended."""
+    engine.start_capture()
+    wait_until(lambda: not engine.is_capturing, timeout, "the end of the file")
 
 
 def chunks(pcm: bytes, size: int) -> List[bytes]:

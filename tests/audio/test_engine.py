@@ -14,7 +14,7 @@ import pytest
 from realtime_client import AudioDeviceError
 from realtime_client.audio import BufferOutput, WavFileInput
 from realtime_client.audio._engine import PlayedItem
-from tests.audio.engine_support import Dispatcher, chunks, peak_hz, tone, write_wav
+from tests.audio.engine_support import Dispatcher, capture_all, chunks, peak_hz, tone, write_wav
 
 
 def test_plays_one_second_in_real_time_and_tracks_heard(make_engine: Callable[..., Any]) -> None:
@@ -185,10 +185,7 @@ def test_captures_a_48k_file_at_24k_until_end_of_file(
     path = tmp_path / "mic.wav"
     write_wav(path, tone(1000, 48000, 1.0), 48000)
     engine, rec = make_engine(input=WavFileInput(path, realtime=False), in_rate=24000)
-    engine.start_capture()
-    deadline = time.monotonic() + 5.0
-    while engine.is_capturing and time.monotonic() < deadline:
-        time.sleep(0.01)
+    capture_all(engine)
     assert not engine.is_capturing
     assert rec.errors == []
     captured = b"".join(rec.captured)
@@ -207,10 +204,7 @@ def test_capture_sends_send_ms_pieces_made_of_processed_chunks(
     path = tmp_path / "mic.wav"
     write_wav(path, tone(440, 24000, 1.03), 24000)
     engine, rec = make_engine(input=WavFileInput(path, realtime=False), send_ms=100, echo=echo)
-    engine.start_capture()
-    deadline = time.monotonic() + 5.0
-    while engine.is_capturing and time.monotonic() < deadline:
-        time.sleep(0.01)
+    capture_all(engine)
     assert rec.errors == []
     sizes = [len(c) for c in rec.captured]
     assert sizes[:10] == [4800] * 10 and sum(sizes) == 49440  # then the last 30 ms
@@ -228,10 +222,7 @@ def test_resampled_capture_sends_each_reads_chunks_at_once(tmp_path: Path,
     path = tmp_path / "mic.wav"
     write_wav(path, tone(440, 48000, 1.0), 48000)
     engine, rec = make_engine(input=WavFileInput(path, realtime=False), in_rate=16000, send_ms=100)
-    engine.start_capture()
-    deadline = time.monotonic() + 5.0
-    while engine.is_capturing and time.monotonic() < deadline:
-        time.sleep(0.01)
+    capture_all(engine)
     sizes = [len(c) for c in rec.captured]
     # each read's 100 ms go out with it, give or take the chunk the resampler's jitter moves
     assert set(sizes[:-2]) <= {2560, 3200, 3840}, sizes
@@ -270,10 +261,7 @@ def test_send_ms_is_a_whole_number_of_chunks(tmp_path: Path, make_engine: Callab
     path = tmp_path / "mic.wav"
     write_wav(path, tone(440, 24000, 0.6), 24000)
     engine, rec = make_engine(input=WavFileInput(path, realtime=False), send_ms=50)
-    engine.start_capture()
-    deadline = time.monotonic() + 5.0
-    while engine.is_capturing and time.monotonic() < deadline:
-        time.sleep(0.01)
+    capture_all(engine)
     assert [len(c) for c in rec.captured] == [2880] * 10
 
 

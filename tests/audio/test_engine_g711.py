@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-import wave
 from pathlib import Path
 from typing import Any, Callable
 
@@ -14,7 +13,7 @@ from realtime_client.audio import BufferOutput, WavFileInput
 from realtime_client.audio._engine import AudioEngine, PlayedItem
 from realtime_client.audio._format import AudioFormat
 from realtime_client.audio._g711 import alaw_decode, alaw_encode, ulaw_decode, ulaw_encode
-from tests.audio.engine_support import chunks, peak_hz, tone
+from tests.audio.engine_support import capture_all, chunks, peak_hz, tone, write_wav
 from tests.helpers import wait_until
 
 ULAW_8K = AudioFormat("g711_ulaw", 8000)
@@ -25,20 +24,6 @@ SINE_RMS = 0.5 * 32767 / np.sqrt(2)  # of tone(..., amplitude=0.5)
 def rms(pcm: bytes) -> float:
     x = np.frombuffer(pcm, np.int16).astype(np.float64)
     return float(np.sqrt(np.mean(x * x)))
-
-
-def write_wav(path: Path, pcm: bytes, rate: int) -> Path:
-    with wave.open(str(path), "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(rate)
-        w.writeframes(pcm)
-    return path
-
-
-def capture_all(engine: AudioEngine) -> None:
-    engine.start_capture()
-    wait_until(lambda: not engine.is_capturing, 5.0, "the end of the file")
 
 
 @pytest.mark.parametrize(("fmt", "decode"), [(ULAW_8K, ulaw_decode), (ALAW_8K, alaw_decode)],
