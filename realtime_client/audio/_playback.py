@@ -89,6 +89,8 @@ class Playback:
         self._state = "off"  # off | starting | running | failed
         self._thread: Optional[threading.Thread] = None
         self._ref_resampler: Optional[StreamResampler] = None  # device rate -> reference rate
+        # the output's write_unless hook, or None: set by realtime-playback as it starts
+        self._write_unless: Optional[Callable[[bytes, Callable[[], bool]], None]] = None
         self._chunks_in = 0  # play() calls so far
         self._played_through = 0  # the first this many are over: heard, flushed or unplayable
         # when everything handed to the device has left its buffer, assuming it plays on from
@@ -287,6 +289,7 @@ class Playback:
     # --- the realtime-playback thread -------------------------------------------------------
 
     def _thread_main(self, out: AudioOutput, resampler: StreamResampler) -> None:
+        self._write_unless = _cancellable_write(out)  # once: the output is this thread's for good
         try:
             self._thread_loop(out, resampler)
         except Exception as exc:
@@ -387,7 +390,7 @@ class Playback:
                 # under the lock, so a concurrent flush either sees it (and cuts it) or precedes it
                 n = len(ref) // 2 if ref is not None else round(dur_s * played.rate)
                 played.add(start_t + ahead_s, ref, n=n, level=level)
-        write_unless = _cancellable_write(out)
+        write_unless = self._write_unless
         try:
             if write_unless is not None:
                 # asked by the device right before each piece reaches it: a flush that made
