@@ -59,6 +59,32 @@ _PA_INPUT_OVERFLOWED = -9981  # PaErrorCodes that only mean "samples were lost":
 _PA_OUTPUT_UNDERFLOWED = -9980
 
 
+class _ReportLag:
+    """How far a stream's fill reports trail the device's clock, in frames.
+
+    A wait is timed on the device's rate, but the reports it then reads lag it (through the
+    ALSA pulse plugin by up to a few ms, varying), so a wait timed on the rate alone often
+    found a few frames missing and slept again: an extra wake-up for almost nothing. Each
+    such shortfall is added here, and every wait is lengthened by what was learned; each wait
+    that found enough forgets a little of it. ``limit`` bounds it (half a period), so a
+    stalled device cannot teach waits that would let the output run dry.
+    """
+
+    __slots__ = ("frames", "limit")
+
+    def __init__(self, limit: float) -> None:
+        self.frames = 0.0
+        self.limit = limit
+
+    def missed(self, short: float) -> None:
+        """A wait ended ``short`` frames before what it waited for was reported."""
+        self.frames = min(self.limit, self.frames + max(0.0, short))
+
+    def met(self) -> None:
+        """A wait ended with what it waited for reported."""
+        self.frames -= self.frames / 32.0
+
+
 def _available(count: Any, benign: int) -> int:
     """Frames from ``get_read/write_available()``; PyAudio passes PortAudio errors on as negatives."""
     n = int(count)
@@ -102,6 +128,7 @@ class _PyAudioDevice:
         self._closing = False
         # Set by close() (and abort()): ends a wait for the device at once.
         self._wake = threading.Event()
+        self._lag = _ReportLag(0.0)  # sized to the period at each open
 
     def __repr__(self) -> str:
         return (
@@ -171,6 +198,8 @@ class _PyAudioDevice:
         self.sample_rate = rate
         self.device_name = str(info["name"])
         self.device_index = int(info["index"])
+        self._lag.limit = fpb / 2.0
+        self._lag.frames = min(self._lag.frames, self._lag.limit)
         self._opened(stream)
 
     def _opened(self, stream: Any) -> None:
@@ -189,8 +218,9 @@ class _PyAudioDevice:
 
     def _wait(self, frames: float) -> None:
         """Wait until ``frames`` more frames should have moved at the device's rate (bounded by
-        ``_STALL_S``), or until :attr:`_wake` is set; clear a wake that nothing is pending on."""
-        seconds = min(_STALL_S, max(0.0, frames) / float(self.sample_rate) + _MARGIN_S)
+        ``_STALL_S``) plus the reports' learned lag, or until :attr:`_wake` is set; clear a
+        wake that nothing is pending on."""
+        seconds = min(_STALL_S, (max(0.0, frames) + self._lag.frames) / float(self.sample_rate) + _MARGIN_S)
         if self._wake.wait(seconds) and not self._wake_pending():
             self._wake.clear()
 
@@ -307,11 +337,15 @@ class PyAudioInput(_PyAudioDevice):
             # a host that buffers less than a period (it may shrink what was asked for) stops
             # growing short of it: take what is there rather than wait for it forever
             if available >= wanted or (0 < available == held):
+                if held >= 0:
+                    self._lag.met()
                 take = min(available, need - got)
                 parts.append(bytes(stream.read(take, exception_on_overflow=False)))
                 got += take
                 held = -1
             else:
+                if held >= 0:
+                    self._lag.missed(wanted - available)
                 held = available
                 self._wait(wanted - available)
         return parts[0] if len(parts) == 1 else b"".join(parts)
@@ -412,6 +446,7 @@ class PyAudioOutput(_PyAudioDevice):
                     raise AudioDeviceError(f"output device {self.device_name or self.device!r} is not open")
                 self._apply_abort_locked()
                 offset = 0
+                waited = False
                 while offset < len(pcm):
                     if self._abort_pending or self._closing:
                         self._apply_abort_locked()
@@ -429,8 +464,14 @@ class PyAudioOutput(_PyAudioDevice):
                         # the device's own reports)
                         want = min((len(pcm) - offset) // 2, max(1, self._capacity // 2))
                         if room < want:  # full: wait for the device to make room, not in PortAudio
+                            if waited:
+                                self._lag.missed(want - room)
                             self._wait(want - room)
+                            waited = True
                             continue
+                        if waited:
+                            self._lag.met()
+                            waited = False
                         piece = bytes(pcm[offset : offset + max(1, room) * 2])
                         self._stream.write(piece)
                         self._head.wrote(len(piece) // 2)

@@ -71,6 +71,20 @@ def test_import_does_not_load_pyaudio() -> None:
     assert proc.stdout.strip() == "realtime_client.audio"
 
 
+def test_report_lag_learns_shortfalls_within_its_limit_and_forgets_slowly() -> None:
+    from realtime_client.audio._pyaudio import _ReportLag
+
+    lag = _ReportLag(limit=160)
+    lag.missed(30)
+    lag.missed(-5)  # a report past the target teaches nothing
+    assert lag.frames == 30
+    lag.missed(500)  # a stall: bounded, so waits never grow long enough to run a speaker dry
+    assert lag.frames == 160
+    for _ in range(32):
+        lag.met()
+    assert 55 < lag.frames < 60  # 160 * (31/32)**32: a single good wait keeps most of it
+
+
 def test_output_writes_exact_samples(alsa_file_device: Path) -> None:
     """PyAudioOutput at 24 kHz delivers the written samples bit-exactly to the device."""
     samples = noise(RATE, seed=1)
