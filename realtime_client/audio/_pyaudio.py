@@ -54,7 +54,7 @@ from ._portaudio import (
 
 _DEFAULT_RATE = 24000
 _MARGIN_S = 0.002  # wait this much past the moment the missing audio is due (device blocks)
-_STALL_S = 0.05  # longest single wait; a stalled device is asked again this often
+_STALL_S = 0.05  # a wait may always last this long (and up to two periods of a larger buffer)
 _PA_INPUT_OVERFLOWED = -9981  # PaErrorCodes that only mean "samples were lost": poll again
 _PA_OUTPUT_UNDERFLOWED = -9980
 
@@ -129,6 +129,7 @@ class _PyAudioDevice:
         # Set by close() (and abort()): ends a wait for the device at once.
         self._wake = threading.Event()
         self._lag = _ReportLag(0.0)  # sized to the period at each open
+        self._longest_wait_s = _STALL_S
 
     def __repr__(self) -> str:
         return (
@@ -199,6 +200,7 @@ class _PyAudioDevice:
         self.device_name = str(info["name"])
         self.device_index = int(info["index"])
         self._lag.limit = fpb / 2.0
+        self._longest_wait_s = max(_STALL_S, 2.0 * fpb / rate)
         self._lag.frames = min(self._lag.frames, self._lag.limit)
         self._opened(stream)
 
@@ -216,13 +218,22 @@ class _PyAudioDevice:
         if pa is not None:
             _terminate(pa)
 
-    def _wait(self, frames: float) -> None:
-        """Wait until ``frames`` more frames should have moved at the device's rate (bounded by
-        ``_STALL_S``) plus the reports' learned lag, or until :attr:`_wake` is set; clear a
-        wake that nothing is pending on."""
-        seconds = min(_STALL_S, (max(0.0, frames) + self._lag.frames) / float(self.sample_rate) + _MARGIN_S)
-        if self._wake.wait(seconds) and not self._wake_pending():
-            self._wake.clear()
+    def _wait(self, frames: float) -> bool:
+        """Wait until ``frames`` more frames should have moved at the device's rate, plus the
+        reports' learned lag (at most two periods), or until :attr:`_wake` is set; clear a
+        wake that nothing is pending on.
+
+        Returns:
+            True if it slept the whole time, so that a shortfall reported next is the
+            reports' lag (to learn), not a wait cut short.
+        """
+        due = (max(0.0, frames) + self._lag.frames) / float(self.sample_rate) + _MARGIN_S
+        seconds = min(self._longest_wait_s, due)
+        if self._wake.wait(seconds):
+            if not self._wake_pending():
+                self._wake.clear()
+            return False
+        return seconds == due
 
     def _wake_pending(self) -> bool:
         """A reason to stop waiting is pending (the caller re-checks it at the top of its loop)."""
@@ -291,9 +302,9 @@ class PyAudioInput(_PyAudioDevice):
         rate, then reads it at once, a buffer period at a time when the read is larger than a
         period (the stream holds only a few); so with ``frames_per_buffer`` sized to the
         reads a chunk costs one wake-up while audio flows, and a :meth:`close` from another
-        thread ends a read at once, even when the
-        device delivers nothing for a while (the monitor of an idle PulseAudio sink can stall
-        for two seconds; it is then asked again every 50 ms).
+        thread ends a read at once, even when the device delivers nothing for a while (the
+        monitor of an idle PulseAudio sink can stall for two seconds; it is then asked again
+        every 50 ms, or every two periods of a larger buffer).
 
         Raises:
             AudioDeviceError: the device failed.
@@ -329,6 +340,7 @@ class PyAudioInput(_PyAudioDevice):
         parts: List[bytes] = []
         got = 0
         held = -1  # what was available before the last wait
+        timed = False  # the last wait slept its whole time (see _wait)
         while got < need:
             if self._closing:
                 return b"".join(parts)  # what was recorded before close()
@@ -337,17 +349,18 @@ class PyAudioInput(_PyAudioDevice):
             # a host that buffers less than a period (it may shrink what was asked for) stops
             # growing short of it: take what is there rather than wait for it forever
             if available >= wanted or (0 < available == held):
-                if held >= 0:
+                if timed:
                     self._lag.met()
+                timed = False
                 take = min(available, need - got)
                 parts.append(bytes(stream.read(take, exception_on_overflow=False)))
                 got += take
                 held = -1
             else:
-                if held >= 0:
+                if timed:
                     self._lag.missed(wanted - available)
                 held = available
-                self._wait(wanted - available)
+                timed = self._wait(wanted - available)
         return parts[0] if len(parts) == 1 else b"".join(parts)
 
 
@@ -446,7 +459,7 @@ class PyAudioOutput(_PyAudioDevice):
                     raise AudioDeviceError(f"output device {self.device_name or self.device!r} is not open")
                 self._apply_abort_locked()
                 offset = 0
-                waited = False
+                timed = False  # the last wait slept its whole time (see _wait)
                 while offset < len(pcm):
                     if self._abort_pending or self._closing:
                         self._apply_abort_locked()
@@ -464,14 +477,13 @@ class PyAudioOutput(_PyAudioDevice):
                         # the device's own reports)
                         want = min((len(pcm) - offset) // 2, max(1, self._capacity // 2))
                         if room < want:  # full: wait for the device to make room, not in PortAudio
-                            if waited:
+                            if timed:
                                 self._lag.missed(want - room)
-                            self._wait(want - room)
-                            waited = True
+                            timed = self._wait(want - room)
                             continue
-                        if waited:
+                        if timed:
                             self._lag.met()
-                            waited = False
+                            timed = False
                         piece = bytes(pcm[offset : offset + max(1, room) * 2])
                         self._stream.write(piece)
                         self._head.wrote(len(piece) // 2)
