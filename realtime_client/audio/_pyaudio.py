@@ -66,8 +66,9 @@ class _ReportLag:
     ALSA pulse plugin by up to a few ms, varying), so a wait timed on the rate alone often
     found a few frames missing and slept again: an extra wake-up for almost nothing. Each
     such shortfall is added here, and every wait is lengthened by what was learned; each wait
-    that found enough forgets a little of it. ``limit`` bounds it (half a period), so a
-    stalled device cannot teach waits that would let the output run dry.
+    that found enough forgets a little of it. ``limit`` bounds it (half a period for an input,
+    an eighth for an output), so a stalled device cannot teach waits that would let the
+    output run dry.
     """
 
     __slots__ = ("frames", "limit")
@@ -77,8 +78,10 @@ class _ReportLag:
         self.limit = limit
 
     def missed(self, short: float) -> None:
-        """A wait ended ``short`` frames before what it waited for was reported."""
-        self.frames = min(self.limit, self.frames + max(0.0, short))
+        """A wait ended ``short`` frames before what it waited for was reported (a report
+        that grows in steps may have been late by more: learn at least an eighth period)."""
+        if short > 0:
+            self.frames = min(self.limit, self.frames + max(short, self.limit / 4.0))
 
     def met(self) -> None:
         """A wait ended with what it waited for reported."""
@@ -417,6 +420,10 @@ class PyAudioOutput(_PyAudioDevice):
             self._capacity = max(1, int(self._open_kwargs.get("frames_per_buffer", 1)))
         period = int(self._open_kwargs.get("frames_per_buffer") or self._capacity)
         self._head = PlayHead(self.sample_rate, self._capacity, period)
+        # waits are timed on the report's next period step: a late report costs one more
+        # wake-up, but a learned lag would come out of what the device holds when one ends
+        self._lag.limit = period / 8.0
+        self._lag.frames = min(self._lag.frames, self._lag.limit)
 
     def _wake_pending(self) -> bool:
         return self._closing or self._abort_pending
@@ -479,7 +486,11 @@ class PyAudioOutput(_PyAudioDevice):
                         if room < want:  # full: wait for the device to make room, not in PortAudio
                             if timed:
                                 self._lag.missed(want - room)
-                            timed = self._wait(want - room)
+                            until = self._head.frames_until_room(room, want, time.monotonic())
+                            if until is None:  # not known: at the device's rate
+                                timed = self._wait(want - room)
+                            else:  # for the report's next step (a probe wakes early half the time)
+                                timed = self._wait(until[0]) and until[1]
                             continue
                         if timed:
                             self._lag.met()
