@@ -7,25 +7,16 @@ the device plays without running dry, its play head moves at its rate, so every 
 one constant, ``head - rate * t``, from both sides; intersecting the bounds of successive
 reports, taken at different points of the period, narrows it to a fraction of a period.
 
-The same bounds say when the next report can show more room: room grows a period at a time,
-so a writer that waits for it should wait for that step, not for the frames it lacks. While the
-bounds are wide it waits for the step as the middle of the bounds places it, and the report it
-then reads halves them, whether the step came or not; once narrow, for the latest moment they
-allow, which a report then confirms. (Reports taken at one phase of the period only would
-never narrow them.)
-
 Pure arithmetic, no I/O and no lock: the output that owns it calls it from its writing thread.
 """
 
 from __future__ import annotations
 
 import math
-from typing import Optional, Tuple
 
 __all__ = ["PlayHead"]
 
 _DRIFT = 0.0005  # bounds widen by this fraction of elapsed time (device clock vs monotonic)
-_NARROW = 8  # bounds narrower than 1/8 of a period: waits are timed on their latest end
 
 
 class PlayHead:
@@ -63,18 +54,6 @@ class PlayHead:
         if self._lo > self._hi:  # the bounds disagree (a stall, a restart): trust the latest
             self._lo, self._hi = lo, hi
         self._at = now
-
-    def frames_until_room(self, room: int, want: int, now: float) -> Optional[Tuple[float, bool]]:
-        """Frames the device plays, from ``now``, before a report can show ``want`` free frames
-        when the one just taken showed ``room`` (the reports grow a period at a time), and
-        whether that is sure: at the latest the bounds allow once they are narrow, else in
-        their middle (a report then halves them). None when the head is not known."""
-        if not self.known:
-            return None
-        sure = self._hi - self._lo <= self.period / _NARROW
-        c = self._lo if sure else (self._lo + self._hi) / 2.0
-        steps = math.ceil(max(0, want - room) / self.period)
-        return max(0.0, self._queued(c, now) - (self._capacity - room) + steps * self.period), sure
 
     @property
     def known(self) -> bool:

@@ -60,15 +60,15 @@ _PA_OUTPUT_UNDERFLOWED = -9980
 
 
 class _ReportLag:
-    """How far a stream's fill reports trail the device's clock, in frames.
+    """How far an input's availability reports trail the device's clock, in frames.
 
-    A wait is timed on the device's rate, but the reports it then reads lag it (through the
-    ALSA pulse plugin by up to a few ms, varying), so a wait timed on the rate alone often
-    found a few frames missing and slept again: an extra wake-up for almost nothing. Each
-    such shortfall is added here, and every wait is lengthened by what was learned; each wait
-    that found enough forgets a little of it. ``limit`` bounds it (half a period for an input,
-    an eighth for an output), so a stalled device cannot teach waits that would let the
-    output run dry.
+    A wait is timed on the device's rate, but the reports it then reads may lag it, so a
+    wait timed on the rate alone would find a few frames missing and sleep again: an extra
+    wake-up for almost nothing. Each such shortfall is added here, and every wait is
+    lengthened by what was learned; each wait that found enough forgets a little of it.
+    ``limit`` bounds it (half a period). Outputs do not use it: a longer wait there comes out
+    of what the device holds, and with two busy loops on the two cores that let the speaker
+    run short.
     """
 
     __slots__ = ("frames", "limit")
@@ -78,10 +78,8 @@ class _ReportLag:
         self.limit = limit
 
     def missed(self, short: float) -> None:
-        """A wait ended ``short`` frames before what it waited for was reported (a report
-        that grows in steps may have been late by more: learn at least an eighth period)."""
-        if short > 0:
-            self.frames = min(self.limit, self.frames + max(short, self.limit / 4.0))
+        """A wait ended ``short`` frames before what it waited for was reported."""
+        self.frames = min(self.limit, self.frames + max(0.0, short))
 
     def met(self) -> None:
         """A wait ended with what it waited for reported."""
@@ -223,8 +221,8 @@ class _PyAudioDevice:
 
     def _wait(self, frames: float) -> bool:
         """Wait until ``frames`` more frames should have moved at the device's rate, plus the
-        reports' learned lag (at most two periods), or until :attr:`_wake` is set; clear a
-        wake that nothing is pending on.
+        reports' learned lag (inputs only), or until :attr:`_wake` is set; clear a wake that
+        nothing is pending on. A wait lasts at most 50 ms, or two periods of a larger buffer.
 
         Returns:
             True if it slept the whole time, so that a shortfall reported next is the
@@ -420,10 +418,7 @@ class PyAudioOutput(_PyAudioDevice):
             self._capacity = max(1, int(self._open_kwargs.get("frames_per_buffer", 1)))
         period = int(self._open_kwargs.get("frames_per_buffer") or self._capacity)
         self._head = PlayHead(self.sample_rate, self._capacity, period)
-        # waits are timed on the report's next period step: a late report costs one more
-        # wake-up, but a learned lag would come out of what the device holds when one ends
-        self._lag.limit = period / 8.0
-        self._lag.frames = min(self._lag.frames, self._lag.limit)
+        self._lag.limit = self._lag.frames = 0.0  # see _ReportLag
 
     def _wake_pending(self) -> bool:
         return self._closing or self._abort_pending
@@ -466,7 +461,6 @@ class PyAudioOutput(_PyAudioDevice):
                     raise AudioDeviceError(f"output device {self.device_name or self.device!r} is not open")
                 self._apply_abort_locked()
                 offset = 0
-                timed = False  # the last wait slept its whole time (see _wait)
                 while offset < len(pcm):
                     if self._abort_pending or self._closing:
                         self._apply_abort_locked()
@@ -484,17 +478,8 @@ class PyAudioOutput(_PyAudioDevice):
                         # the device's own reports)
                         want = min((len(pcm) - offset) // 2, max(1, self._capacity // 2))
                         if room < want:  # full: wait for the device to make room, not in PortAudio
-                            if timed:
-                                self._lag.missed(want - room)
-                            until = self._head.frames_until_room(room, want, time.monotonic())
-                            if until is None:  # not known: at the device's rate
-                                timed = self._wait(want - room)
-                            else:  # for the report's next step (a probe wakes early half the time)
-                                timed = self._wait(until[0]) and until[1]
+                            self._wait(want - room)
                             continue
-                        if timed:
-                            self._lag.met()
-                            timed = False
                         piece = bytes(pcm[offset : offset + max(1, room) * 2])
                         self._stream.write(piece)
                         self._head.wrote(len(piece) // 2)

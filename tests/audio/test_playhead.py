@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import random
-from typing import Tuple
 
 from realtime_client.audio._playhead import PlayHead
 
@@ -102,40 +101,3 @@ def test_a_device_clock_off_by_300_ppm_stays_tracked() -> None:
     head.wrote(CAPACITY)
     keep_full(device, head, 0.5, rng)
     assert keep_full(device, head, 60.0, rng) < PERIOD / 4
-
-
-def write_on_waits(device: Device, head: PlayHead, seconds: float,
-                   piece: int) -> Tuple[int, int, float, float]:
-    """Write ``piece`` frames at a time like PyAudioOutput: when the report shows no room for
-    it, sleep for what ``frames_until_room`` says (plus the 2 ms margin). Returns the writes,
-    the waits, the least the device held when a write came, and the worst error of
-    ``queued()`` right after a report."""
-    writes = waits = 0
-    least, worst = float(CAPACITY), 0.0
-    end = device.t + seconds
-    while device.t < end:
-        room = device.room()
-        head.report(room, device.t)
-        worst = max(worst, abs(head.queued(device.t) - device.queued()))
-        if room >= piece:
-            least = min(least, device.queued())
-            device.write(piece)
-            head.wrote(piece)
-            writes += 1
-            continue
-        until = head.frames_until_room(room, piece, device.t)
-        frames = piece - room if until is None else until[0]
-        device.advance(frames / RATE + 0.002)
-        waits += 1
-    return writes, waits, least, worst
-
-
-def test_waits_timed_for_the_next_step_take_one_wake_up_a_piece_and_keep_the_estimate() -> None:
-    device, head = Device(), PlayHead(RATE, CAPACITY, PERIOD)
-    device.write(CAPACITY)
-    head.wrote(CAPACITY)
-    write_on_waits(device, head, 0.5, PERIOD)  # the first waits probe the bounds
-    writes, waits, least, worst = write_on_waits(device, head, 5.0, PERIOD)
-    assert waits <= writes * 1.1, (writes, waits)  # a wait for the frames lacking: 2-3 each
-    assert least >= PERIOD, least  # never near running dry
-    assert worst < PERIOD / 8, worst  # reports taken at one phase only would leave it wide

@@ -75,11 +75,9 @@ def test_report_lag_learns_shortfalls_within_its_limit_and_forgets_slowly() -> N
     from realtime_client.audio._pyaudio import _ReportLag
 
     lag = _ReportLag(limit=160)
-    lag.missed(10)  # a stepped report may have been later than it shows: an eighth period
+    lag.missed(30)
     lag.missed(-5)  # a report past the target teaches nothing
-    assert lag.frames == 40
-    lag.missed(50)
-    assert lag.frames == 90
+    assert lag.frames == 30
     lag.missed(500)  # a stall: bounded, so waits never grow long enough to run a speaker dry
     assert lag.frames == 160
     for _ in range(32):
