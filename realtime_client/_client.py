@@ -677,8 +677,14 @@ class RealtimeClient:
             raise RealtimeError("no audio input: this client uses no audio devices (auto_playback and "
                                 "auto_capture are off); pass audio_input= or auto_capture=True",
                                 code="AUDIO_DEVICE")
-        engine.start_capture()
+        # the microphone counts as open before the first chunk can arrive: a fast input (a file
+        # read flat out) may deliver all of its audio before start_capture() returns
         self._run(act.MicChanged(True))
+        try:
+            engine.start_capture()
+        except BaseException:
+            self._run(act.MicChanged(False))
+            raise
 
     def stop_listening(self) -> None:
         """Close the microphone. With ``vad_mode='manual'`` this commits the captured audio
