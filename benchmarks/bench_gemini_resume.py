@@ -80,10 +80,12 @@ def conversation(minutes: float = 20.0, every: float = 5.0) -> Dict[str, Any]:
             client.stop_listening()
             captured_ms = mic.frames / 16.0
             time.sleep(0.3)
+            _finish_move(marks, lifetime=cap - 50.0 / SPEEDUP)
             texts = [m.text for m in client.messages]
         finally:
             client.destroy()
         conns = list(server.connections)
+        server_closed = sum(1 for c in conns if c.close_code is not None)
         heard_ms = sum(c.peer.audio_ms for c in conns)
         spans = [c.peer.audio_span for c in conns]
         resumed = sum(1 for c in conns[1:] if c.peer.resumed)
@@ -98,9 +100,25 @@ def conversation(minutes: float = 20.0, every: float = 5.0) -> Dict[str, Any]:
     gaps = [(b[0] - a[1]) * 1000.0 for a, b in zip(spans, spans[1:]) if a and b]
     expected = [t for i in range(1, asked + 1) for t in (f"question {i}", f"You said: question {i}")]
     return {"connections": len(conns), "resumed": resumed, "moves": len(resume_ms),
+            "server_closed": server_closed,
             "resume_ms": resume_ms, "gap_ms": gaps, "captured_ms": captured_ms, "heard_ms": heard_ms,
             "lost_audio_ms": max(0.0, captured_ms - heard_ms), "asked": asked, "answered": answered,
             "lost_messages": asked - answered + (0 if texts == expected else 1)}
+
+
+def _finish_move(marks: List[Tuple[str, float]], lifetime: float, timeout: float = 10.0) -> None:
+    """Return once no move is under way or due soon, so that ending the run cuts none in half.
+
+    A move begins with a goAway, ``lifetime`` seconds after its connection opened, and ends at
+    ``connected``: wait until the last mark is a ``connected`` less than half a lifetime old.
+    """
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        last = [(what, at) for what, at in list(marks) if what in ("go_away", "connected")][-1:]
+        if not last or (last[0][0] == "connected" and time.monotonic() - last[0][1] < lifetime / 2):
+            return
+        time.sleep(0.01)
+    raise TimeoutError("a goAway move did not reach connected")
 
 
 def _p95(values: List[float]) -> float:
@@ -112,7 +130,8 @@ def run(quick: bool = False) -> List[Tuple[str, str, str, str]]:
     """Benchmark rows for ``python -m benchmarks`` (``quick``: 4 minutes, a goAway every 2)."""
     minutes, every = (4.0, 2.0) if quick else (20.0, 5.0)
     r = conversation(minutes, every)
-    ok = r["lost_messages"] == 0 and r["lost_audio_ms"] < 100 and r["resumed"] == r["connections"] - 1
+    ok = (r["lost_messages"] == 0 and r["lost_audio_ms"] < 100 and r["resumed"] == r["connections"] - 1
+          and r["server_closed"] == 0)
     resume, gap = r["resume_ms"], r["gap_ms"] or [0.0]
     return [
         (f"gemini {minutes:g}-min conversation (60x), goAway every {every:g} min",

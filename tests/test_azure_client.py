@@ -150,7 +150,9 @@ def test_an_idle_session_is_recycled_before_the_server_closes_it(make_azure: Mak
         assert server.connections[0].close_code is None, "the server had to close: no recycle"
         (left,) = rec.of("on_go_away")
         assert 0.0 < left <= 0.5
-        assert rec.of("on_status_change")[-2:] == ["reconnecting", "connected"]
+        # callbacks run on their own thread: the status can read "connected" before it is told
+        wait_until(lambda: rec.of("on_status_change")[-2:] == ["reconnecting", "connected"],
+                   what="reconnected")
         wait_until(lambda: len(frames_of(conn, "conversation.item.create")) >= 2, what="the history replayed")
         assert client.ask("after", timeout=10).text == "You said: after"
         assert rec.of("on_error") == []

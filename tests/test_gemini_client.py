@@ -319,7 +319,7 @@ def test_drop_resumes_with_the_handle(gemini, make_client):
     assert conn.peer.resumed and not of_type(gemini, "clientContent")
     assert client.ask("second", timeout=5).text == "You said: second"
     assert [t["role"] for t in conn.items] == ["user", "model", "user", "model"]
-    assert rec.of("on_status_change")[-2:] == ["reconnecting", "connected"]
+    wait_until(lambda: rec.of("on_status_change")[-2:] == ["reconnecting", "connected"], what="reconnected")
 
 
 def test_a_resume_refused_as_busy_is_retried_with_the_same_handle(gemini, make_client):

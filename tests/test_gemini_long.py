@@ -11,6 +11,7 @@ def test_a_long_conversation_across_go_away_loses_no_message_and_no_user_audio()
     its answer, and the server heard all the microphone audio."""
     result = conversation(minutes=8.0, every=2.0)
     assert result["connections"] >= 4 and result["resumed"] == result["connections"] - 1
-    assert result["moves"] == result["connections"] - 1, "the server had to end a connection itself"
+    assert result["server_closed"] == 0, "the server had to end a connection itself"
+    assert result["moves"] == result["connections"] - 1, result
     assert result["lost_messages"] == 0 and result["asked"] > 20
     assert result["lost_audio_ms"] < 100, result
