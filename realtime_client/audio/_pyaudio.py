@@ -129,7 +129,6 @@ class _PyAudioDevice:
         self._closing = False
         # Set by close() (and abort()): ends a wait for the device at once.
         self._wake = threading.Event()
-        self._lag = _ReportLag(0.0)  # sized to the period at each open
         self._longest_wait_s = _STALL_S
 
     def __repr__(self) -> str:
@@ -200,9 +199,7 @@ class _PyAudioDevice:
         self.sample_rate = rate
         self.device_name = str(info["name"])
         self.device_index = int(info["index"])
-        self._lag.limit = fpb / 2.0
         self._longest_wait_s = max(_STALL_S, 2.0 * fpb / rate)
-        self._lag.frames = min(self._lag.frames, self._lag.limit)
         self._opened(stream)
 
     def _opened(self, stream: Any) -> None:
@@ -220,15 +217,15 @@ class _PyAudioDevice:
             _terminate(pa)
 
     def _wait(self, frames: float) -> bool:
-        """Wait until ``frames`` more frames should have moved at the device's rate, plus the
-        reports' learned lag (inputs only), or until :attr:`_wake` is set; clear a wake that
-        nothing is pending on. A wait lasts at most 50 ms, or two periods of a larger buffer.
+        """Wait until ``frames`` more frames should have moved at the device's rate, or until
+        :attr:`_wake` is set; clear a wake that nothing is pending on. A wait lasts at most
+        50 ms, or two periods of a larger buffer.
 
         Returns:
             True if it slept the whole time, so that a shortfall reported next is the
             reports' lag (to learn), not a wait cut short.
         """
-        due = (max(0.0, frames) + self._lag.frames) / float(self.sample_rate) + _MARGIN_S
+        due = max(0.0, frames) / float(self.sample_rate) + _MARGIN_S
         seconds = min(self._longest_wait_s, due)
         if self._wake.wait(seconds):
             if not self._wake_pending():
@@ -293,6 +290,11 @@ class PyAudioInput(_PyAudioDevice):
         frames_per_buffer: Optional[int] = None,
     ) -> None:
         super().__init__(device, sample_rate, frames_per_buffer)
+        self._lag = _ReportLag(0.0)  # sized to the period at each open
+
+    def _opened(self, stream: Any) -> None:
+        self._lag.limit = float(self._open_kwargs.get("frames_per_buffer") or 0) / 2.0
+        self._lag.frames = min(self._lag.frames, self._lag.limit)
 
     def read(self, frames: int) -> bytes:
         """Wait until ``frames`` samples were recorded and return them; ``b""`` once closed
@@ -361,7 +363,7 @@ class PyAudioInput(_PyAudioDevice):
                 if timed:
                     self._lag.missed(wanted - available)
                 held = available
-                timed = self._wait(wanted - available)
+                timed = self._wait(wanted - available + self._lag.frames)
         return parts[0] if len(parts) == 1 else b"".join(parts)
 
 
@@ -418,7 +420,6 @@ class PyAudioOutput(_PyAudioDevice):
             self._capacity = max(1, int(self._open_kwargs.get("frames_per_buffer", 1)))
         period = int(self._open_kwargs.get("frames_per_buffer") or self._capacity)
         self._head = PlayHead(self.sample_rate, self._capacity, period)
-        self._lag.limit = self._lag.frames = 0.0  # see _ReportLag
 
     def _wake_pending(self) -> bool:
         return self._closing or self._abort_pending
