@@ -62,6 +62,25 @@ def test_thread_dispatcher_stop_from_its_own_thread_and_restart():
     assert d.stop(1.0)
 
 
+def test_thread_dispatcher_restarted_while_finishing_keeps_order_and_joins_both():
+    """start() while the stopped thread still runs its queue: the new thread waits for it (one
+    callback at a time, in order), and stop() on the new one leaves no callback thread behind."""
+    d = ThreadDispatcher()
+    d.start()
+    release = threading.Event()
+    order: List[str] = []
+    d(lambda: (release.wait(5), order.append("old")))
+    d.request_stop()
+    d.start()  # the old thread is still busy with its callback
+    d(lambda: order.append("new"))
+    time.sleep(0.1)
+    assert order == [], "the new thread ran while the old one was still busy"
+    release.set()
+    assert d.stop(5.0)
+    assert order == ["old", "new"]
+    assert not [t for t in threading.enumerate() if t.name == "realtime-callbacks"]
+
+
 @pytest.fixture
 def display() -> Iterator[str]:
     """A DISPLAY: the existing one, or a private Xvfb server started for the test."""

@@ -59,15 +59,18 @@ class ThreadDispatcher:
         """Start the thread if it is not running (idempotent).
 
         After ``stop()`` a new thread with a new queue is started, even while the old thread
-        still finishes what was queued before the stop.
+        still finishes what was queued before the stop; the new one runs nothing until the old
+        one has ended, so callbacks still run one at a time and in order, and joining the new
+        thread joins both.
         """
         with self._lock:
             if self._thread is not None and self._thread.is_alive() and not self._stop_requested:
                 return
+            previous = self._thread if self._thread is not None and self._thread.is_alive() else None
             self._stop_requested = False
             self._queue = queue.SimpleQueue()
-            self._thread = threading.Thread(target=self._run, args=(self._queue,), name=self._name,
-                                            daemon=True)
+            self._thread = threading.Thread(target=self._run, args=(self._queue, previous),
+                                            name=self._name, daemon=True)
             self._thread.start()
 
     def __call__(self, fn: Callable[[], None]) -> None:
@@ -107,7 +110,9 @@ class ThreadDispatcher:
         return True
 
     @staticmethod
-    def _run(q: queue.SimpleQueue[Any]) -> None:
+    def _run(q: queue.SimpleQueue[Any], previous: Optional[threading.Thread]) -> None:
+        if previous is not None:
+            previous.join()  # it still runs what was queued before its stop
         while True:
             fn = q.get()
             if fn is _STOP:
