@@ -504,16 +504,20 @@ class Conversation:
         for unheard_item in unheard:
             self.book.silenced.add(unheard_item)
             self._mark_interrupted(unheard_item, 0.0)
+        cut_audible = False  # the user heard part of an answer and the rest was discarded
         if played is not None:
             heard = min(played.heard_ms, played.received_ms)
             owner = self.book.owner(played.item_id)
             finished = owner is None or owner.done
             fully_heard = heard >= played.received_ms - 1.0
-            if self.info.can_truncate and heard > 0 and not (finished and fully_heard):
+            cut_audible = heard > 0 and not (finished and fully_heard)
+            if self.info.can_truncate and cut_audible:
                 item_id = played.item_id
             self.book.silenced.add(played.item_id)
             self._mark_interrupted(played.item_id, heard)
-        if (still_active or item_id is not None or unheard) and self.status is RealtimeStatus.CONNECTED:
+        # a turn the server finished can still be playing: the provider hears of the cut too
+        # (ElevenLabs gets user_activity), even when it cannot be told how much was heard
+        if (still_active or cut_audible or unheard) and self.status is RealtimeStatus.CONNECTED:
             fx.intents.append(it.Interrupt(turn if still_active else None, item_id, heard,
                                            a.by_user_speech, unheard))
         self._settle_mode()

@@ -224,6 +224,26 @@ def test_interrupt_drops_the_rest_of_the_turn_and_tells_the_agent() -> None:
     check_traffic(server)
 
 
+def test_interrupt_after_the_turn_ended_still_tells_the_agent(agent: FakeRealtimeServer) -> None:
+    """The agent sent its whole answer (the turn is over on the server) but the speaker is still
+    playing it: interrupt() cuts the speaker and still sends user_activity."""
+    out = BufferOutput(sample_rate=16000, realtime=True)
+    client = RealtimeClient(adapter=agent.adapter(), auto_capture=False, audio_output=out)
+    try:
+        agent.script(Reply.audio("A long answer, sent all at once.", duration_ms=3000))
+        client.connect(timeout=5)
+        client.send_text("Tell me a story")
+        wait_until(lambda: any(m.role == "assistant" and m.text for m in client.messages)
+                   and client.pending_assistant_transcript == "", what="the whole answer received")
+        wait_until(lambda: len(out.played) > 16000 * 2 * 0.3, what="some audio played")
+        assert len(out.played) < 16000 * 2 * 2.0, "the answer already played out"
+        client.interrupt()
+        assert agent.wait_for_frame("user_activity")
+        wait_until(lambda: client.messages[-1].interrupted, what="the cut message")
+    finally:
+        client.destroy()
+
+
 def test_server_interruption_flushes_and_the_correction_replaces_the_text() -> None:
     """The user speaking over the agent: interruption flushes playback; the correction rewrites the text."""
     server = FakeRealtimeServer(provider="elevenlabs", pacing="realtime", audio_chunk_ms=50,
