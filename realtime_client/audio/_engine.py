@@ -67,14 +67,14 @@ class AudioEngine:
         chunk_ms: the unit echo handling, recording and the visualization work in.
         send_ms: size of the microphone reads and of what ``on_capture`` receives (default
             ``chunk_ms``): larger costs fewer wake-ups and frames, and reaches the provider later.
-        playback_piece_ms: the most written to the output at once. Each piece is a
-            wake-up of ``realtime-playback``; larger pieces cost no interruption latency (a
-            barge-in aborts whatever the device holds). What was heard when follows the
-            output's ``latency_ms`` after each piece, which PyAudioOutput measures to a
-            fraction of its 20 ms period. 20 ms keeps two periods of PortAudio's default
-            buffer (three) queued when it is topped up: 40 ms pieces, topped up from one
-            period, cost half the wake-ups but ran dry on a loaded machine (two busy loops
-            on two cores), and truncation then erred by over 400 ms.
+        playback_piece_ms: the most written to the output at once; queued audio of one item
+            is joined first, then written in pieces this long. Each piece costs a wake-up of
+            ``realtime-playback`` and its bookkeeping, and a barge-in aborts whatever the
+            device holds, so larger pieces cost no interruption latency. Inside a piece the
+            output tops itself up as its buffer makes room (PyAudioOutput: half its buffer at
+            a time), so how full the device stays does not depend on this size. 60 ms
+            halved the playback thread's CPU against 20 ms (docs/benchmarks.md, sixth round);
+            the echo reference still gets one level per ``chunk_ms``.
         echo: ``"off"``, ``"gate"`` or ``"aec"`` (see ``_echo.py``): how captured audio is
             cleaned of the assistant's own voice before it is sent.
         record_to: a WAV path: the user (left, as sent) and the assistant (right, as
@@ -101,7 +101,7 @@ class AudioEngine:
                  on_capture: Callable[[bytes], None], on_playback_started: Callable[[str], None],
                  on_playback_idle: Callable[[], None], on_error: Callable[[Exception], None],
                  dispatcher: Callable[[Callable[[], None]], None], chunk_ms: int = 20,
-                 send_ms: Optional[int] = None, playback_piece_ms: int = 20,
+                 send_ms: Optional[int] = None, playback_piece_ms: int = 60,
                  echo: str = "off", record_to: Optional[str] = None,
                  provider_input_format: Optional[AudioFormat] = None,
                  provider_output_format: Optional[AudioFormat] = None) -> None:
@@ -128,6 +128,7 @@ class AudioEngine:
                 self.recorder = ConversationRecorder(record_to, played, in_format.rate,
                                                      on_error=self._report)
         self._playback = Playback(output=output, provider_format=out_format, chunk_ms=playback_piece_ms,
+                                  level_ms=chunk_ms,
                                   visualization=self.visualization, played=played,
                                   reference_rate=in_format.rate, on_started=on_playback_started,
                                   on_idle=on_playback_idle, on_error=self._report)

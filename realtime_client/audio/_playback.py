@@ -13,7 +13,7 @@ import collections
 import logging
 import threading
 import time
-from typing import Callable, Deque, Optional, Tuple
+from typing import Callable, Deque, List, Optional, Tuple
 
 from .._errors import AudioDeviceError
 from .._types import AudioOutput
@@ -30,6 +30,7 @@ __all__ = ["Playback", "PlayedItem"]
 _log = logging.getLogger("realtime_client")
 
 _FLUSH_WAIT_S = 0.25  # how long flush() keeps aborting a write that raced it
+_JOIN_S = 1.0  # the most queued audio of one item taken at once (then written piece by piece)
 
 
 def _cancellable_write(out: AudioOutput) -> Optional[Callable[[bytes, Callable[[], bool]], None]]:
@@ -47,13 +48,34 @@ def _cancellable_write(out: AudioOutput) -> Optional[Callable[[bytes, Callable[[
     return hook
 
 
+Slice = Tuple[Optional[bytes], int, float]  # reference PCM16 (or None), its samples, its level
+
+
+def _echo_slices(data: bytes, rate: int, ref: Optional[bytes], ref_rate: int, slice_ms: int) -> List[Slice]:
+    """A piece of PCM16 at ``rate`` cut into ``slice_ms`` slices for the echo reference: its
+    resampled copy ``ref`` (at ``ref_rate``; ``None`` when samples are not kept), split at the
+    same instants, with each slice's samples at ``ref_rate`` and level (RMS, int16 units)."""
+    step = max(2, rate * slice_ms // 1000 * 2)
+    total = len(ref) // 2 if ref is not None else round(len(data) / 2.0 / rate * ref_rate)
+    slices: List[Slice] = []
+    begin = 0
+    for offset in range(0, len(data), step):
+        last = offset + step >= len(data)
+        end = total if last else min(total, round((offset + step) / 2 * ref_rate / rate))
+        part = ref[begin * 2 : end * 2] if ref is not None else None
+        slices.append((part, end - begin, pcm_level(data[offset : offset + step])))
+        begin = end
+    return slices
+
+
 class Playback:
     """Owns the output device and the ``realtime-playback`` thread (internal; see ``AudioEngine``).
 
     Args:
         output: the speaker, or ``None`` (audio given to :meth:`play` is counted and dropped).
         provider_format: the encoding and rate of the bytes given to :meth:`play`.
-        chunk_ms: size of device writes.
+        chunk_ms: the most written to the device at once.
+        level_ms: the slices the echo reference gets one level each for.
         visualization: fed with what is played.
         played: the shared timeline to place played audio on, or ``None``.
         reference_rate: the rate of ``played`` (the provider input rate).
@@ -67,12 +89,14 @@ class Playback:
     """
 
     def __init__(self, *, output: Optional[AudioOutput], provider_format: AudioFormat,
-                 chunk_ms: int, visualization: AudioVisualization, played: Optional[PlayedAudio],
+                 chunk_ms: int, level_ms: int = 20, visualization: AudioVisualization,
+                 played: Optional[PlayedAudio],
                  reference_rate: int, on_started: Callable[[str], None], on_idle: Callable[[], None],
                  on_error: Callable[[Exception], None]) -> None:
         self._output = output
         self._format = provider_format
         self._chunk_ms = int(chunk_ms)
+        self._level_ms = max(1, int(level_ms))
         self._vis = visualization
         self._played = played
         self._reference_rate = int(reference_rate)
@@ -315,7 +339,7 @@ class Playback:
                     self._cond.wait()
                 if self._stopping:
                     return
-                entry = self._queue.popleft() if self._queue else None
+                entry = self._take_queued() if self._queue else None
                 gen = self._ledger.gen
                 if entry is not None:
                     self._active = True
@@ -335,6 +359,18 @@ class Playback:
                 continue
             last_item = item_id
             self._thread_write_pieces(out, item_id, gen, resampler.process(pcm))
+
+    def _take_queued(self) -> Tuple[str, bytes, int]:
+        """The next queued chunk, joined with the chunks of the same item queued behind it (up
+        to ``_JOIN_S``): they play back to back anyway, and each write wakes this thread (the
+        wake-ups, not the bytes, are what playback costs). Called with the lock held."""
+        item_id, pcm, gen = self._queue.popleft()
+        parts, size = [pcm], len(pcm)
+        limit = int(self._format.rate * _JOIN_S) * 2  # PCM16 bytes
+        while self._queue and size < limit and self._queue[0][0] == item_id and self._queue[0][2] == gen:
+            parts.append(self._queue.popleft()[1])
+            size += len(parts[-1])
+        return item_id, pcm if len(parts) == 1 else b"".join(parts), gen
 
     def _thread_drain(self, out: AudioOutput, resampler: StreamResampler, last_item: Optional[str],
                       gen: int) -> bool:
@@ -375,8 +411,9 @@ class Playback:
         """Write one piece unless it was flushed or dropped meanwhile. False = stop this chunk."""
         dur_s = len(data) / 2.0 / out.sample_rate
         played, ref_resampler = self._played, self._ref_resampler
-        level = pcm_level(data)  # shared by the echo reference and the visualization
         ref = ref_resampler.process(data) if played is not None and ref_resampler is not None else None
+        slices = _echo_slices(data, out.sample_rate, ref, self._reference_rate, self._level_ms)
+        level = pcm_level(data)  # the visualization's
         with self._cond:
             while self._flushing and not self._stopping:
                 self._cond.wait(0.05)
@@ -388,8 +425,10 @@ class Playback:
             self._ledger.begin_write(item_id, gen, start_t, dur_s)
             if played is not None:
                 # under the lock, so a concurrent flush either sees it (and cuts it) or precedes it
-                n = len(ref) // 2 if ref is not None else round(dur_s * played.rate)
-                played.add(start_t + ahead_s, ref, n=n, level=level)
+                at = start_t + ahead_s
+                for part, n, part_level in slices:  # one level per slice, for the echo gate
+                    played.add(at, part, n=n, level=part_level)
+                    at += n / played.rate
         write_unless = self._write_unless
         try:
             if write_unless is not None:

@@ -428,11 +428,14 @@ class PyAudioOutput(_PyAudioDevice):
     def latency_ms(self) -> float:
         """How long audio written now waits before it is heard, in ms: what the stream's buffer
         holds now (measured at each write, to a fraction of a period: see ``_playhead``), or
-        PortAudio's reported output latency before the first write."""
-        head = self._head
+        PortAudio's reported output latency before the first write. After a report that the
+        buffer ran dry, what was written since counts as playing from its write."""
+        head, now = self._head, time.monotonic()
         if not head.written:
             return self._latency_s * 1000.0
-        return head.queued(time.monotonic()) * 1000.0 / self.sample_rate
+        if not head.known:  # it ran dry at the last report: what was written since plays from then
+            return max(0.0, self._queued_until - now) * 1000.0
+        return head.queued(now) * 1000.0 / self.sample_rate
 
     def write(self, pcm: bytes) -> None:
         """Play ``pcm`` (PCM16 mono at ``sample_rate``), blocking at the device's pace.

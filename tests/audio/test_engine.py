@@ -433,4 +433,51 @@ def test_a_subclass_that_overrides_write_is_still_called(make_engine: Callable[.
     engine.start_playback()
     engine.play("a", tone(440, 24000, 0.1))
     assert rec.idle.wait(3.0)
-    assert out.calls == 5 and len(out.played) == 4800
+    assert out.calls == 2 and len(out.played) == 4800  # 100 ms in 60 ms pieces
+
+
+def test_queued_audio_of_one_item_is_joined_into_fewer_writes(make_engine: Callable[..., Any]) -> None:
+    """Chunks that queued up while the device was busy are written together, in order, in
+    pieces of at most 60 ms: every write is a wake-up of the playback thread."""
+    class HeldFirstWrite(BufferOutput):
+        def __init__(self) -> None:
+            super().__init__(24000, realtime=False)
+            self.sizes: List[int] = []
+            self.release = threading.Event()
+
+        def write(self, pcm: bytes) -> None:
+            self.sizes.append(len(pcm) // 48)  # in ms
+            if len(self.sizes) == 1:
+                assert self.release.wait(3.0)
+            super().write(pcm)
+
+    out = HeldFirstWrite()
+    engine, rec = make_engine(output=out)
+    engine.start_playback()
+    pieces = [tone(200 + 50 * n, 24000, 0.02) for n in range(10)]
+    engine.play("a", pieces[0])
+    deadline = time.monotonic() + 3.0
+    while not out.sizes and time.monotonic() < deadline:
+        time.sleep(0.005)
+    for piece in pieces[1:]:
+        engine.play("a", piece)
+    engine.play("b", tone(900, 24000, 0.02))  # another item is never joined to the first
+    out.release.set()
+    assert rec.idle.wait(3.0)
+    assert out.sizes == [20, 60, 60, 60, 20]
+    assert out.played == b"".join(pieces) + tone(900, 24000, 0.02)
+
+
+def test_the_echo_reference_keeps_one_level_per_chunk_of_a_longer_piece() -> None:
+    """A 60 ms piece reaches the echo gate as three 20 ms levels, split at the same instants
+    in the resampled reference (whose length need not divide evenly)."""
+    from realtime_client.audio._playback import _echo_slices
+
+    loud = np.full(480, 8000, dtype=np.int16)
+    piece = np.concatenate([np.zeros(480, np.int16), loud, loud // 2]).tobytes()  # 60 ms at 24 kHz
+    ref = bytes(range(256)) * 7 + b"\x00" * 126  # 959 samples at 16 kHz, as a resampler may give
+    slices = _echo_slices(piece, 24000, ref, 16000, 20)
+    assert [n for _part, n, _level in slices] == [320, 320, 319]
+    assert b"".join(part for part, _n, _level in slices if part is not None) == ref
+    assert [round(level) for _part, _n, level in slices] == [0, 8000, 4000]
+    assert [n for _part, n, _level in _echo_slices(piece, 24000, None, 16000, 20)] == [320, 320, 320]
