@@ -73,7 +73,7 @@ class AudioEngine:
             device holds, so larger pieces cost no interruption latency. Inside a piece the
             output tops itself up as its buffer makes room (PyAudioOutput: half its buffer at
             a time), so how full the device stays does not depend on this size. 60 ms
-            halved the playback thread's CPU against 20 ms (docs/benchmarks.md, sixth round);
+            halved the playback thread's CPU against 20 ms (docs/benchmarks.md, "Sixth round");
             the echo reference still gets one level per ``chunk_ms``.
         echo: ``"off"``, ``"gate"`` or ``"aec"`` (see ``_echo.py``): how captured audio is
             cleaned of the assistant's own voice before it is sent.
