@@ -412,7 +412,8 @@ class Playback:
         dur_s = len(data) / 2.0 / out.sample_rate
         played, ref_resampler = self._played, self._ref_resampler
         ref = ref_resampler.process(data) if played is not None and ref_resampler is not None else None
-        slices = _echo_slices(data, out.sample_rate, ref, self._reference_rate, self._level_ms)
+        slices = (_echo_slices(data, out.sample_rate, ref, self._reference_rate, self._level_ms)
+                  if played is not None else [])
         level = pcm_level(data)  # the visualization's
         with self._cond:
             while self._flushing and not self._stopping:
