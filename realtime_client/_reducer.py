@@ -71,6 +71,10 @@ class Conversation:
         self._pending_updates: Dict[str, Tuple[str, ...]] = {}
         self.moves = Moves()
         self.can_move = True  # the live session can reconnect on purpose (reconnecting is on)
+        # set when a connection drops: the request whose answer had not begun (its number), and
+        # whether a request was still to be made after the turn the drop cut short
+        self.lost_request: Optional[int] = None
+        self.lost_want = False
         self._handlers: Dict[type, Callable[[Any, Effects], None]] = self._dispatch_table()
         self.reset_session()
 
@@ -186,6 +190,10 @@ class Conversation:
         else:
             self.mode = RealtimeMode.LISTENING
 
+    def _await_answer(self) -> None:
+        """The user asked for an answer: thinking, unless the previous answer is still audible."""
+        self.mode = RealtimeMode.SPEAKING if self.audible else RealtimeMode.THINKING
+
     def _emit(self, intent: it.Intent, fx: Effects, *, new_turn: bool = False) -> None:
         """Send ``intent`` now, or hold it until the session is back (reconnecting). A new user
         turn is also held while a move to a new connection is due, so the old one can go quiet."""
@@ -224,6 +232,7 @@ class Conversation:
 
     def _on_connecting(self, a: act.Connecting, fx: Effects) -> None:
         self.reset_session()
+        self.lost_request, self.lost_want = None, False
         self.chunks_played = self.chunks_over = 0  # a new connect() plays through a new engine
         self.queued.clear()
         self.moves.end()
@@ -276,6 +285,9 @@ class Conversation:
         self.moves.planned = a.planned
         self.moves.lost(resend_since_point=self.info.resumable_points)
         mic_open, requested = self.mic_open, self.requested
+        if self.response_requested and not self.moves.held_request:
+            self.lost_request = requested
+        self.lost_want = self.lost_want or self.want_response
         self.reset_session()
         self.mic_open = mic_open
         if self.moves.held_request:  # a request held for the move: its answer is still awaited
@@ -295,7 +307,27 @@ class Conversation:
         fx.intents.extend(self.moves.take_held())
         self._set_status(RealtimeStatus.CONNECTED)
         self.error = None
+        self._renew_lost_request(a.replay or self.history_lost, fx)
         self._settle_mode()
+
+    def _renew_lost_request(self, fresh_session: bool, fx: Effects) -> None:
+        """A response asked for on the dropped connection never began there. A fresh session
+        (seeded with the history) is asked again, under the same request number, so a waiting
+        ask() gets its answer; a resumed one may have had the request already (asking again
+        could answer twice), so the wait ends with an error instead of running out."""
+        lost, want = self.lost_request, self.lost_want
+        self.lost_request, self.lost_want = None, False
+        if self.response_requested:  # one made meanwhile (or held for a move) went out with the
+            return  # queue: its answer ends the older wait too (ask() takes the first at or after)
+        if lost is not None and fresh_session:
+            self.response_requested, self.requested = True, lost
+            fx.intents.append(it.RequestResponse())
+            return
+        if lost is not None:
+            self.log.turn_result(RealtimeError("the connection dropped before the answer began; "
+                                               "send the message again"), lost)
+        if want:  # never asked for on any connection: no answer can be doubled
+            self._request_response(fx)
 
     def _on_session_ended(self, a: act.SessionEnded, fx: Effects) -> None:
         was = self.status
@@ -393,15 +425,16 @@ class Conversation:
             self._user_turn_ended("text")
             while len(self.answer_request) > 64:  # only ask() reads these, right after sending
                 self.answer_request.popitem(last=False)
-            self.mode = RealtimeMode.THINKING
+            self._await_answer()
 
     def _on_send_intent(self, a: act.SendIntent, fx: Effects) -> None:
         if self.status in (RealtimeStatus.CONNECTED, RealtimeStatus.RECONNECTING):
             self._emit(a.intent, fx)
 
     def _on_mic_changed(self, a: act.MicChanged, fx: Effects) -> None:
+        if a.open != self.mic_open:  # opening again while open (key auto-repeat) keeps the utterance
+            self.captured_ms = 0.0
         self.mic_open = a.open
-        self.captured_ms = 0.0
         self._settle_mode()
 
     def _on_captured_audio(self, a: act.CapturedAudio, fx: Effects) -> None:
@@ -423,12 +456,12 @@ class Conversation:
                 fx.intents.append(it.CommitAudio(self.captured_ms))
                 self._request_response(fx)
                 self._user_turn_ended("push_to_talk")
-                self.mode = RealtimeMode.THINKING
-            else:
-                fx.intents.append(it.ClearAudio())
+                self.captured_ms = 0.0
+                self._await_answer()
+                return
+            fx.intents.append(it.ClearAudio())
         self.captured_ms = 0.0
-        if self.mode is not RealtimeMode.THINKING:
-            self._settle_mode()
+        self._settle_mode()
 
     def _on_speech_started(self, e: ev.SpeechStarted, fx: Effects) -> None:
         self.log.speech_started(e.item_id, e.audio_start_ms)
@@ -523,6 +556,9 @@ class Conversation:
         self._settle_mode()
 
     def _mark_interrupted(self, item_id: str, heard_ms: float) -> None:
+        """The user heard ``heard_ms`` of ``item_id`` and no more: its message lasted its earlier
+        items (heard in full, since they played first) plus that."""
+        heard_ms += self.book.audio_before(item_id)
         turn = self.book.owner(item_id)
         if turn is not None and turn.message_index is None:
             turn.cancelled = True
@@ -616,7 +652,9 @@ class Conversation:
             return  # late audio of a turn the user cut off
         if turn is not None:
             turn.kind = "audio"
-            turn.audio_ms += self.info.output_format.duration_ms(len(e.audio))
+            ms = self.info.output_format.duration_ms(len(e.audio))
+            turn.audio_ms += ms
+            self.book.item_audio[e.item_id] = self.book.item_audio.get(e.item_id, 0.0) + ms
             if turn.metrics.first_audio is None:
                 turn.metrics = attrs.evolve(turn.metrics, first_audio=self._clock())
         if self.playback:
@@ -760,8 +798,9 @@ class Conversation:
                                      "event_id": e.event_id})
         self._surface(err, fx)
         if e.kind == "response_rejected":
-            # No response will come for this request: end the wait instead of wedging.
-            self.response_requested = False
+            # No response will come for this request: end the wait instead of wedging, and
+            # forget an interrupt() meant for it (it would cut the next, unrelated turn).
+            self.response_requested = self.cancel_requested = False
             self.log.turn_result(err, self.requested)
             if self.want_response and not self.active_turn:
                 self.want_response = False

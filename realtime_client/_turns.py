@@ -69,6 +69,7 @@ class TurnBook:
         self.turns: Dict[str, Turn] = {}
         self.item_turn: Dict[str, str] = {}
         self.item_message: Dict[str, int] = {}  # items of ended turns -> their message's index
+        self.item_audio: Dict[str, float] = {}  # ms of audio received per item
         self.cancelled: Set[str] = set()
         self.silenced: Set[str] = set()  # items whose later audio must not play
 
@@ -89,6 +90,17 @@ class TurnBook:
             if turn.message_id is None:
                 turn.message_id = item_id
         return turn
+
+    def audio_before(self, item_id: str) -> float:
+        """Milliseconds of audio in the items of ``item_id``'s turn that came before it."""
+        owner = self.item_turn.get(item_id)
+        total = 0.0
+        for other, turn_id in self.item_turn.items():  # in the order the items began
+            if other == item_id:
+                return total
+            if turn_id == owner:
+                total += self.item_audio.get(other, 0.0)
+        return 0.0  # an item of no known turn
 
     def owner(self, item_id: str) -> Optional[Turn]:
         turn_id = self.item_turn.get(item_id)

@@ -246,3 +246,23 @@ def test_a_reconnect_opens_with_the_token_the_refresher_fetched(server, make_cli
     server.drop()
     wait_until(lambda: len(server.connections) == 3 and client.status == "connected", what="reconnected")
     assert len(calls) == 3  # that token was spent: a fresh one
+
+
+def test_ask_whose_answer_had_not_begun_when_the_socket_dropped_is_answered_after_it(server, make_client):
+    """response.create went out, the socket dropped before the turn began: the new connection
+    gets the history and the request again, and the waiting ask() returns that answer (it ran
+    out its whole timeout, the question never answered)."""
+    client = make_client(auto_playback=False, reconnect=FAST)
+    client.connect(timeout=5)
+    server.script(Reply.text("lost with the connection"), Reply.text("the answer"))
+    server.stall(0.5)  # the server sits on the request (taking the first reply with it)
+    result: List[Any] = []
+    asker = threading.Thread(target=lambda: result.append(client.ask("question", timeout=8)))
+    asker.start()
+    server.wait_for_frame("response.create", timeout=5)
+    server.drop()
+    asker.join(10)
+    assert result and result[0].text == "the answer"
+    conn = server.connections[-1]
+    assert [f["type"] for f in conn.received][-2:] == ["conversation.item.create", "response.create"]
+    assert [m.text for m in client.messages] == ["question", "the answer"]

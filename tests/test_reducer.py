@@ -620,3 +620,108 @@ def test_push_to_talk_and_tool_results_are_triggers_too():
     feed(conv, *audio_turn("r2", "item_b", ms=100))
     metrics = conv.messages[-1].metrics
     assert metrics.trigger == "tool_result" and metrics.response_latency_ms == pytest.approx(30.0)
+
+
+def _text(msg_id: str, text: str) -> act.SendUser:
+    return act.SendUser(RealtimeMessage(id=msg_id, role="user", parts=(TextPart(text),)))
+
+
+def test_an_interrupt_meant_for_a_refused_request_does_not_cut_the_next_answer(conv):
+    """interrupt() before the answer began, then the request is refused: the flag that would cut
+    the answer when it starts goes with the request, and the next message's answer plays."""
+    feed(conv, _text("m1", "one"), act.RequestInterrupt())
+    feed(conv, ev.ProviderErrorEvent("Rate limit reached", "rate_limit_exceeded", "response_rejected"))
+    fx = feed(conv, _text("m2", "two"), *audio_turn())
+    assert "Interrupt" not in kinds(fx)
+    (msg,) = [m for (m,) in notified(fx, "on_message") if m.role == "assistant"]
+    assert not msg.interrupted and msg.text == "Hello there"
+    assert conv.log.answer_to(conv.answer_request["m2"]) is msg
+
+
+def test_opening_the_mic_again_while_open_keeps_the_push_to_talk_utterance():
+    """start_listening() twice (a key's auto-repeat) must not throw away what was captured."""
+    c = connected(vad_mode="manual")
+    feed(c, act.MicChanged(True), act.CapturedAudio(b"\x00" * 9600, 200.0))
+    feed(c, act.MicChanged(True), act.CapturedAudio(b"\x00" * 960, 20.0))
+    fx = feed(c, act.PushToTalkEnded())
+    assert fx.intents[0] == it.CommitAudio(220.0) and kinds(fx) == ["CommitAudio", "RequestResponse"]
+    feed(c, act.MicChanged(True))  # a new utterance starts from nothing
+    assert kinds(feed(c, act.PushToTalkEnded())) == ["ClearAudio"]
+
+
+def test_asking_while_the_previous_answer_is_audible_stays_speaking_until_it_is_heard(conv):
+    """send_text() or a push-to-talk commit while the last answer still plays: speaking while it
+    is audible, thinking once it went quiet and the new answer is awaited."""
+    feed(conv, *audio_turn(ms=3000), act.PlaybackStarted("item_a"))
+    feed(conv, _text("m2", "by the way"))
+    assert conv.mode is RealtimeMode.SPEAKING
+    feed(conv, act.PlaybackIdle())
+    assert conv.mode is RealtimeMode.THINKING
+    c = connected(vad_mode="manual")
+    feed(c, *audio_turn(ms=3000), act.PlaybackStarted("item_a"),
+         act.MicChanged(True), act.CapturedAudio(b"\x00" * 4800, 100.0), act.PushToTalkEnded())
+    assert c.mode is RealtimeMode.SPEAKING
+    feed(c, act.PlaybackIdle())
+    assert c.mode is RealtimeMode.THINKING
+
+
+def _two_item_turn(first_ms: int, second_ms: int, end: bool) -> list:
+    events = [ev.TurnStarted("resp_1"), ev.OutputStarted("resp_1", "item_a"),
+              ev.AudioChunk("resp_1", "item_a", b"\x00\x01" * (24 * first_ms)),
+              ev.OutputStarted("resp_1", "item_b"),
+              ev.AudioChunk("resp_1", "item_b", b"\x00\x01" * (24 * second_ms))]
+    return events + ([ev.TurnEnded("resp_1", item_ids=("item_a", "item_b"))] if end else [])
+
+
+@pytest.mark.parametrize("ended", [False, True], ids=["while streaming", "after the turn ended"])
+def test_an_answer_of_two_items_cut_in_the_second_lasted_the_first_plus_what_was_heard(ended):
+    """The message's duration is what the user heard of the whole answer: the first item in full,
+    then the part of the second; the truncate still names the second item and its own ms."""
+    conv = connected()
+    feed(conv, *_two_item_turn(500, 2000, ended), act.PlaybackStarted("item_a"), act.RequestInterrupt())
+    fx = feed(conv, act.Flushed(PlayedItem("item_b", 360.0, 2000.0), by_user_speech=False))
+    (interrupt,) = [i for i in fx.intents if isinstance(i, it.Interrupt)]
+    assert (interrupt.item_id, interrupt.heard_ms) == ("item_b", 360.0)
+    if not ended:
+        feed(conv, ev.TurnEnded("resp_1", "interrupted", item_ids=("item_a", "item_b")))
+    (msg,) = [m for m in conv.messages if m.role == "assistant"]
+    assert msg.interrupted and msg.duration_ms == 860.0
+    assert msg.parts[0].duration_ms == 860.0
+
+
+def test_a_request_whose_answer_never_began_is_made_again_on_a_fresh_session(conv):
+    """The connection drops after response.create and before the turn: the history is replayed
+    to the new session and the answer asked for again, under the same request number."""
+    feed(conv, _text("m1", "question"))
+    request = conv.answer_request["m1"]
+    feed(conv, act.SessionLost(), act.SessionOpened(OPENAI_LIKE), ev.Ready())
+    fx = feed(conv, act.Resumed(replay=True))
+    assert kinds(fx) == ["Replay", "RequestResponse"] and conv.mode is RealtimeMode.THINKING
+    fx = feed(conv, *audio_turn())
+    (msg,) = [m for (m,) in notified(fx, "on_message")]
+    assert conv.log.answer_to(request) is msg
+
+
+def test_a_resumed_session_ends_the_wait_for_an_answer_that_never_began(conv):
+    """A resumed session may already hold the request (asking again could answer twice): the
+    waiting ask() gets an error at once instead of running out its timeout."""
+    feed(conv, _text("m1", "question"))
+    request = conv.answer_request["m1"]
+    feed(conv, act.SessionLost(), act.SessionOpened(OPENAI_LIKE), ev.Ready())
+    fx = feed(conv, act.Resumed(replay=False))
+    assert "RequestResponse" not in kinds(fx)
+    result = conv.log.answer_to(request)
+    assert isinstance(result, Exception) and "dropped before the answer began" in str(result)
+
+
+def test_a_message_sent_during_an_answer_the_drop_cut_is_answered_after_the_reconnect(conv):
+    """A message sent while a turn streamed waits for that turn to end; the drop ends it instead,
+    and the new session is asked for the answer the message still awaits."""
+    feed(conv, *audio_turn()[:3], _text("m2", "and another thing"))
+    request = conv.answer_request["m2"]
+    feed(conv, act.SessionLost(), act.SessionOpened(OPENAI_LIKE), ev.Ready())
+    fx = feed(conv, act.Resumed(replay=True))
+    assert kinds(fx) == ["Replay", "RequestResponse"]
+    fx = feed(conv, *audio_turn(turn="resp_2", item="item_b"))
+    (msg,) = [m for (m,) in notified(fx, "on_message")]
+    assert conv.log.answer_to(request) is msg
