@@ -574,6 +574,10 @@ class RealtimeClient:
                                     code="CONNECTION_FAILED")
             msg = RealtimeMessage(id=new_id("msg"), role="user", parts=parts)
         self._run(act.SendUser(msg, respond))
+        with state.lock:
+            if not state.conv.log.has(msg.id):  # a disconnect() on another thread came first
+                raise RealtimeError(f"cannot {what}: the client disconnected meanwhile",
+                                    code="CONNECTION_FAILED")
         return msg
 
     def send_context(self, text: str, *, context_id: Optional[str] = None) -> None:

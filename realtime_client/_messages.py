@@ -73,6 +73,10 @@ class MessageLog:
         self.version += 1
         return index
 
+    def has(self, message_id: str) -> bool:
+        """A message with this id was appended (searched newest first)."""
+        return any(m.id == message_id for m in reversed(self.messages))
+
     def ordered(self) -> List[RealtimeMessage]:
         """The messages in conversation order (by when each began)."""
         return [self.messages[i] for _, i in self._order]

@@ -415,6 +415,8 @@ class Conversation:
     # --- the user's side -----------------------------------------------------------------------
 
     def _on_send_user(self, a: act.SendUser, fx: Effects) -> None:
+        if self.status not in (RealtimeStatus.CONNECTED, RealtimeStatus.RECONNECTING):
+            return  # disconnected after the facade checked: it finds the message missing and raises
         self.log.append(a.message)
         fx.notify("on_message", a.message)
         parts = tuple(p for p in a.message.parts if isinstance(p, (TextPart, ImagePart)))

@@ -725,3 +725,15 @@ def test_a_message_sent_during_an_answer_the_drop_cut_is_answered_after_the_reco
     fx = feed(conv, *audio_turn(turn="resp_2", item="item_b"))
     (msg,) = [m for (m,) in notified(fx, "on_message")]
     assert conv.log.answer_to(request) is msg
+
+
+def test_a_message_that_arrives_after_the_session_ended_is_not_added_nor_sent(conv):
+    """send_text() checked the status, then disconnect() won the race to the reducer: the message
+    is neither added, announced nor sent (the facade sees it missing and raises)."""
+    feed(conv, act.SessionEnded(RealtimeStatus.IDLE))
+    fx = feed(conv, _text("late", "anyone?"))
+    assert fx.intents == [] and notified(fx, "on_message") == []
+    assert not conv.log.has("late") and conv.messages == []
+    feed(conv, act.Connecting(manual=False), act.SessionOpened(OPENAI_LIKE), ev.Ready(), act.Connected(False))
+    feed(conv, _text("m", "now"))
+    assert conv.log.has("m")
