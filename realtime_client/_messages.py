@@ -73,9 +73,16 @@ class MessageLog:
         self.version += 1
         return index
 
+    def index_of(self, message_id: str) -> Optional[int]:
+        """Where the message with this id was appended (searched newest first), or ``None``."""
+        for index in range(len(self.messages) - 1, -1, -1):
+            if self.messages[index].id == message_id:
+                return index
+        return None
+
     def has(self, message_id: str) -> bool:
-        """A message with this id was appended (searched newest first)."""
-        return any(m.id == message_id for m in reversed(self.messages))
+        """A message with this id was appended."""
+        return self.index_of(message_id) is not None
 
     def ordered(self) -> List[RealtimeMessage]:
         """The messages in conversation order (by when each began)."""
@@ -139,10 +146,15 @@ class MessageLog:
         self.pending_user = text
         self.version += 1
 
-    def user_transcript(self, item_id: Optional[str], text: str) -> RealtimeMessage:
-        """The final transcript of ``item_id``: the message, completed (placed now if unseen)."""
+    def user_transcript(self, item_id: Optional[str], text: str) -> Optional[RealtimeMessage]:
+        """The final transcript of ``item_id``: the message, completed (placed now if unseen),
+        to announce; ``None`` when it was already final (a repeated transcript only updates it)."""
         self.pending_user = ""
         index = self.voice_items.pop(item_id, None) if item_id else None
+        announce = True
+        if index is None and item_id:  # already completed once: update it, do not announce again
+            index = self.index_of(item_id)
+            announce = index is None
         if index is None:  # a transcript for audio we never saw committed
             index = self.append(RealtimeMessage(id=item_id or f"user_{len(self.messages)}", role="user",
                                                 parts=(AudioPart(None),)))
@@ -150,7 +162,7 @@ class MessageLog:
         audio = next((p for p in msg.parts if isinstance(p, AudioPart)), AudioPart())
         msg = attrs.evolve(msg, parts=(AudioPart(text, audio.duration_ms),))
         self.put(index, msg)
-        return msg
+        return msg if announce else None
 
     def user_transcript_failed(self, item_id: Optional[str]) -> Optional[RealtimeMessage]:
         """Transcription of ``item_id`` failed: the message as it stands, to announce."""

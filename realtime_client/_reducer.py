@@ -484,7 +484,9 @@ class Conversation:
 
     def _on_user_transcript(self, e: ev.UserTranscript, fx: Effects) -> None:
         if e.final:
-            fx.notify("on_message", self.log.user_transcript(e.item_id, e.text))
+            msg = self.log.user_transcript(e.item_id, e.text)
+            if msg is not None:
+                fx.notify("on_message", msg)
         elif e.cumulative:
             self.log.user_partial(e.text)
         else:

@@ -737,3 +737,14 @@ def test_a_message_that_arrives_after_the_session_ended_is_not_added_nor_sent(co
     feed(conv, act.Connecting(manual=False), act.SessionOpened(OPENAI_LIKE), ev.Ready(), act.Connected(False))
     feed(conv, _text("m", "now"))
     assert conv.log.has("m")
+
+
+def test_a_repeated_final_user_transcript_updates_the_message_and_is_not_announced_again():
+    """A provider that sends the final transcript of one item twice: one message, announced once,
+    holding the latest text (later changes reach subscribers as state changes)."""
+    conv = connected(ProviderInfo("openai", can_truncate=True, commit_min_ms=100, transcribes_input=True))
+    feed(conv, ev.SpeechStarted("u1", 0), ev.SpeechStopped("u1", 900), ev.UserAudioCommitted("u1"))
+    fx = feed(conv, ev.UserTranscript("u1", "what time", True),
+              ev.UserTranscript("u1", "what time is it", True))
+    assert [m.text for (m,) in notified(fx, "on_message")] == ["what time"]
+    assert [(m.id, m.text) for m in conv.messages] == [("u1", "what time is it")]
