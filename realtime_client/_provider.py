@@ -10,6 +10,9 @@ clocks, audio devices or callbacks. The live session (``_live.py``) drives it:
   OpenAI session answers ``session.created`` with ``session.update``; ElevenLabs ``ping`` with
   ``pong``). The handshake is over when it yields :class:`~realtime_client._events.Ready`.
 * ``send(intent)``: frames for one intent, ``[]`` where the provider has no such thing.
+* ``take_events()`` (optional): events the intents just sent caused by themselves, where no
+  frame will report them (ElevenLabs: a turn the client cut off has ended); the client
+  reduces them right after the intents.
 * ``classify_close(code, reason)``: what a closed socket means (reconnect, clean, fatal).
 * ``resume_state()``: what the next connection needs to pick the conversation up again; also
   asked of a connection that failed to start (a refused resumption handle: start fresh, replay).
@@ -75,6 +78,10 @@ class ProviderInfo:
         transcribes_input: user speech becomes a transcript (the client waits for it before
             announcing a voice message).
         commit_min_ms: push-to-talk turns shorter than this are discarded, not committed.
+        answers_on_request: the provider answers when asked (``RequestResponse``: OpenAI's
+            ``response.create``); ``False`` where a user turn is answered by itself (Gemini's
+            ``turnComplete``, an ElevenLabs agent), so an answer a dropped connection lost
+            before it began cannot be asked for again on the next one.
         input_chunk_ms: milliseconds of microphone audio per frame sent, as the provider
             recommends (``RealtimeClient(capture_chunk_ms=)`` overrides it): smaller reaches
             its voice activity detection sooner, larger costs less CPU.
@@ -104,6 +111,7 @@ class ProviderInfo:
     live_session_update: bool = True
     transcribes_input: bool = True
     commit_min_ms: float = 0.0
+    answers_on_request: bool = True
     input_chunk_ms: int = 20
     ping_interval: Optional[float] = 20.0
     ping_timeout: Optional[float] = 20.0

@@ -312,22 +312,29 @@ class Conversation:
 
     def _renew_lost_request(self, fresh_session: bool, fx: Effects) -> None:
         """A response asked for on the dropped connection never began there. A fresh session
-        (seeded with the history) is asked again, under the same request number, so a waiting
-        ask() gets its answer; a resumed one may have had the request already (asking again
-        could answer twice), so the wait ends with an error instead of running out."""
+        (seeded with the history) of a provider that answers when asked is asked again, under
+        the same request number, so a waiting ask() gets its answer. Otherwise the wait ends
+        with an error instead of running out: a resumed session may hold the request already
+        (asking again could answer twice), and a provider that answers user turns by itself
+        cannot be asked."""
         lost, want = self.lost_request, self.lost_want
         self.lost_request, self.lost_want = None, False
         if self.response_requested:  # one made meanwhile (or held for a move) went out with the
             return  # queue: its answer ends the older wait too (ask() takes the first at or after)
-        if lost is not None and fresh_session:
+        can_ask = self.info.answers_on_request
+        if lost is not None and fresh_session and can_ask:
             self.response_requested, self.requested = True, lost
             fx.intents.append(it.RequestResponse())
             return
+        error = RealtimeError("the connection dropped before the answer began; send the message again",
+                              code="CONNECTION_FAILED")
         if lost is not None:
-            self.log.turn_result(RealtimeError("the connection dropped before the answer began; "
-                                               "send the message again"), lost)
-        if want:  # never asked for on any connection: no answer can be doubled
+            self.log.turn_result(error, lost)
+        if want and can_ask:  # never asked for on any connection: no answer can be doubled
             self._request_response(fx)
+        elif want:  # the number a waiting ask() expects for it
+            self.requests_made += 1
+            self.log.turn_result(error, self.requests_made)
 
     def _on_session_ended(self, a: act.SessionEnded, fx: Effects) -> None:
         was = self.status

@@ -75,8 +75,17 @@ class StateOwner:
         return list(received.events)
 
     def commit_locked(self, fx: Optional[Effects] = None) -> None:
-        """Turn the reducer's changes into frames, one snapshot and queued callbacks."""
+        """Turn the reducer's changes into frames, one snapshot and queued callbacks; then
+        reduce (and commit) what the frames' intents caused by themselves."""
         assert self.lock.locked(), "commit_locked needs the state lock"
+        provider = self.provider
+        self._commit_locked(fx)
+        take = getattr(provider, "take_events", None) if fx is not None and fx.intents else None
+        if callable(take) and provider is self.provider:
+            for event in take():
+                self.commit_locked(self.conv.reduce(event))
+
+    def _commit_locked(self, fx: Optional[Effects]) -> None:
         conv, old = self.conv, self._state
         self.cond.notify_all()  # waiters also watch fields no snapshot shows (ready, ...)
         if fx is not None:

@@ -5,7 +5,15 @@ from __future__ import annotations
 import attrs
 import pytest
 
-from realtime_client import AudioPart, RealtimeMessage, RealtimeMode, RealtimeStatus, TextPart, ToolCallPart
+from realtime_client import (
+    AudioPart,
+    RealtimeError,
+    RealtimeMessage,
+    RealtimeMode,
+    RealtimeStatus,
+    TextPart,
+    ToolCallPart,
+)
 from realtime_client import _actions as act
 from realtime_client import _events as ev
 from realtime_client import _intents as it
@@ -711,7 +719,8 @@ def test_a_resumed_session_ends_the_wait_for_an_answer_that_never_began(conv):
     fx = feed(conv, act.Resumed(replay=False))
     assert "RequestResponse" not in kinds(fx)
     result = conv.log.answer_to(request)
-    assert isinstance(result, Exception) and "dropped before the answer began" in str(result)
+    assert isinstance(result, RealtimeError) and "dropped before the answer began" in str(result)
+    assert result.code == "CONNECTION_FAILED"
 
 
 def test_a_message_sent_during_an_answer_the_drop_cut_is_answered_after_the_reconnect(conv):
@@ -748,3 +757,21 @@ def test_a_repeated_final_user_transcript_updates_the_message_and_is_not_announc
               ev.UserTranscript("u1", "what time is it", True))
     assert [m.text for (m,) in notified(fx, "on_message")] == ["what time"]
     assert [(m.id, m.text) for m in conv.messages] == [("u1", "what time is it")]
+
+
+@pytest.mark.parametrize("provider", ["gemini", "elevenlabs"])
+def test_a_provider_that_answers_turns_by_itself_ends_the_wait_for_a_lost_answer(provider):
+    """Gemini and ElevenLabs answer a user turn on their own (RequestResponse sends nothing), so a
+    fresh session cannot be asked again: the waiting ask() gets an error at once, and the
+    conversation is not left awaiting a request that never went out."""
+    info = ProviderInfo(provider, answers_on_request=False)
+    conv = connected(info)
+    feed(conv, _text("m1", "question"))
+    request = conv.answer_request["m1"]
+    feed(conv, act.SessionLost(), act.SessionOpened(info), ev.Ready())
+    fx = feed(conv, act.Resumed(replay=True))
+    assert "RequestResponse" not in kinds(fx)
+    assert isinstance(conv.log.answer_to(request), Exception)
+    assert not conv.response_requested and conv.mode is RealtimeMode.LISTENING
+    feed(conv, _text("m2", "again"), *audio_turn())
+    assert conv.log.answer_to(conv.answer_request["m2"]).text == "Hello there"

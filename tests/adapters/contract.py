@@ -177,6 +177,11 @@ class Run:
             result = json.dumps(self.tool_output)
             self.step(act.ToolFinished(ToolOutcome(call.call_id, call.name, {}, self.tool_output, result,
                                                    None)))
+        take = getattr(self.session, "take_events", None)  # as the client's state owner does
+        if fx.intents and callable(take):
+            for event in take():
+                self.events.append(event)
+                self.step(event)
 
     def _send_all(self, frames: Any) -> None:
         for frame in frames:

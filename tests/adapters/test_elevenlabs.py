@@ -224,6 +224,29 @@ def test_interrupt_drops_the_rest_of_the_turn_and_tells_the_agent() -> None:
     check_traffic(server)
 
 
+def test_an_interrupted_answer_is_complete_at_once_though_the_agent_sends_nothing_more() -> None:
+    """The agent confirms a cut with no message, and this one goes quiet (its whole answer was
+    sent, its next ping is 30 s away): the interrupted message is there at once, and ask() has
+    its answer, instead of both waiting for the agent's next frame."""
+    quiet = {"ping_interval": 30.0, "correct_on_interrupt": False}
+    server = FakeRealtimeServer(provider="elevenlabs", pacing="fast", provider_options=quiet).start()
+    out = BufferOutput(sample_rate=16000, realtime=True)
+    client = RealtimeClient(adapter=server.adapter(), auto_capture=False, audio_output=out)
+    try:
+        server.script(Reply.audio("A long answer that keeps going for a while.", duration_ms=3000))
+        client.connect(timeout=5)
+        client.send_text("Tell me a story")
+        wait_until(lambda: len(out.played) > 16000 * 2 * 0.3, what="some audio played")
+        client.interrupt()
+        wait_until(lambda: client.messages[-1].interrupted, timeout=1.0, what="the cut message")
+        assert client.messages[-1].role == "assistant" and client.mode == "listening"
+        assert server.wait_for_frame("user_activity")
+    finally:
+        client.destroy()
+        server.stop()
+    check_traffic(server)
+
+
 def test_interrupt_after_the_turn_ended_still_tells_the_agent(agent: FakeRealtimeServer) -> None:
     """The agent sent its whole answer (the turn is over on the server) but the speaker is still
     playing it: interrupt() cuts the speaker and still sends user_activity."""

@@ -91,7 +91,8 @@ class ElevenLabsSession:
         self.info = ProviderInfo(
             provider="elevenlabs", input_format=fmt, output_format=fmt, can_truncate=False,
             speech_interrupts=False, live_session_update=False, transcribes_input=True,
-            commit_min_ms=0.0, input_chunk_ms=wire.INPUT_CHUNK_MS, audio_fields=dict(wire.AUDIO_FIELDS),
+            commit_min_ms=0.0, answers_on_request=False, input_chunk_ms=wire.INPUT_CHUNK_MS,
+            audio_fields=dict(wire.AUDIO_FIELDS),
             optional_intents=frozenset({"ContextUpdate", "UserActivity"}))
         self.conversation_id: Optional[str] = None
         self._text_only = False
@@ -104,7 +105,7 @@ class ElevenLabsSession:
         self._text_done = False                # the turn's text stream has stopped
         self._ended = -1                       # highest agent turn id that has ended
         self._drop_at: Optional[int] = None    # audio with event_id <= this is dropped
-        self._cut: Optional[int] = None        # interrupt() cut this turn: end it next
+        self._caused: List[ev.Event] = []      # events a sent intent caused (take_events)
         self._speaking: Optional[str] = None   # the user voice item being transcribed
         self._typed: List[str] = []            # texts we sent, in case the server echoes them
         self._close_error: Optional[Tuple[str, int, str]] = None  # (error_type, code, message)
@@ -209,12 +210,18 @@ class ElevenLabsSession:
         if intent.turn is not None and intent.turn.isdigit():
             cut = int(intent.turn)
             self._drop_at = cut if self._drop_at is None else max(self._drop_at, cut)
-            if self._turn == cut:
-                self._cut = cut  # no frame ends it for us: end it with the next frame we receive
+            if self._turn == cut:  # no frame will end it for us: it ended with the cut
+                self._caused += self._end("interrupted")
         if intent.by_user_speech:
             return []  # the server's own interruption: it knows
         # There is no cancel message; user_activity tells the agent the user is taking over.
         return [{"type": "user_activity"}]
+
+    def take_events(self) -> List[ev.Event]:
+        """Events the intents sent since the last call caused on their own (the end of a turn
+        the client cut off: the agent confirms a cut with no message)."""
+        events, self._caused = self._caused, []
+        return events
 
     # --- frames -> events ---------------------------------------------------------------------
 
@@ -225,9 +232,6 @@ class ElevenLabsSession:
             return Received((decoded,))
         msg, kind, text = decoded
         events: List[ev.Event] = []
-        if self._cut is not None and self._turn == self._cut:
-            events += self._end("interrupted")
-        self._cut = None
         if kind == "ping":
             return self._on_ping(msg, text, events)
         handler = self._handlers.get(kind)
