@@ -664,7 +664,12 @@ class RealtimeClient:
         """Cut the assistant off now: stop playback, cancel the response, truncate to what was heard.
 
         Does nothing (and raises nothing) when nothing is playing and no response is active.
+
+        Raises:
+            RealtimeError: the client was destroyed.
         """
+        with self._state.lock:
+            self._check_usable()
         self._run(act.RequestInterrupt())
 
     def start_listening(self) -> None:
@@ -693,7 +698,13 @@ class RealtimeClient:
     def stop_listening(self) -> None:
         """Close the microphone. With ``vad_mode='manual'`` this commits the captured audio
         (at least the provider's minimum, 100 ms for OpenAI; less is discarded) and asks for a
-        response: push-to-talk."""
+        response: push-to-talk.
+
+        Raises:
+            RealtimeError: the client was destroyed.
+        """
+        with self._state.lock:
+            self._check_usable()
         live = self._live
         engine = live.engine if live is not None else None
         if engine is not None:
@@ -728,12 +739,14 @@ class RealtimeClient:
 
         Raises:
             TimeoutError: the audio is still playing after ``timeout`` seconds.
+            RealtimeError: the client was destroyed.
 
         Threads: any thread; called from a callback it holds up later callbacks until it returns.
         """
         deadline = Deadline(timeout) if timeout is not None else None
         state, conv = self._state, self._state.conv
         with state.cond:
+            self._check_usable()
             target = conv.chunks_played
             done = state.cond.wait_for(
                 lambda: conv.chunks_over >= min(target, conv.chunks_played)

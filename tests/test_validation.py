@@ -321,7 +321,8 @@ def test_harmless_calls_before_connect_do_nothing():
 
 
 def test_every_call_after_destroy_says_the_client_was_destroyed(server, make_client):
-    """After destroy(), connect/send/ask/update_session/start_listening raise 'destroyed'."""
+    """After destroy(), every method but disconnect()/destroy() raises 'destroyed' (interrupt,
+    stop_listening and wait_for_playback used to return as if nothing were wrong)."""
     client = make_client(auto_playback=False)
     client.connect(timeout=5)
     client.destroy()
@@ -329,7 +330,10 @@ def test_every_call_after_destroy_says_the_client_was_destroyed(server, make_cli
         "connect": lambda: client.connect(timeout=1), "send_text": lambda: client.send_text("hi"),
         "send_image": lambda: client.send_image(PNG), "ask": lambda: client.ask("hi", timeout=1),
         "update_session": lambda: client.update_session(instructions="x"),
-        "start_listening": client.start_listening,
+        "start_listening": client.start_listening, "stop_listening": client.stop_listening,
+        "interrupt": client.interrupt, "wait_for_playback": lambda: client.wait_for_playback(timeout=1),
+        "wait_for_response": lambda: client.wait_for_response(timeout=1),
+        "send_context": lambda: client.send_context("x"), "signal_activity": client.signal_activity,
     }
     for name, call in calls.items():
         with pytest.raises(RealtimeError, match="destroyed; create a new one"):
