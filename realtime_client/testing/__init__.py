@@ -1,4 +1,5 @@
-"""Test helpers: a protocol-faithful fake realtime server (OpenAI Realtime GA, Azure OpenAI, xAI Grok).
+"""Test helpers: a protocol-faithful fake realtime server for every provider (``PROVIDERS``: OpenAI
+Realtime GA, Azure OpenAI, xAI Grok, Gemini Live, ElevenLabs agents).
 
 ``FakeRealtimeServer`` serves a provider's WebSocket protocol on loopback in background threads
 (``ws://`` or, with ``tls=True``, ``wss://``), with scripted provider-neutral replies (``Reply``),
