@@ -165,6 +165,23 @@ def test_mode_is_thinking_until_queued_audio_is_heard_then_wait_for_playback(ser
     assert time.monotonic() - started < 0.1
 
 
+@pytest.mark.parametrize("realtime", [False, True], ids=["instant speaker", "real-time speaker"])
+def test_an_answer_arriving_chunk_by_chunk_is_spoken_in_one_stretch(server, make_client, realtime):
+    """A speaker with no latency (a BufferOutput) runs dry for a moment between the chunks of one
+    answer: the mode still enters speaking once per answer (it flapped speaking <-> thinking at
+    every chunk, two to four times per second of audio)."""
+    rec = Recorder()
+    client = make_client(audio_output=BufferOutput(realtime=realtime), **rec.options())
+    client.connect(timeout=5)
+    for n in range(3):
+        server.script(Reply.audio("A spoken answer, chunk by chunk.", duration_ms=1000))
+        before = len(rec.of("on_mode_change"))
+        client.ask(f"question {n}", timeout=10)
+        client.wait_for_playback(timeout=10)
+        wait_until(lambda: rec.of("on_mode_change")[-1:] == ["listening"], what="listening again")
+        assert rec.of("on_mode_change")[before:].count("speaking") == 1, rec.of("on_mode_change")[before:]
+
+
 def test_wait_for_playback_times_out_and_returns_when_the_session_ends(server, make_client):
     out = BufferOutput(realtime=True)
     client = make_client(audio_output=out)

@@ -31,6 +31,9 @@ _log = logging.getLogger("realtime_client")
 
 _FLUSH_WAIT_S = 0.25  # how long flush() keeps aborting a write that raced it
 _JOIN_S = 1.0  # the most queued audio of one item taken at once (then written piece by piece)
+# the speaker counts as quiet only after this long without sound: audio streamed at real-time
+# pace leaves gaps of a few ms between chunks, which no listener hears as the end of speech
+_IDLE_HOLD_S = 0.08
 
 
 def _cancellable_write(out: AudioOutput) -> Optional[Callable[[bytes, Callable[[], bool]], None]]:
@@ -378,9 +381,11 @@ class Playback:
 
         The wait lasts until what the device still buffers has played (by the estimate in
         ``_drained_at``, and never more than the latency: a device buffers no more than that),
-        plus the latency. A write returns as soon as its audio fits, so with audio arriving at
-        real-time pace the last chunk is often still all ahead: idling one latency after the
-        write made the mode flap between speaking and thinking at every chunk.
+        plus the latency, and at least ``_IDLE_HOLD_S`` after the sound ends. A write returns as
+        soon as its audio fits, so with audio arriving at real-time pace the last chunk is often
+        still all ahead: idling one latency after the write made the mode flap between speaking
+        and thinking at every chunk; and an output with no latency (``BufferOutput``) runs dry
+        for a few ms between such chunks, which flapped it too.
         """
         tail = resampler.flush()
         if tail and last_item is not None:
@@ -388,7 +393,8 @@ class Playback:
         with self._cond:
             if gen == self._ledger.gen:
                 now, latency = time.monotonic(), self._ledger.latency_s
-                deadline = now + min(max(0.0, self._drained_at - now), latency) + latency
+                sound_ends = now + min(max(0.0, self._drained_at - now), latency)
+                deadline = sound_ends + max(latency, _IDLE_HOLD_S)
                 while not self._queue and not self._stopping and gen == self._ledger.gen:
                     remaining = deadline - time.monotonic()
                     if remaining <= 0:
