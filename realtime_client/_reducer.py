@@ -477,11 +477,17 @@ class Conversation:
         self.moves.activity()
         if self.info.speech_interrupts:
             self._begin_interrupt(fx, by_user_speech=True)
-        self.mode = RealtimeMode.LISTENING
+        if self.manual:
+            self._settle_mode()  # push-to-talk: the talk key, not the provider, says who speaks
+        else:
+            self.mode = RealtimeMode.LISTENING
 
     def _on_speech_stopped(self, e: ev.SpeechStopped, fx: Effects) -> None:
-        self.mode = RealtimeMode.THINKING
         self.log.speech_stopped(e.item_id, e.audio_end_ms)
+        if self.manual:  # stop_listening() ended the turn (Gemini reports speech from transcripts, late)
+            self._settle_mode()
+            return
+        self.mode = RealtimeMode.THINKING
         self._user_turn_ended("speech")
 
     def _on_user_audio(self, e: ev.UserAudioCommitted, fx: Effects) -> None:

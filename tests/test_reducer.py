@@ -775,3 +775,21 @@ def test_a_provider_that_answers_turns_by_itself_ends_the_wait_for_a_lost_answer
     assert not conv.response_requested and conv.mode is RealtimeMode.LISTENING
     feed(conv, _text("m2", "again"), *audio_turn())
     assert conv.log.answer_to(conv.answer_request["m2"]).text == "Hello there"
+
+
+def test_push_to_talk_ignores_speech_reported_after_the_talk_key_was_released():
+    """Gemini reports the user's speech from transcripts that come after activityEnd: in manual
+    mode the talk key rules, so the mode stays thinking (never listening with the mic closed) and
+    the answer's latency is measured from the release, as push_to_talk."""
+    gemini = ProviderInfo("gemini", speech_interrupts=False, answers_on_request=False)
+    c = connected(gemini, vad_mode="manual")
+    feed(c, act.MicChanged(True), act.CapturedAudio(b"\x00" * 9600, 200.0), act.PushToTalkEnded())
+    released = c.turn_end
+    modes = []
+    for event in (ev.SpeechStarted("u1"), ev.UserTranscript("u1", "hi", False), ev.SpeechStopped("u1")):
+        feed(c, event)
+        modes.append(c.mode)
+    assert modes == [RealtimeMode.THINKING] * 3 and c.turn_end == released
+    fx = feed(c, *audio_turn())
+    (msg,) = [m for (m,) in notified(fx, "on_message") if m.role == "assistant"]
+    assert msg.metrics.trigger == "push_to_talk" and msg.metrics.user_turn_end == released[1]
