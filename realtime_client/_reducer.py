@@ -175,7 +175,7 @@ class Conversation:
     def _answer_pending(self) -> bool:
         """A response is requested or streaming (one the user cut off does not count)."""
         active = self.active_turn is not None and self.active_turn not in self.book.cancelled
-        return active or self.response_requested or self.book.tools_outstanding()
+        return active or self.response_requested or self.book.tools_outstanding(awaiting_answer=True)
 
     def _settle_mode(self) -> None:
         """Pick the resting mode: what is audible or awaited."""
@@ -526,7 +526,11 @@ class Conversation:
         if turn is None and self.response_requested and not by_user_speech:
             # interrupt() before the answer began: cut it off as soon as it starts
             self.response_requested, self.cancel_requested = False, True
+        # a tool still running: its result goes out when it is done, but asks for no answer
+        tools_cut = self.book.cut_follow_ups()
         if turn is None and not self.audible and not self.unheard:
+            if tools_cut:
+                fx.notify("on_interrupted")
             self._settle_mode()
             return  # nothing to cut off yet
         self.interrupt_turn = turn
@@ -702,7 +706,7 @@ class Conversation:
         self._rebuild(turn)
         if turn.done:
             self.book.ended(turn, None)
-        if not turn.tools_outstanding:
+        if not turn.tools_outstanding and not turn.follow_up_cut:
             self._request_response(fx)
             self._user_turn_ended("tool_result")
         self._settle_mode()

@@ -25,6 +25,7 @@ class Turn:
     results: Dict[str, str] = attrs.field(factory=dict)
     done: bool = False
     cancelled: bool = False  # the user cut it off
+    follow_up_cut: bool = False  # interrupted while its tools ran: their results ask for no answer
     stop_reason: Optional[str] = None
     message_index: Optional[int] = None
     request: Optional[int] = None  # the response request this turn answers (None: unrequested)
@@ -109,8 +110,17 @@ class TurnBook:
     def of_call(self, call_id: str) -> Optional[Turn]:
         return next((t for t in self.turns.values() if call_id in t.tool_calls), None)
 
-    def tools_outstanding(self) -> bool:
-        return any(t.tools_outstanding for t in self.turns.values())
+    def tools_outstanding(self, *, awaiting_answer: bool = False) -> bool:
+        """A tool call is running (with ``awaiting_answer``: one whose result will be answered)."""
+        return any(t.tools_outstanding and not (awaiting_answer and t.follow_up_cut)
+                   for t in self.turns.values())
+
+    def cut_follow_ups(self) -> bool:
+        """interrupt() while tools run: their results will ask for no answer. True if any ran."""
+        running = [t for t in self.turns.values() if t.tools_outstanding and not t.follow_up_cut]
+        for turn in running:
+            turn.follow_up_cut = True
+        return bool(running)
 
     def cut(self, turn_id: str) -> List[str]:
         """Mark ``turn_id`` cut off by the user; its items are silenced and returned."""

@@ -793,3 +793,25 @@ def test_push_to_talk_ignores_speech_reported_after_the_talk_key_was_released():
     fx = feed(c, *audio_turn())
     (msg,) = [m for (m,) in notified(fx, "on_message") if m.role == "assistant"]
     assert msg.metrics.trigger == "push_to_talk" and msg.metrics.user_turn_end == released[1]
+
+
+def test_interrupt_while_a_tool_runs_cuts_the_answer_its_result_would_ask_for(conv):
+    """interrupt() while a tool handler runs (the model's turn is over): listening at once,
+    on_interrupted, and when the tool is done its result goes out without asking for an answer."""
+    feed(conv, ev.TurnStarted("r1"), ev.ToolCall("r1", "call_1", "f", "{}", "fc_1"),
+         ev.TurnEnded("r1", item_ids=("fc_1",)))
+    assert conv.mode is RealtimeMode.THINKING
+    fx = feed(conv, act.RequestInterrupt())
+    assert notified(fx, "on_interrupted") == [()] and conv.mode is RealtimeMode.LISTENING
+    assert kinds(feed(conv, act.ToolFinished(outcome("call_1", "done", "done")))) == ["ToolResult"]
+    assert conv.mode is RealtimeMode.LISTENING
+    assert notified(feed(conv, act.RequestInterrupt()), "on_interrupted") == []  # nothing left to cut
+    assert kinds(feed(conv, _text("m2", "next"))) == ["UserMessage", "RequestResponse"]
+
+
+def test_interrupt_of_a_turn_whose_tool_still_runs_asks_for_no_answer_after_it(conv):
+    """The turn that called the tool is still streaming when interrupt() cuts it: neither its end
+    nor the tool's result asks for the follow-up answer."""
+    feed(conv, ev.TurnStarted("r1"), ev.ToolCall("r1", "call_1", "f", "{}", "fc_1"), act.RequestInterrupt())
+    fx = feed(conv, act.ToolFinished(outcome("call_1", "done", "done")), ev.TurnEnded("r1", "interrupted"))
+    assert "RequestResponse" not in kinds(fx) and conv.mode is RealtimeMode.LISTENING
