@@ -79,6 +79,10 @@ class Reconnector:
                 break  # the credentials were refused: retrying cannot help
             except RealtimeError as exc:
                 last = exc
+                if stop.is_set() or live.closing:  # disconnect() or destroy() ended the attempt
+                    log.debug("reconnect attempt %d stopped: %s", attempt + 1, exc)
+                    live.close_connection()
+                    return
                 log.warning("reconnect attempt %d of %d failed: %s", attempt + 1, policy.attempts, exc)
                 refused = live.resume_refused(exc)
                 live.close_connection()

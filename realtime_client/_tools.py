@@ -348,7 +348,8 @@ class ToolRunner:
         with self._lock:
             hung = self._handlers = [h for h in self._handlers if h.is_alive()]
         for handler in hung:
-            logger.warning("tool handler thread %s is still running; it was abandoned", handler.name)
+            if handler is not me:  # a handler that called disconnect() itself is still in its call
+                logger.warning("tool handler thread %s is still running; it was abandoned", handler.name)
 
     # -- per call, on the runner thread --
 

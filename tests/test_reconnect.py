@@ -266,3 +266,27 @@ def test_ask_whose_answer_had_not_begun_when_the_socket_dropped_is_answered_afte
     conn = server.connections[-1]
     assert [f["type"] for f in conn.received][-2:] == ["conversation.item.create", "response.create"]
     assert [m.text for m in client.messages] == ["question", "the answer"]
+
+
+def test_disconnect_during_a_reconnect_attempt_logs_no_failure(server, make_client, caplog):
+    """disconnect() while an attempt is fetching its token: the attempt ends quietly (it logged
+    'reconnect attempt 1 of 4 failed: ... disconnect() was called' as a warning)."""
+    release, fetching = threading.Event(), threading.Event()
+    calls: List[int] = []
+
+    def get_token() -> Any:
+        calls.append(1)
+        if len(calls) > 1:  # the reconnect's token: held until disconnect() is under way
+            fetching.set()
+            release.wait(5)
+        return server.get_token()
+
+    client = make_client(auto_playback=False, reconnect=FAST, get_token=get_token)
+    client.connect(timeout=5)
+    caplog.set_level("WARNING", logger="realtime_client")
+    server.drop_connections()
+    assert fetching.wait(5), "the reconnect never asked for a token"
+    threading.Timer(0.2, release.set).start()
+    client.disconnect()
+    assert client.status == "idle"
+    assert not [r for r in caplog.records if "reconnect attempt" in r.getMessage()]

@@ -315,8 +315,10 @@ def test_disconnect_and_destroy_from_a_callback(server, make_client):
     wait_closed(server)
 
 
-def test_disconnect_and_destroy_from_a_tool_handler(server, make_client):
-    """A tool handler may disconnect() and destroy() the client that called it, twice, without a leak."""
+def test_disconnect_and_destroy_from_a_tool_handler(server, make_client, caplog):
+    """A tool handler may disconnect() and destroy() the client that called it, twice, without a
+    leak, and without a warning that it (still in its own call) was abandoned."""
+    caplog.set_level("WARNING", logger="realtime_client")
     done = threading.Event()
     errors: List[BaseException] = []
     timings: List[float] = []
@@ -347,6 +349,7 @@ def test_disconnect_and_destroy_from_a_tool_handler(server, make_client):
     assert client.status == RealtimeStatus.IDLE
     assert_no_client_threads()
     wait_closed(server)
+    assert not [r for r in caplog.records if "abandoned" in r.getMessage()]
 
 
 def test_the_registry_tracks_clients_weakly(make_client):
