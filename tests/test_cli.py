@@ -128,6 +128,7 @@ def test_piped_chat_prints_each_answer_and_exits() -> None:
     assert done.stdout.splitlines() == ["You said: hi", "You said: what time is it"]
     notes = done.stderr.splitlines()
     assert len(notes) == 1 and "OPENAI_API_KEY is not set" in notes[0] and "fake server" in notes[0]
+    assert "espeak" not in notes[0] and "pocketsphinx" not in notes[0]  # no audio: no voice to speak of
 
 
 def test_piped_chat_in_text_mode_skips_blank_lines() -> None:
@@ -194,6 +195,13 @@ def test_provider_choices_come_from_the_adapter_registry() -> None:
     assert sorted(chat.choices) == sorted(ADAPTERS)
     done = run_cli("chat", "--provider", "no-such-provider")
     assert done.returncode == 2 and "invalid choice" in done.stderr
+
+
+@pytest.mark.parametrize("timeout", ["0", "-1", "nan"])
+def test_a_timeout_that_is_not_positive_is_a_usage_error(timeout: str) -> None:
+    """--timeout 0 is refused before connecting (it failed later as 'timed out connecting')."""
+    done = run_cli("chat", "--no-audio", "--timeout", timeout, stdin="")
+    assert done.returncode == 2 and "--timeout must be a positive number" in done.stderr
 
 
 def test_record_without_audio_is_a_usage_error() -> None:

@@ -27,7 +27,7 @@ def run_chat(args: argparse.Namespace) -> int:
         require_prompt_toolkit()
     # A person watching the screen wants speech at its real pace; a script wants answers fast.
     target = open_target(args.provider, model=args.model, fake=args.fake,
-                         pacing="realtime" if interactive else "fast")
+                         pacing="realtime" if interactive else "fast", audio=not args.no_audio)
     client = None
     try:
         if target.note:

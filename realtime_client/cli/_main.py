@@ -123,6 +123,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     args = parser.parse_args(argv)
     if args.command == "chat" and args.record and args.no_audio:
         parser.error("--record needs audio devices; drop --no-audio")
+    if args.command == "chat" and not args.timeout > 0:
+        parser.error(f"--timeout must be a positive number of seconds, got {args.timeout:g}")
     _configure_logging(args.verbose)
     try:
         if args.command == "chat":

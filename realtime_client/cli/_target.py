@@ -96,8 +96,9 @@ class Target:
 
 
 def open_target(provider: str, *, model: Optional[str] = None, fake: bool = False,
-                pacing: str = "fast") -> Target:
-    """The provider when its API key is set (and ``fake`` is false), else a started fake server.
+                pacing: str = "fast", audio: bool = True) -> Target:
+    """The provider when its API key is set (and ``fake`` is false), else a started fake server
+    (whose note mentions its voice and hearing only when ``audio`` devices are in use).
 
     Raises:
         CliError: no key, and the fake server does not speak this provider; or no minting.
@@ -120,9 +121,9 @@ def open_target(provider: str, *, model: Optional[str] = None, fake: bool = Fals
     server = FakeRealtimeServer(provider, model=model, pacing=pacing, speech="auto",
                                 hearing="auto").start()
     talents = ["replies repeat what you say"]
-    if server.speech == "espeak":
+    if server.speech == "espeak" and audio:
         talents.append("spoken by espeak-ng")
-    if server.hearing == "pocketsphinx":
+    if server.hearing == "pocketsphinx" and audio:
         talents.append("your speech recognised by pocketsphinx")
     note = f"{why}: talking to the embedded fake server ({', '.join(talents)})"
     return Target(provider, server.get_token, server.adapter(**options), server=server, note=note)
