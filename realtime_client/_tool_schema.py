@@ -243,10 +243,39 @@ def _parse_docstring(doc: str) -> Tuple[str, Dict[str, str]]:
     return " ".join(summary), {k: " ".join(p for p in v if p) for k, v in args.items()}
 
 
+def _kind(value: Any) -> str:
+    kinds = {list: "an array", dict: "an object", str: "a string", bool: "a boolean", int: "an integer",
+             float: "a number"}
+    return kinds.get(type(value), type(value).__name__)
+
+
+def _scalar(hint: Any, value: Any) -> Any:
+    """``value`` as the scalar ``hint`` (str, int, float, bool) asks for, or ``ValueError``.
+    A whole number written as ``3.0`` is an int; an int is a float; nothing becomes a str."""
+    if hint is bool:
+        ok = isinstance(value, bool)
+    elif hint is int:
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)
+        ok = isinstance(value, int) and not isinstance(value, bool)
+    elif hint is float:
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+        value = float(value) if ok else value
+    else:
+        ok = isinstance(value, str)
+    if not ok:
+        wanted = {bool: "a boolean", int: "an integer", float: "a number", str: "a string"}[hint]
+        raise ValueError(f"expected {wanted}, got {_kind(value)} ({value!r})")
+    return value
+
+
 def _coerce(hint: Any, value: Any) -> Any:
-    """Turn JSON values into the Enum members (and tuples/sets) the hint asks for."""
+    """Check JSON values against the hint's scalar types and turn them into the Enum members
+    (and tuples/sets) it asks for."""
     if value is None:
         return value
+    if hint in (str, int, float, bool):
+        return _scalar(hint, value)
     if isinstance(hint, type) and issubclass(hint, enum.Enum):
         if isinstance(value, hint):
             return value
@@ -256,9 +285,19 @@ def _coerce(hint: Any, value: Any) -> Any:
             allowed = [m.value for m in hint]
             raise ValueError(f"{value!r} is not one of {allowed}") from None
     origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin is typing.Annotated:
+        return _coerce(args[0], value)
+    if origin is typing.Literal:
+        if value not in args:
+            raise ValueError(f"{value!r} is not one of {list(args)}")
+        return value
     if origin in _UNION_TYPES:
         members = [a for a in args if a is not type(None)]
         return _coerce(members[0], value) if len(members) == 1 else value
+    if (origin in _ARRAY_ORIGINS or hint in (list, tuple, set, frozenset)) and not isinstance(value, list):
+        raise ValueError(f"expected an array, got {_kind(value)} ({value!r})")
+    if (origin in _OBJECT_ORIGINS or hint is dict) and not isinstance(value, dict):
+        raise ValueError(f"expected an object, got {_kind(value)} ({value!r})")
     if isinstance(value, list) and (origin in _ARRAY_ORIGINS or hint in (tuple, set, frozenset)):
         if origin is tuple and args and not (len(args) == 2 and args[1] is Ellipsis):
             if len(args) == len(value):

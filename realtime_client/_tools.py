@@ -118,6 +118,10 @@ def tool(
     ``bool``, ``Optional[X]``, ``Literal[...]``, ``enum.Enum`` subclasses (the handler gets the
     member), ``list``/``List[X]``/``Sequence[X]``/``tuple``/``set``, ``dict``/``Dict[str, X]``,
     unions, nesting, and ``Annotated[X, "description"]``. Parameters with defaults are optional.
+    The model's arguments are checked against the hints before the handler runs: a missing or
+    unexpected argument, a value of the wrong JSON type (a string for an ``int``, a number for a
+    ``list``) or outside its ``Literal``/``Enum`` gets the model an error result naming the
+    argument. A whole number written ``2.0`` passes as an ``int``, and an ``int`` as a ``float``.
     Parameter descriptions also come from the docstring's ``Args:`` section; the tool's
     description is the docstring's first paragraph.
 

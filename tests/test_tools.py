@@ -500,6 +500,38 @@ def test_bad_enum_value_is_an_error_result(make_runner):
     assert outcome.output is None
 
 
+@pytest.mark.parametrize("arguments, problem", [
+    ({"a": "2"}, "bad value for argument 'a': expected an integer, got a string ('2')"),
+    ({"a": True}, "bad value for argument 'a': expected an integer, got a boolean (True)"),
+    ({"a": 2.5}, "bad value for argument 'a': expected an integer, got a number (2.5)"),
+    ({"a": [2]}, "bad value for argument 'a': expected an integer, got an array ([2])"),
+])
+def test_an_argument_of_the_wrong_json_type_is_an_error_result(make_runner, arguments, problem):
+    """The schema says integer and the model sent something else: an error result naming the
+    argument, the handler never called with it (it got the string '2' as if it were a number)."""
+    runner, got = make_runner([add])
+    runner.submit("c1", "add", json.dumps(arguments))
+    (outcome,) = got.wait(1)
+    assert outcome.error == f"tool 'add': {problem}" and outcome.output is None
+
+
+def test_json_numbers_reach_the_handler_as_the_hinted_type(make_runner):
+    """A whole number written 2.0 is an int for an int parameter; an int is a float for a float one."""
+    @tool
+    def scale(n: int, by: float, tags: List[str], on: bool = True) -> dict:
+        """Scale."""
+        return {"types": [type(n).__name__, type(by).__name__], "n": n, "by": by}
+
+    runner, got = make_runner([scale])
+    runner.submit("c1", "scale", json.dumps({"n": 2.0, "by": 3, "tags": ["x"]}))
+    (outcome,) = got.wait(1)
+    assert outcome.error is None and outcome.output == {"types": ["int", "float"], "n": 2, "by": 3.0}
+    runner.submit("c2", "scale", json.dumps({"n": 1, "by": 1, "tags": "x"}))
+    (_, outcome) = got.wait(2)
+    assert outcome.error == ("tool 'scale': bad value for argument 'tags': "
+                             "expected an array, got a string ('x')")
+
+
 def test_unknown_tool(make_runner):
     """An unknown tool name gives an error result listing the available tools."""
     runner, got = make_runner([add, greet])
