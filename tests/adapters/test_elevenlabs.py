@@ -415,3 +415,11 @@ def test_private_agent_signed_urls_and_secrets_stay_out_of_logs_and_reprs(caplog
     finally:
         server.stop()
     check_traffic(server)
+
+
+def test_manual_vad_mode_warns_that_it_only_gates_the_microphone() -> None:
+    """ElevenLabs has no push-to-talk: vad_mode='manual' is allowed (the mic opens and closes) but
+    says that the agent, not stop_listening(), ends the user's turn."""
+    with pytest.warns(UserWarning, match="only gates the microphone"):
+        RealtimeClient(adapter=elevenlabs_realtime("agent_x", url="ws://127.0.0.1:9/x"), vad_mode="manual",
+                       auto_playback=False, auto_capture=False)

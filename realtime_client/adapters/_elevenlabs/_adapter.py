@@ -120,7 +120,9 @@ class ElevenLabsRealtimeAdapter:
             TypeError: a tool that cannot be described.
 
         Warns:
-            UserWarning: ``vad_config`` and ``semantic_eagerness`` (turn-taking is the agent's).
+            UserWarning: ``vad_config`` and ``semantic_eagerness`` (turn-taking is the agent's),
+                and ``vad_mode="manual"``: it only gates the microphone; the agent still decides
+                when the user's turn is over, and ``stop_listening()`` asks it for nothing.
         """
         if config.temperature is not None:
             raise ValueError("ElevenLabs agents have no temperature override (set it on the agent)")
@@ -158,6 +160,10 @@ class ElevenLabsRealtimeAdapter:
                           "decide", UserWarning, stacklevel=3)
         if config.semantic_eagerness is not None:
             warnings.warn("semantic_eagerness has no effect with ElevenLabs", UserWarning, stacklevel=3)
+        if config.vad_mode == "manual":
+            warnings.warn("vad_mode='manual' only gates the microphone with ElevenLabs: the agent's own "
+                          "turn detection decides when you finished speaking (stop_listening() commits "
+                          "nothing and asks for no answer)", UserWarning, stacklevel=3)
 
 
 def elevenlabs_realtime(
