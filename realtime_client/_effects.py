@@ -30,3 +30,15 @@ class Effects:
 
     def notify(self, name: str, *args: Any) -> None:
         self.notifications.append((name, args))
+
+    def absorb(self, other: Effects) -> None:
+        """Take on what ``other`` asks of the live session beyond its frames and callbacks
+        (which its own commit already queued): a reduction nested in this one's commit."""
+        self.flush = self.flush or other.flush
+        self.flush_by_speech = self.flush_by_speech or other.flush_by_speech
+        self.play += other.play
+        self.drop_items += other.drop_items
+        self.tool_calls += other.tool_calls
+        self.cancel_tools += other.cancel_tools
+        self.fail = self.fail or other.fail
+        self.reconnect = self.reconnect or other.reconnect

@@ -325,9 +325,9 @@ class Conversation:
         if lost is not None and fresh_session and can_ask:
             self.response_requested, self.requested = True, lost
             fx.intents.append(it.RequestResponse())
+            self.want_response = want  # a request still owed after it is made when it ends
             return
-        error = RealtimeError("the connection dropped before the answer began; send the message again",
-                              code="CONNECTION_FAILED")
+        error = RealtimeError("the connection dropped before the answer began", code="CONNECTION_FAILED")
         if lost is not None:
             self.log.turn_result(error, lost)
         if want and can_ask:  # never asked for on any connection: no answer can be doubled
@@ -526,8 +526,14 @@ class Conversation:
         if turn is None and self.response_requested and not by_user_speech:
             # interrupt() before the answer began: cut it off as soon as it starts
             self.response_requested, self.cancel_requested = False, True
-        # a tool still running: its result goes out when it is done, but asks for no answer
-        tools_cut = self.book.cut_follow_ups()
+        # interrupt() while a tool runs: its result goes out when it is done, but asks for no
+        # answer, and an ask() waiting for that answer ends now. (The user speaking meanwhile is
+        # a new turn the provider answers itself, with the result: that answer stays.)
+        tools_cut = [] if by_user_speech else self.book.cut_follow_ups()
+        for cut_turn in tools_cut:
+            if cut_turn.request is not None:
+                self.log.turn_result(RealtimeError("the answer was interrupted while its tool ran"),
+                                     cut_turn.request)
         if turn is None and not self.audible and not self.unheard:
             if tools_cut:
                 fx.notify("on_interrupted")
@@ -555,9 +561,11 @@ class Conversation:
         queued, self.playing = self.playing, []
         after = queued.index(played.item_id) + 1 if played is not None and played.item_id in queued else 0
         unheard = tuple(dict.fromkeys(i for i in queued[after:] if played is None or i != played.item_id))
+        cut = played.item_id if played is not None else None
+        cut_heard = min(played.heard_ms, played.received_ms) if played is not None else 0.0
         for unheard_item in unheard:
             self.book.silenced.add(unheard_item)
-            self._mark_interrupted(unheard_item, 0.0)
+            self._mark_interrupted(unheard_item, self.book.heard_ms(unheard_item, cut, cut_heard, unheard))
         cut_audible = False  # the user heard part of an answer and the rest was discarded
         if played is not None:
             heard = min(played.heard_ms, played.received_ms)
@@ -568,7 +576,7 @@ class Conversation:
             if self.info.can_truncate and cut_audible:
                 item_id = played.item_id
             self.book.silenced.add(played.item_id)
-            self._mark_interrupted(played.item_id, heard)
+            self._mark_interrupted(played.item_id, self.book.heard_ms(played.item_id, cut, heard, unheard))
         # a turn the server finished can still be playing: the provider hears of the cut too
         # (ElevenLabs gets user_activity), even when it cannot be told how much was heard
         if (still_active or cut_audible or unheard) and self.status is RealtimeStatus.CONNECTED:
@@ -577,9 +585,7 @@ class Conversation:
         self._settle_mode()
 
     def _mark_interrupted(self, item_id: str, heard_ms: float) -> None:
-        """The user heard ``heard_ms`` of ``item_id`` and no more: its message lasted its earlier
-        items (heard in full, since they played first) plus that."""
-        heard_ms += self.book.audio_before(item_id)
+        """The answer ``item_id`` belongs to was cut after ``heard_ms`` of it was heard."""
         turn = self.book.owner(item_id)
         if turn is not None and turn.message_index is None:
             turn.cancelled = True
@@ -709,6 +715,8 @@ class Conversation:
         if not turn.tools_outstanding and not turn.follow_up_cut:
             self._request_response(fx)
             self._user_turn_ended("tool_result")
+        elif not turn.tools_outstanding and not self.info.answers_on_request:
+            self.cancel_requested = True  # the result alone makes this provider answer: cut that
         self._settle_mode()
 
     def _on_turn_ended(self, e: ev.TurnEnded, fx: Effects) -> None:

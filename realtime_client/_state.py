@@ -83,7 +83,10 @@ class StateOwner:
         take = getattr(provider, "take_events", None) if fx is not None and fx.intents else None
         if callable(take) and provider is self.provider:
             for event in take():
-                self.commit_locked(self.conv.reduce(event))
+                caused = self.conv.reduce(event)
+                self.commit_locked(caused)
+                if fx is not None:
+                    fx.absorb(caused)  # the live session acts on the outer effects
 
     def _commit_locked(self, fx: Optional[Effects]) -> None:
         conv, old = self.conv, self._state

@@ -287,10 +287,13 @@ def _coerce(hint: Any, value: Any) -> Any:
     origin, args = typing.get_origin(hint), typing.get_args(hint)
     if origin is typing.Annotated:
         return _coerce(args[0], value)
-    if origin is typing.Literal:
-        if value not in args:
-            raise ValueError(f"{value!r} is not one of {list(args)}")
-        return value
+    if origin is typing.Literal:  # the schema lists Enum members by value; True is not 1
+        for allowed in args:
+            raw = allowed.value if isinstance(allowed, enum.Enum) else allowed
+            if value == raw and isinstance(value, bool) == isinstance(raw, bool):
+                return allowed
+        values = [a.value if isinstance(a, enum.Enum) else a for a in args]
+        raise ValueError(f"{value!r} is not one of {values}")
     if origin in _UNION_TYPES:
         members = [a for a in args if a is not type(None)]
         return _coerce(members[0], value) if len(members) == 1 else value

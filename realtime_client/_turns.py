@@ -75,7 +75,10 @@ class TurnBook:
         self.silenced: Set[str] = set()  # items whose later audio must not play
 
     def start(self, turn_id: str) -> Turn:
-        return self.turns.setdefault(turn_id, Turn(turn_id))
+        turn = self.turns.get(turn_id)
+        if turn is None:  # a turn the user cut off stays cut when later frames name it again
+            turn = self.turns[turn_id] = Turn(turn_id, cancelled=turn_id in self.cancelled)
+        return turn
 
     def track(self, turn_id: Optional[str], item_id: Optional[str], active: Optional[str]) -> Optional[Turn]:
         """The turn an event belongs to (by turn id, else by item, else the ``active`` one)."""
@@ -92,16 +95,18 @@ class TurnBook:
                 turn.message_id = item_id
         return turn
 
-    def audio_before(self, item_id: str) -> float:
-        """Milliseconds of audio in the items of ``item_id``'s turn that came before it."""
+    def heard_ms(self, item_id: str, cut: Optional[str], cut_heard: float, unheard: Iterable[str]) -> float:
+        """What was heard of the answer ``item_id`` belongs to, when playback stopped ``cut_heard``
+        ms into item ``cut`` with the ``unheard`` items never audible: its other items played
+        first, so were heard in full."""
         owner = self.item_turn.get(item_id)
+        skipped = set(unheard)
         total = 0.0
-        for other, turn_id in self.item_turn.items():  # in the order the items began
-            if other == item_id:
-                return total
-            if turn_id == owner:
-                total += self.item_audio.get(other, 0.0)
-        return 0.0  # an item of no known turn
+        for other, turn_id in self.item_turn.items():
+            if turn_id != owner or other in skipped:
+                continue
+            total += cut_heard if other == cut else self.item_audio.get(other, 0.0)
+        return total
 
     def owner(self, item_id: str) -> Optional[Turn]:
         turn_id = self.item_turn.get(item_id)
@@ -115,12 +120,12 @@ class TurnBook:
         return any(t.tools_outstanding and not (awaiting_answer and t.follow_up_cut)
                    for t in self.turns.values())
 
-    def cut_follow_ups(self) -> bool:
-        """interrupt() while tools run: their results will ask for no answer. True if any ran."""
+    def cut_follow_ups(self) -> List[Turn]:
+        """interrupt() while tools run: their results will ask for no answer. Returns those turns."""
         running = [t for t in self.turns.values() if t.tools_outstanding and not t.follow_up_cut]
         for turn in running:
             turn.follow_up_cut = True
-        return bool(running)
+        return running
 
     def cut(self, turn_id: str) -> List[str]:
         """Mark ``turn_id`` cut off by the user; its items are silenced and returned."""

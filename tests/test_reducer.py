@@ -815,3 +815,72 @@ def test_interrupt_of_a_turn_whose_tool_still_runs_asks_for_no_answer_after_it(c
     feed(conv, ev.TurnStarted("r1"), ev.ToolCall("r1", "call_1", "f", "{}", "fc_1"), act.RequestInterrupt())
     fx = feed(conv, act.ToolFinished(outcome("call_1", "done", "done")), ev.TurnEnded("r1", "interrupted"))
     assert "RequestResponse" not in kinds(fx) and conv.mode is RealtimeMode.LISTENING
+
+
+def test_a_turn_cut_before_it_began_stays_cut_when_its_frames_follow():
+    """ElevenLabs ends a turn cut before it began at once (take_events), while the frame that
+    started it still carries its output: that output neither plays nor shows, and no message of
+    it appears later (a fresh, uncut turn was built for it)."""
+    info = ProviderInfo("elevenlabs", speech_interrupts=False, answers_on_request=False)
+    conv = connected(info)
+    feed(conv, _text("m1", "tell me a story"), act.RequestInterrupt())
+    pcm = b"\x00\x01" * 2400
+    fx = feed(conv, ev.TurnStarted("6"), ev.TurnEnded("6", "interrupted"), ev.OutputStarted("6", "6"),
+              ev.AudioChunk("6", "6", pcm), ev.AssistantTranscript("6", "6", "The cut answer.", False))
+    assert fx.play == [] and conv.log.pending_assistant == ""
+    feed(conv, act.SessionLost())
+    assert [m.role for m in conv.messages] == ["user"]
+
+
+def test_interrupt_while_a_tool_runs_ends_the_wait_of_the_ask_that_needed_it(conv):
+    """ask() whose answer needs a tool, interrupted while the tool runs: the wait ends at once
+    with an error (no answer will be asked for), not when its timeout runs out."""
+    feed(conv, _text("m1", "weather?"), ev.TurnStarted("r1"), ev.ToolCall("r1", "call_1", "f", "{}", "fc_1"),
+         ev.TurnEnded("r1", item_ids=("fc_1",)))
+    request = conv.answer_request["m1"]
+    assert conv.log.answer_to(request) is None
+    feed(conv, act.RequestInterrupt())
+    result = conv.log.answer_to(request)
+    assert isinstance(result, RealtimeError) and "interrupted while its tool ran" in str(result)
+
+
+def test_speech_while_a_tool_runs_leaves_its_answer_to_come():
+    """Server VAD: the user saying something while the tool runs is a new turn, not interrupt():
+    the result still asks for its answer."""
+    conv = connected()
+    feed(conv, ev.TurnStarted("r1"), ev.ToolCall("r1", "call_1", "f", "{}", "fc_1"),
+         ev.TurnEnded("r1", item_ids=("fc_1",)), ev.SpeechStarted("u1", 0))
+    assert kinds(feed(conv, act.ToolFinished(outcome("call_1", "done", "done")))) == ["ToolResult",
+                                                                                      "RequestResponse"]
+
+
+def test_interrupt_while_a_tool_runs_cuts_the_answer_a_self_answering_provider_gives_its_result():
+    """Gemini and ElevenLabs answer a tool result by themselves: that answer is cut as it starts."""
+    conv = connected(ProviderInfo("gemini", speech_interrupts=False, answers_on_request=False))
+    feed(conv, ev.TurnStarted("t1"), ev.ToolCall("t1", "call_1", "f", "{}", "fc_1"),
+         ev.TurnEnded("t1", item_ids=("fc_1",)), act.RequestInterrupt())
+    assert kinds(feed(conv, act.ToolFinished(outcome("call_1", "done", "done")))) == ["ToolResult"]
+    fx = feed(conv, *audio_turn(turn="t2", item="t2_a"))
+    assert fx.play == [] and "Interrupt" in kinds(fx) and conv.mode is RealtimeMode.LISTENING
+
+
+def test_an_answer_of_two_items_none_of_it_heard_lasted_nothing():
+    """Both items of an ended answer were queued and none was audible when it was cut: 0 ms."""
+    conv = connected()
+    feed(conv, *_two_item_turn(1000, 1000, True), act.RequestInterrupt())
+    feed(conv, act.Flushed(None, by_user_speech=False))
+    (msg,) = [m for m in conv.messages if m.role == "assistant"]
+    assert msg.interrupted and msg.duration_ms == 0.0
+
+
+def test_two_requests_lost_in_a_drop_are_both_made_again(conv):
+    """q1's answer had not begun and q2 waited behind it when the socket dropped: the fresh
+    session is asked for q1's answer, then for q2's once that one ends."""
+    feed(conv, _text("m1", "q1"), _text("m2", "q2"))
+    first, second = conv.answer_request["m1"], conv.answer_request["m2"]
+    feed(conv, act.SessionLost(), act.SessionOpened(OPENAI_LIKE), ev.Ready())
+    assert kinds(feed(conv, act.Resumed(replay=True))) == ["Replay", "RequestResponse"]
+    fx = feed(conv, *audio_turn())
+    assert kinds(fx)[-1:] == ["RequestResponse"] and conv.log.answer_to(first).text == "Hello there"
+    feed(conv, *audio_turn(turn="resp_2", item="item_b"))
+    assert conv.log.answer_to(second) is not conv.log.answer_to(first)

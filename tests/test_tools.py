@@ -532,6 +532,22 @@ def test_json_numbers_reach_the_handler_as_the_hinted_type(make_runner):
                              "expected an array, got a string ('x')")
 
 
+def test_literal_arguments_match_the_values_the_schema_lists(make_runner):
+    """A Literal of Enum members is listed by value in the schema, so the model's 'red' is the
+    member; a Literal of ints takes 2.0 as 2 but not True as 1."""
+    @tool
+    def pick(color: Literal[Color.RED, Color.GREEN], size: Literal[1, 2, 3] = 1) -> dict:
+        """Pick."""
+        return {"color": color, "size": size}
+
+    runner, got = make_runner([pick])
+    runner.submit("c1", "pick", json.dumps({"color": "red", "size": 2.0}))
+    runner.submit("c2", "pick", json.dumps({"color": "red", "size": True}))
+    first, second = sorted(got.wait(2), key=lambda o: o.call_id)  # handlers run concurrently
+    assert first.error is None and first.output == {"color": Color.RED, "size": 2}
+    assert second.error == "tool 'pick': bad value for argument 'size': True is not one of [1, 2, 3]"
+
+
 def test_unknown_tool(make_runner):
     """An unknown tool name gives an error result listing the available tools."""
     runner, got = make_runner([add, greet])
