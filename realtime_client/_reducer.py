@@ -87,6 +87,11 @@ class Conversation:
         self.response_requested = False  # a request is out and its turn has not started
         self.requested = 0  # which request that is
         self.cancel_requested = False  # the user interrupted it before it started: cut it at once
+        # interrupt() while a tool ran, on a provider that answers a tool result by itself: cut
+        # the next turn, the answer to that result, unless the user began a turn since
+        self.cut_tool_answer = False
+        self.user_turns = 0  # user turns begun (text, speech, push-to-talk) in this session
+        self.tool_cut_mark = -1  # user_turns when interrupt() last cut a tool's answer
         self.want_response = False
         self.book = TurnBook()
         self.log.reset_session()
@@ -421,9 +426,15 @@ class Conversation:
 
     # --- the user's side -----------------------------------------------------------------------
 
+    def _user_turn_began(self) -> None:
+        """The user said or sent something: the provider's next turn may answer it."""
+        self.user_turns += 1
+        self.cut_tool_answer = False
+
     def _on_send_user(self, a: act.SendUser, fx: Effects) -> None:
         if self.status not in (RealtimeStatus.CONNECTED, RealtimeStatus.RECONNECTING):
             return  # disconnected after the facade checked: it finds the message missing and raises
+        self._user_turn_began()
         self.log.append(a.message)
         fx.notify("on_message", a.message)
         parts = tuple(p for p in a.message.parts if isinstance(p, (TextPart, ImagePart)))
@@ -463,6 +474,7 @@ class Conversation:
         if was_open and self.manual and self.status is RealtimeStatus.CONNECTED:
             if self.captured_ms >= self.info.commit_min_ms and self.captured_ms > 0:
                 fx.intents.append(it.CommitAudio(self.captured_ms))
+                self._user_turn_began()
                 self._request_response(fx)
                 self._user_turn_ended("push_to_talk")
                 self.captured_ms = 0.0
@@ -473,6 +485,7 @@ class Conversation:
         self._settle_mode()
 
     def _on_speech_started(self, e: ev.SpeechStarted, fx: Effects) -> None:
+        self._user_turn_began()
         self.log.speech_started(e.item_id, e.audio_start_ms)
         self.moves.activity()
         if self.info.speech_interrupts:
@@ -530,6 +543,8 @@ class Conversation:
         # answer, and an ask() waiting for that answer ends now. (The user speaking meanwhile is
         # a new turn the provider answers itself, with the result: that answer stays.)
         tools_cut = [] if by_user_speech else self.book.cut_follow_ups()
+        if tools_cut:
+            self.tool_cut_mark = self.user_turns
         for cut_turn in tools_cut:
             if cut_turn.request is not None:
                 self.log.turn_result(RealtimeError("the answer was interrupted while its tool ran"),
@@ -626,8 +641,8 @@ class Conversation:
         if self.response_requested or self.cancel_requested:
             turn.request = self.requested
         self.response_requested = False
-        if self.cancel_requested:
-            self.cancel_requested = False
+        if self.cancel_requested or self.cut_tool_answer:
+            self.cancel_requested = self.cut_tool_answer = False
             self.book.cut(e.turn)
             fx.intents.append(it.Interrupt(e.turn, None, None, False))
             return
@@ -694,6 +709,10 @@ class Conversation:
 
     def _on_tool_call(self, e: ev.ToolCall, fx: Effects) -> None:
         self.moves.activity()
+        owner = self.book.track(e.turn, e.item_id, self.active_turn)
+        if owner is not None and owner.cancelled:  # asked for by an answer the user cut off
+            log.info("not running tool %s: the user cut off the answer that called it", e.name)
+            return
         if self.book.add_call(e, self.active_turn):
             fx.tool_calls.append(e)
 
@@ -715,8 +734,9 @@ class Conversation:
         if not turn.tools_outstanding and not turn.follow_up_cut:
             self._request_response(fx)
             self._user_turn_ended("tool_result")
-        elif not turn.tools_outstanding and not self.info.answers_on_request:
-            self.cancel_requested = True  # the result alone makes this provider answer: cut that
+        elif not turn.tools_outstanding and not self.info.answers_on_request \
+                and self.user_turns == self.tool_cut_mark:
+            self.cut_tool_answer = True  # the result alone makes this provider answer: cut that
         self._settle_mode()
 
     def _on_turn_ended(self, e: ev.TurnEnded, fx: Effects) -> None:

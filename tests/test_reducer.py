@@ -884,3 +884,27 @@ def test_two_requests_lost_in_a_drop_are_both_made_again(conv):
     assert kinds(fx)[-1:] == ["RequestResponse"] and conv.log.answer_to(first).text == "Hello there"
     feed(conv, *audio_turn(turn="resp_2", item="item_b"))
     assert conv.log.answer_to(second) is not conv.log.answer_to(first)
+
+
+@pytest.mark.parametrize("provider", ["gemini", "elevenlabs"])
+def test_a_message_sent_after_the_interrupt_is_answered_though_the_cut_tool_finishes_first(provider):
+    """On a provider that answers a tool result by itself, the cut is meant for that answer only:
+    once the user sends something new, the next turn may be its answer, and it plays."""
+    conv = connected(ProviderInfo(provider, speech_interrupts=False, answers_on_request=False))
+    feed(conv, _text("m1", "weather?"), ev.TurnStarted("t1"), ev.ToolCall("t1", "call_1", "f", "{}", "fc_1"),
+         ev.TurnEnded("t1", item_ids=("fc_1",)), act.RequestInterrupt(), _text("m2", "never mind, a joke?"))
+    feed(conv, act.ToolFinished(outcome("call_1", "done", "done")))
+    fx = feed(conv, *audio_turn(turn="t2", item="t2_a"))
+    assert fx.play and conv.log.answer_to(conv.answer_request["m2"]).text == "Hello there"
+    assert not conv.cut_tool_answer
+
+
+def test_a_tool_called_by_an_answer_the_user_cut_off_does_not_run(conv):
+    """The function call of a response the user already cut (a cancel is asynchronous) is not
+    run: the user said stop, and its side effects should not happen after that."""
+    feed(conv, _text("m1", "book it"), ev.TurnStarted("r1"), ev.OutputStarted("r1", "i1"),
+         ev.AudioChunk("r1", "i1", b"\x00\x01" * 2400), act.RequestInterrupt(), act.Flushed(None, False))
+    fx = feed(conv, ev.ToolCall("r1", "call_1", "book", "{}", "fc_1"),
+              ev.TurnEnded("r1", "interrupted", item_ids=("i1", "fc_1")))
+    assert fx.tool_calls == [] and conv.mode is RealtimeMode.LISTENING
+    assert not conv.book.tools_outstanding()
