@@ -652,8 +652,8 @@ class Conversation:
     def _track(self, turn_id: Optional[str], item_id: Optional[str]) -> Optional[Turn]:
         """The turn an output event belongs to; a turn begins with its first sign of life."""
         turn = self.book.track(turn_id, item_id, self.active_turn)
-        if turn is not None and turn.began is None:
-            turn.began = self.log.tick()
+        if turn is not None and turn.began is None and not turn.cancelled:  # late frames of a cut
+            turn.began = self.log.tick()  # turn do not take the next answer's latency stamp
             self._stamp_start(turn)
         return turn
 

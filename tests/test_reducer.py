@@ -908,3 +908,19 @@ def test_a_tool_called_by_an_answer_the_user_cut_off_does_not_run(conv):
               ev.TurnEnded("r1", "interrupted", item_ids=("i1", "fc_1")))
     assert fx.tool_calls == [] and conv.mode is RealtimeMode.LISTENING
     assert not conv.book.tools_outstanding()
+
+
+def test_late_frames_of_a_cut_turn_leave_the_next_answer_its_latency_stamp(conv):
+    """Frames of a turn the user cut, arriving after it ended, do not take the stamp of the
+    user's next message: its answer measures its latency from that message."""
+    feed(conv, _text("m1", "one"), *audio_turn(ms=300)[:3], act.PlaybackStarted("item_a"),
+         act.RequestInterrupt(), act.Flushed(PlayedItem("item_a", 100.0, 300.0), by_user_speech=False),
+         ev.TurnEnded("resp_1", "interrupted"))
+    feed(conv, _text("m2", "two"))
+    sent = conv.turn_end
+    late = b"\x00\x01" * 240
+    feed(conv, ev.OutputStarted("resp_1", "item_late"), ev.AudioChunk("resp_1", "item_late", late))
+    assert conv.turn_end == sent
+    fx = feed(conv, *audio_turn(turn="resp_2", item="item_b"))
+    (msg,) = [m for (m,) in notified(fx, "on_message") if m.role == "assistant"]
+    assert msg.metrics.trigger == "text" and msg.metrics.user_turn_end == sent[1]
