@@ -544,7 +544,9 @@ class RealtimeClient:
         names an existing file *and* is valid base64 is read as the file. The type comes from the
         content's magic bytes, never from ``mime_type``, and must be one the provider takes
         (OpenAI: PNG and JPEG; WebP/GIF are refused, nothing is converted). ``respond=False``
-        only adds the image, e.g. before a question sent with ``send_text``/``ask``.
+        only adds the image, e.g. before a question sent with ``send_text``/``ask``. Gemini
+        answers no image on its own (it is context for the next question, typed or spoken), so
+        there the image is only added whatever ``respond`` says.
 
         Raises:
             TypeError / ValueError: not an image we can send (the message says what it got and

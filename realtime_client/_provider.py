@@ -78,6 +78,9 @@ class ProviderInfo:
         transcribes_input: user speech becomes a transcript (the client waits for it before
             announcing a voice message).
         commit_min_ms: push-to-talk turns shorter than this are discarded, not committed.
+        images_answered: an image sent alone is a turn the provider can be asked to answer;
+            ``False`` where images are context for the next spoken or typed turn (Gemini's
+            video frames), so ``send_image(respond=True)`` asks for nothing there.
         answers_on_request: the provider answers when asked (``RequestResponse``: OpenAI's
             ``response.create``); ``False`` where a user turn is answered by itself (Gemini's
             ``turnComplete``, an ElevenLabs agent), so an answer a dropped connection lost
@@ -112,6 +115,7 @@ class ProviderInfo:
     transcribes_input: bool = True
     commit_min_ms: float = 0.0
     answers_on_request: bool = True
+    images_answered: bool = True
     input_chunk_ms: int = 20
     ping_interval: Optional[float] = 20.0
     ping_timeout: Optional[float] = 20.0

@@ -439,7 +439,10 @@ class Conversation:
         fx.notify("on_message", a.message)
         parts = tuple(p for p in a.message.parts if isinstance(p, (TextPart, ImagePart)))
         self._emit(it.UserMessage(a.message.id, parts), fx, new_turn=True)
-        if a.respond:
+        images_only = bool(parts) and all(isinstance(p, ImagePart) for p in parts)
+        if a.respond and images_only and not self.info.images_answered:
+            log.info("%s answers no image on its own: it is context for the next turn", self.provider)
+        elif a.respond:
             # even while a tool runs: the model answers asynchronously
             self.answer_request[a.message.id] = self._request_response(fx, new_turn=True)
             self._user_turn_ended("text")

@@ -924,3 +924,20 @@ def test_late_frames_of_a_cut_turn_leave_the_next_answer_its_latency_stamp(conv)
     fx = feed(conv, *audio_turn(turn="resp_2", item="item_b"))
     (msg,) = [m for (m,) in notified(fx, "on_message") if m.role == "assistant"]
     assert msg.metrics.trigger == "text" and msg.metrics.user_turn_end == sent[1]
+
+
+def test_an_image_on_a_provider_that_answers_no_image_asks_for_nothing():
+    """Gemini takes an image as context for the next turn: send_image(respond=True) must not
+    leave the client awaiting an answer (the mode stuck on thinking, and the next ask() given
+    that phantom request's number)."""
+    from realtime_client import ImagePart
+
+    conv = connected(ProviderInfo("gemini", speech_interrupts=False, answers_on_request=False,
+                                  images_answered=False))
+    jpeg = ImagePart(b"\xff\xd8\xff", "image/jpeg")
+    image = act.SendUser(RealtimeMessage(id="img", role="user", parts=(jpeg,)))
+    fx = feed(conv, image)
+    assert kinds(fx) == ["UserMessage"] and conv.mode is RealtimeMode.LISTENING
+    assert not conv.response_requested and "img" not in conv.answer_request
+    feed(conv, _text("m1", "what is in it?"), *audio_turn())
+    assert conv.log.answer_to(conv.answer_request["m1"]).text == "Hello there"

@@ -77,6 +77,7 @@ class GeminiSession:
             provider="gemini", input_format=INPUT_FORMAT, output_format=OUTPUT_FORMAT,
             can_truncate=False, speech_interrupts=False, live_session_update=context_update,
             transcribes_input=opts.input_transcription, commit_min_ms=0.0, answers_on_request=False,
+            images_answered=False,
             ping_interval=adapter.ping_interval,
             ping_timeout=adapter.ping_timeout if adapter.ping_interval else None,
             live_update_fields=CONTEXT_FIELDS if context_update else None,
