@@ -116,6 +116,7 @@ class Playback:
         self._state = "off"  # off | starting | running | failed
         self._thread: Optional[threading.Thread] = None
         self._ref_resampler: Optional[StreamResampler] = None  # device rate -> reference rate
+        self._reference_end = 0.0  # when the audio placed last on the timeline stops being heard
         # the output's write_unless hook, or None: set by realtime-playback as it starts
         self._write_unless: Optional[Callable[[bytes, Callable[[], bool]], None]] = None
         self._chunks_in = 0  # play() calls so far
@@ -390,6 +391,7 @@ class Playback:
         tail = resampler.flush()
         if tail and last_item is not None:
             self._thread_write_pieces(out, last_item, gen, tail)
+        self._thread_flush_reference(gen)
         with self._cond:
             if gen == self._ledger.gen:
                 now, latency = time.monotonic(), self._ledger.latency_s
@@ -406,6 +408,18 @@ class Playback:
             self._audible_announced = False
             self._played_through = self._chunks_in
             return True  # the ledger's timeline stays: a flush still reports what was heard last
+
+    def _thread_flush_reference(self, gen: int) -> None:
+        """The speaker's audio paused: what the reference resampler held back of its end goes on
+        the timeline now, right after it (left there, it began the next answer: the recording
+        and the echo reference lost 10-30 ms of each answer's end to the next one's start)."""
+        ref, played = self._ref_resampler, self._played
+        if ref is None or played is None:
+            return
+        held = ref.flush()
+        with self._cond:
+            if held and gen == self._ledger.gen and not self._stopping:
+                played.add(self._reference_end, held, n=len(held) // 2)
 
     def _thread_write_pieces(self, out: AudioOutput, item_id: str, gen: int, data: bytes) -> None:
         step = max(2, out.sample_rate * self._chunk_ms // 1000 * 2)
@@ -436,6 +450,7 @@ class Playback:
                 for part, n, part_level in slices:  # one level per slice, for the echo gate
                     played.add(at, part, n=n, level=part_level)
                     at += n / played.rate
+                self._reference_end = at
         write_unless = self._write_unless
         try:
             if write_unless is not None:

@@ -129,3 +129,37 @@ def test_a_recorded_conversation_with_barge_in(server: FakeRealtimeServer, make_
     onset = int(np.flatnonzero(left)[0])
     assert start + RATE * 9 // 10 < onset < end
     assert np.abs(left[onset : onset + RATE // 2]).max() > 8000
+
+
+def _bursts_ms(samples: np.ndarray, rate: int) -> List[float]:
+    """Lengths of the runs of sound in ``samples`` (split at 100 ms of silence), in ms."""
+    sound = np.flatnonzero(samples)
+    cuts = np.flatnonzero(np.diff(sound) > rate // 10)
+    starts, ends = np.r_[sound[0], sound[cuts + 1]], np.r_[sound[cuts], sound[-1]]
+    return [(e - s + 1) * 1000.0 / rate for s, e in zip(starts, ends)]
+
+
+@pytest.mark.parametrize("device_rate", [16000, 48000])
+def test_each_answer_is_recorded_whole_when_the_speaker_runs_at_another_rate(
+        tmp_path: Path, device_rate: int) -> None:
+    """The speaker resamples, and so does the recording of what it played: the resampler's
+    held-back end of each answer is recorded with it when the speaker pauses (it began the next
+    answer instead: the first was 20-30 ms short, the next that much long, the last lost it)."""
+    from realtime_client import RealtimeClient
+    from realtime_client.audio import BufferOutput
+
+    path = tmp_path / "conversation.wav"
+    with FakeRealtimeServer(pacing="realtime") as server:
+        server.script(Reply.audio("One.", duration_ms=1000), Reply.audio("Two.", duration_ms=1000))
+        client = RealtimeClient(get_token=server.get_token, adapter=server.adapter(), auto_capture=False,
+                                audio_output=BufferOutput(sample_rate=device_rate), record_to=str(path))
+        with client:
+            for question in ("one", "two"):
+                client.ask(question, timeout=10)
+                client.wait_for_playback(timeout=10)
+                time.sleep(0.3)
+    with wave.open(str(path)) as wav:
+        rate = wav.getframerate()
+        assistant = np.frombuffer(wav.readframes(wav.getnframes()), "<i2").reshape(-1, 2)[:, 1]
+    lengths = _bursts_ms(assistant, rate)
+    assert len(lengths) == 2 and all(abs(ms - 1000.0) <= 3.0 for ms in lengths), lengths
