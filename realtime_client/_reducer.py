@@ -586,7 +586,7 @@ class Conversation:
             self._mark_interrupted(unheard_item, self.book.heard_ms(unheard_item, cut, cut_heard, unheard))
         cut_audible = False  # the user heard part of an answer and the rest was discarded
         if played is not None:
-            heard = min(played.heard_ms, played.received_ms)
+            heard = cut_heard
             owner = self.book.owner(played.item_id)
             finished = owner is None or owner.done
             fully_heard = heard >= played.received_ms - 1.0
